@@ -1,0 +1,3 @@
+"""tunesmith: learn to compose music from a corpus of symbolic music with deep sequence models."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,173 @@
+"""The ``tunesmith`` command: parses arguments, builds configs, calls library functions; nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tunesmith import __version__
+from tunesmith.errors import TunesmithError
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, never a usage dump or a traceback."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _given(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
+    """The options among ``names`` that the user actually gave (defaults are ``None``)."""
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+# --------------------------------------------------------------------------------------------------- prepare
+_INGEST_OPTIONS = ["workers", "file_timeout", "max_files", "sample", "seed", "cache_dir"]
+_SELECT_OPTIONS = ["instruments", "min_notes", "programs", "drums"]
+
+
+def _add_ingest_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("ingestion")
+    g.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    g.add_argument("--file-timeout", type=float, metavar="S", help="abandon a file after S seconds (default 30)")
+    g.add_argument("--max-files", type=int, metavar="N", help="take at most N files")
+    g.add_argument("--sample", type=int, metavar="N", help="a random subset of N files (see --seed)")
+    g.add_argument("--seed", type=int, help="seed for --sample (default 0)")
+    g.add_argument("--cache-dir", metavar="DIR", help="parse cache (default $TUNESMITH_CACHE or ~/.cache/tunesmith)")
+    g.add_argument("--no-cache", action="store_true", help="parse every file, read and write no cache")
+
+
+def _add_select_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("instrument selection")
+    g.add_argument(
+        "--instruments",
+        choices=["dominant", "all", "merge"],
+        help="dominant: the pitched track with most notes; all: each track with --min-notes as its own example; "
+        "merge: all kept tracks in one example (default dominant)",
+    )
+    g.add_argument("--min-notes", type=int, metavar="N", help="least notes for a track to count (default 5)")
+    g.add_argument("--programs", metavar="LIST", help="keep only these General MIDI programs, e.g. 0-7,73")
+    g.add_argument("--drums", choices=["drop", "keep"], help="drum tracks (default drop)")
+
+
+def _prepare_config(args: argparse.Namespace, defaults: dict[str, Any] | None = None):
+    from tunesmith.config import IngestConfig, PrepareConfig, SelectConfig, from_dict, load_toml
+
+    data = load_toml(args.config) if getattr(args, "config", None) else {}
+    data.update(defaults or {})
+    ingest = {**data.get("ingest", {}), **_given(args, _INGEST_OPTIONS)}
+    if args.no_cache:
+        ingest["use_cache"] = False
+    select = {**data.get("select", {}), **_given(args, _SELECT_OPTIONS)}
+    sources = list(args.sources) or list(data.get("sources", []))
+    return PrepareConfig(sources, from_dict(IngestConfig, ingest), from_dict(SelectConfig, select))
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """Ingest sources into a data directory."""
+    from tunesmith.corpus.prepare import format_summary, prepare_corpus
+    from tunesmith.corpus.sources import list_corpora
+
+    if args.list_corpora:
+        for name, (folder, count) in list_corpora().items():
+            print(f"corpus:{name:<20} {count:>6} files  {folder.name}")
+        return 0
+    if args.output is None:
+        raise TunesmithError("prepare needs -o DATA_DIR")
+    config = _prepare_config(args)
+    report = prepare_corpus(config, Path(args.output), progress=not args.quiet)
+    print(format_summary(report))
+    if report["summary"]["files_interrupted"]:
+        return 130
+    if report["summary"]["pieces"] == 0:
+        raise TunesmithError(f"no piece was kept from {report['summary']['files_considered']} file(s)")
+    print(f"wrote {Path(args.output) / 'report.json'}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------- inspect
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """Print statistics of a corpus, from a data directory or straight from sources."""
+    import json
+
+    from tunesmith.corpus.pieces import REPORT, is_data_dir, load_pieces
+    from tunesmith.corpus.prepare import prepare_corpus
+    from tunesmith.corpus.stats import corpus_stats, format_stats, plot_stats
+
+    if len(args.sources) == 1 and is_data_dir(Path(args.sources[0])):
+        data_dir = Path(args.sources[0])
+        report = json.loads((data_dir / REPORT).read_text()) if (data_dir / REPORT).is_file() else None
+        pieces = load_pieces(data_dir)
+    else:
+        # Describe everything in the sources: all tracks of a song, drums included.
+        config = _prepare_config(args, {"select": {"instruments": "merge", "drums": "keep", "min_notes": 1}})
+        with tempfile.TemporaryDirectory(prefix="tunesmith-inspect-") as tmp:
+            report = prepare_corpus(config, Path(tmp), progress=not args.quiet)
+            pieces = load_pieces(Path(tmp))
+    if not pieces:
+        raise TunesmithError("no piece to inspect: every file was skipped (run prepare to see why)")
+    stats = corpus_stats(pieces)
+    print(format_stats(stats, report, top=args.top))
+    if args.plot:
+        plot_stats(stats, Path(args.plot))
+        print(f"wrote {args.plot}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    """The full command-line parser."""
+    parser = _Parser(prog="tunesmith", description="Learn to compose music from a corpus of symbolic music.")
+    parser.add_argument("--version", action="version", version=f"tunesmith {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser(
+        "prepare",
+        help="ingest MIDI, ABC, MusicXML, Humdrum or corpus:NAME into a data directory",
+        description="Parse sources in parallel worker processes (a per-file time limit; bad files are skipped "
+        "and reported, never fatal), choose tracks, and write DATA_DIR/pieces, pieces.jsonl and report.json.",
+    )
+    p.add_argument("sources", nargs="*", metavar="SOURCE", help="file, folder (recursive), glob, or corpus:NAME")
+    p.add_argument("-o", "--output", metavar="DATA_DIR", help="where to write the prepared corpus")
+    p.add_argument("--config", metavar="FILE.toml", help="settings file; options given here override it")
+    p.add_argument("--list-corpora", action="store_true", help="list the named sets of the bundled music21 corpus")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_ingest_options(p)
+    _add_select_options(p)
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser(
+        "inspect",
+        help="corpus statistics: instruments, ranges, distributions, frequent notes/chords",
+        description="Print statistics of a prepared DATA_DIR, or of SOURCEs read on the fly (all tracks).",
+    )
+    p.add_argument("sources", nargs="+", metavar="SOURCE|DATA_DIR")
+    p.add_argument("--plot", metavar="FILE.png", help="draw the histograms into FILE.png")
+    p.add_argument("--top", type=int, default=15, metavar="N", help="how many frequent notes/chords to list")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(config=None, no_cache=False, **dict.fromkeys(_SELECT_OPTIONS))
+    _add_ingest_options(p)
+    p.set_defaults(func=cmd_inspect)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tunesmith`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except TunesmithError as exc:
+        print(f"tunesmith: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tunesmith: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,173 @@
+"""Configuration: one dataclass per component, each validating itself, composed into a run config.
+
+Every config round-trips through plain dictionaries, so TOML (and JSON) in and out are one function each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tunesmith.errors import TunesmithError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+INSTRUMENT_MODES = ("dominant", "all", "merge")
+DRUM_MODES = ("drop", "keep")
+
+T = TypeVar("T")
+
+
+def parse_programs(text: str | None) -> tuple[int, ...] | None:
+    """Parse a General MIDI program list such as ``"0-7,73"`` into ``(0, 1, ..., 7, 73)``."""
+    if text is None or str(text).strip() == "":
+        return None
+    programs: set[int] = set()
+    for part in str(text).split(","):
+        part = part.strip()
+        try:
+            if "-" in part:
+                lo, hi = (int(x) for x in part.split("-", 1))
+                if lo > hi:
+                    raise ValueError
+                programs.update(range(lo, hi + 1))
+            else:
+                programs.add(int(part))
+        except ValueError:
+            raise TunesmithError(f"bad program list {text!r}: expected numbers and ranges like 0-7,73") from None
+    if not all(0 <= p <= 127 for p in programs):
+        raise TunesmithError(f"bad program list {text!r}: General MIDI programs are 0..127")
+    return tuple(sorted(programs))
+
+
+@dataclass
+class SelectConfig:
+    """Which tracks of a song become training examples.
+
+    ``dominant``: the pitched track with the most notes, one example per song. ``all``: every pitched track with at
+    least ``min_notes`` notes, each its own example. ``merge``: all kept tracks of a song in one example.
+    """
+
+    instruments: str = "dominant"
+    min_notes: int = 5
+    programs: tuple[int, ...] | None = None
+    drums: str = "drop"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.programs, str):
+            self.programs = parse_programs(self.programs)
+        elif self.programs is not None:
+            self.programs = tuple(int(p) for p in self.programs)
+        if self.instruments not in INSTRUMENT_MODES:
+            raise TunesmithError(
+                f"unknown instrument mode {self.instruments!r}: choose one of {', '.join(INSTRUMENT_MODES)}"
+            )
+        if self.drums not in DRUM_MODES:
+            raise TunesmithError(f"unknown drum mode {self.drums!r}: choose one of {', '.join(DRUM_MODES)}")
+        if self.min_notes < 1:
+            raise TunesmithError(f"--min-notes must be at least 1, got {self.min_notes}")
+
+
+@dataclass
+class IngestConfig:
+    """How source files are found and parsed."""
+
+    workers: int = 0  # 0: one per core
+    file_timeout: float = 30.0
+    max_files: int | None = None
+    sample: int | None = None
+    seed: int = 0
+    cache_dir: str | None = None  # None: $TUNESMITH_CACHE or ~/.cache/tunesmith
+    use_cache: bool = True
+    grid: int = 480  # ticks per quarter for pieces converted by music21
+
+    def __post_init__(self) -> None:
+        if self.workers < 0:
+            raise TunesmithError(f"--workers must be 0 (one per core) or more, got {self.workers}")
+        if not self.file_timeout > 0:
+            raise TunesmithError(f"--file-timeout must be positive, got {self.file_timeout}")
+        for name in ("max_files", "sample"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise TunesmithError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+
+    @property
+    def n_workers(self) -> int:
+        """The number of worker processes to start."""
+        return self.workers or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+    @property
+    def cache_path(self) -> Path:
+        """Where parsed files are cached."""
+        if self.cache_dir:
+            return Path(self.cache_dir)
+        env = os.environ.get("TUNESMITH_CACHE")
+        return Path(env) if env else Path.home() / ".cache" / "tunesmith"
+
+
+@dataclass
+class PrepareConfig:
+    """Everything ``tunesmith prepare`` needs: where from, how to parse, which tracks."""
+
+    sources: list[str] = field(default_factory=list)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A config as plain data: nested dataclasses become tables, tuples lists, ``None`` is left out (TOML)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if value is None:
+            continue
+        if dataclasses.is_dataclass(value):
+            value = to_dict(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Build config ``cls`` from plain data, refusing unknown keys with a one-line message."""
+    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise TunesmithError(f"unknown setting(s) for {cls.__name__}: {', '.join(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        default = known[name].default_factory if known[name].default_factory is not dataclasses.MISSING else None
+        sample = default() if default is not None else None
+        if dataclasses.is_dataclass(sample) and isinstance(value, dict):
+            value = from_dict(type(sample), value)
+        kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise TunesmithError(f"bad settings for {cls.__name__}: {exc}") from None
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file into plain data, with a one-line message for a missing or malformed file."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise TunesmithError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TunesmithError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def dump_toml(config: Any, path: str | Path) -> None:
+    """Write a config dataclass as TOML."""
+    import tomli_w
+
+    Path(path).write_text(tomli_w.dumps(to_dict(config)))

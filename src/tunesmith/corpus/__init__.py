@@ -1,0 +1,1 @@
+"""Getting a corpus in: finding sources, parsing them fast and safely, choosing tracks, describing the result."""

@@ -1,0 +1,104 @@
+"""``tunesmith prepare``: sources in, a prepared data directory with its report out."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from tunesmith.config import PrepareConfig, dump_toml, to_dict
+from tunesmith.corpus.ingest import PIECES_DIR, ingest_files
+from tunesmith.corpus.pieces import REPORT, write_manifest
+from tunesmith.corpus.sources import resolve_sources, subset
+
+SKIP_REASONS = (
+    "corrupt",
+    "empty",
+    "no notes after selection",
+    "timeout",
+    "crashed",
+    "unsupported format",
+    "unreadable",
+    "duplicate",
+)
+
+
+def prepare_corpus(config: PrepareConfig, out_dir: Path, progress: bool = True) -> dict[str, Any]:
+    """Ingest ``config.sources`` into ``out_dir``; returns the report (also written to ``out_dir/report.json``)."""
+    started = time.perf_counter()
+    files = resolve_sources(config.sources)
+    found = len(files)
+    files = subset(files, config.ingest.sample, config.ingest.max_files, config.ingest.seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out_dir / PIECES_DIR, ignore_errors=True)  # this folder belongs to prepare alone
+    records = ingest_files(files, out_dir, config.ingest, config.select, progress=progress)
+    _mark_duplicates(records)
+    entries = [piece for record in records if record["status"] == "kept" for piece in record["pieces"]]
+    write_manifest(out_dir, entries)
+    report = build_report(config, found, records, entries, time.perf_counter() - started)
+    (out_dir / REPORT).write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    dump_toml(config, out_dir / "prepare.toml")
+    return report
+
+
+def _mark_duplicates(records: list[dict[str, Any]]) -> None:
+    """A file whose bytes equal an earlier file's is skipped: training twice on a song biases the model."""
+    first: dict[str, str] = {}
+    for record in records:
+        digest = record.get("sha256")
+        if not digest or record["status"] != "kept":
+            continue
+        if digest in first:
+            record.update(status="skipped", reason="duplicate", detail=f"same bytes as {first[digest]}")
+            record.pop("pieces", None)
+        else:
+            first[digest] = record["path"]
+
+
+def build_report(
+    config: PrepareConfig, found: int, records: list[dict[str, Any]], entries: list[dict[str, Any]], seconds: float
+) -> dict[str, Any]:
+    """The report: a summary, the skips grouped by reason, and every file with its kept tracks."""
+    skipped = [r for r in records if r["status"] == "skipped"]
+    summary = {
+        "files_found": found,
+        "files_considered": len(records),
+        "files_kept": sum(r["status"] == "kept" for r in records),
+        "files_skipped": len(skipped),
+        "files_interrupted": sum(r["status"] == "interrupted" for r in records),
+        "parsed": sum(r["status"] != "interrupted" and not r.get("cached", False) for r in records),
+        "from_cache": sum(bool(r.get("cached")) for r in records),
+        "pieces": len(entries),
+        "tracks": sum(len(e["tracks"]) for e in entries),
+        "notes": sum(e["notes"] for e in entries),
+        "seconds": round(seconds, 3),
+    }
+    return {
+        "summary": summary,
+        "skipped_by_reason": dict(Counter(r["reason"] for r in skipped)),
+        "settings": to_dict(config),
+        "files": records,
+    }
+
+
+def format_summary(report: dict[str, Any], limit: int = 20) -> str:
+    """The summary printed after ``prepare``: counts, then each skipped file with its reason."""
+    s = report["summary"]
+    lines = [
+        f"files: {s['files_found']} found, {s['files_considered']} considered, {s['files_kept']} kept, "
+        f"{s['files_skipped']} skipped ({s['parsed']} parsed, {s['from_cache']} from cache)",
+        f"kept: {s['pieces']} pieces, {s['tracks']} tracks, {s['notes']} notes in {s['seconds']:.2f} s",
+    ]
+    if s["files_interrupted"]:
+        lines.append(f"interrupted: {s['files_interrupted']} files not processed; rerun to finish (cached work is kept)")
+    skipped = [r for r in report["files"] if r["status"] == "skipped"]
+    for record in skipped[:limit]:
+        detail = f" ({record['detail']})" if record.get("detail") else ""
+        lines.append(f"  skipped {record['path']}: {record['reason']}{detail}")
+    if len(skipped) > limit:
+        lines.append(f"  ... and {len(skipped) - limit} more skipped files: see report.json")
+    return "\n".join(lines)

@@ -1,0 +1,149 @@
+"""Reading one source file into parsed pieces: MIDI through symusic, everything else through music21.
+
+Every reader returns ``symusic.Score`` objects in tick time; the rest of the program sees quarter-note time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from symusic import Score
+
+from tunesmith.corpus.sources import source_format
+
+
+class UnreadableFile(Exception):
+    """A source file that cannot give any music; ``reason`` is one of the report's skip reasons."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class ParsedPiece:
+    """One piece read from a file: an ABC file gives one per tune, other files one (or one per opus score)."""
+
+    score: Score  # tick time
+    title: str
+    abc: str | None = None
+
+
+@dataclass
+class FailedPiece:
+    """A tune or movement inside a file that could not be read while its siblings could."""
+
+    title: str
+    reason: str
+
+
+def read_source(path: Path, data: bytes, grid: int) -> tuple[list[ParsedPiece], list[FailedPiece]]:
+    """Parse the bytes of ``path`` by its format; raises ``UnreadableFile`` when nothing can be read."""
+    fmt = source_format(path)
+    if fmt is None:
+        raise UnreadableFile("unsupported format", f"suffix {path.suffix or '(none)'!r}")
+    if not data:
+        raise UnreadableFile("empty", "zero bytes")
+    if fmt == "midi":
+        return [ParsedPiece(_read_midi(data), path.stem)], []
+    if fmt == "abc":
+        return _read_abc(data.decode("latin-1") if _not_utf8(data) else data.decode("utf-8"), path.stem, grid)
+    return _read_music21_file(path, grid), []
+
+
+def _not_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _read_midi(data: bytes) -> Score:
+    try:
+        return Score.from_midi(data)
+    except Exception as exc:  # symusic raises RuntimeError with its own message for every malformed file
+        raise UnreadableFile("corrupt", _clean(str(exc))) from None
+
+
+def _clean(message: str) -> str:
+    message = message.replace("MiniMidi: ", "").replace(": iostream error", "")
+    return " ".join(message.split())[:200]
+
+
+_TUNE_START = re.compile(r"^X:", re.MULTILINE)
+
+
+def split_abc_tunes(text: str) -> list[str]:
+    """Split an ABC file into tunes; the file header (lines before the first ``X:``) is prepended to each."""
+    starts = [m.start() for m in _TUNE_START.finditer(text)]
+    if not starts:
+        return [text] if text.strip() else []
+    header = text[: starts[0]].strip()
+    header_lines = "\n".join(line for line in header.splitlines() if re.match(r"^[A-Za-z]:", line))
+    tunes = []
+    for start, end in zip(starts, [*starts[1:], len(text)]):
+        tune = text[start:end].strip()
+        tunes.append(f"{header_lines}\n{tune}" if header_lines else tune)
+    return tunes
+
+
+def abc_title(tune: str, default: str) -> str:
+    """The first ``T:`` field of a tune, else ``default``."""
+    match = re.search(r"^T:\s*(.+)$", tune, re.MULTILINE)
+    return match.group(1).strip() if match else default
+
+
+def _read_abc(text: str, stem: str, grid: int) -> tuple[list[ParsedPiece], list[FailedPiece]]:
+    from music21 import converter
+
+    pieces: list[ParsedPiece] = []
+    failed: list[FailedPiece] = []
+    tunes = split_abc_tunes(text)
+    if not tunes:
+        raise UnreadableFile("empty", "no ABC tune in file")
+    for index, tune in enumerate(tunes):
+        title = abc_title(tune, f"{stem} #{index + 1}")
+        try:
+            stream = converter.parse(tune, format="abc")
+            score = _music21_to_score(stream, grid)
+        except Exception as exc:  # music21 raises many types for malformed ABC
+            failed.append(FailedPiece(title, f"corrupt: {type(exc).__name__}: {_clean(str(exc))}"))
+            continue
+        pieces.append(ParsedPiece(score, title, abc=tune))
+    if not pieces:
+        reason = failed[0].reason if failed else "corrupt"
+        raise UnreadableFile(reason.split(":")[0], f"none of {len(tunes)} tune(s) parsed; first: {reason}")
+    return pieces, failed
+
+
+def _read_music21_file(path: Path, grid: int) -> list[ParsedPiece]:
+    from music21 import converter, stream
+
+    try:
+        parsed = converter.parse(str(path))
+    except Exception as exc:
+        raise UnreadableFile("corrupt", f"{type(exc).__name__}: {_clean(str(exc))}") from None
+    scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
+    pieces = []
+    for index, part in enumerate(scores):
+        title = (part.metadata.title if part.metadata and part.metadata.title else None) or path.stem
+        if len(scores) > 1:
+            title = f"{title} #{index + 1}"
+        try:
+            pieces.append(ParsedPiece(_music21_to_score(part, grid), title))
+        except Exception as exc:
+            raise UnreadableFile("corrupt", f"{type(exc).__name__}: {_clean(str(exc))}") from None
+    return pieces
+
+
+def _music21_to_score(m21_stream, grid: int) -> Score:
+    """Convert through music21's own MIDI writer, then resample to ``grid`` ticks per quarter."""
+    from music21.midi.translate import streamToMidiFile
+
+    midi_bytes = streamToMidiFile(m21_stream).writestr()
+    score = Score.from_midi(midi_bytes)
+    return score.resample(tpq=grid, min_dur=1) if score.ticks_per_quarter != grid else score

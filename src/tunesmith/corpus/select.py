@@ -1,0 +1,91 @@
+"""Choosing which tracks of a song become training examples (``dominant``, ``all``, ``merge``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from symusic import Score
+
+from tunesmith.config import SelectConfig
+from tunesmith.instruments import gm_name
+
+
+@dataclass
+class TrackInfo:
+    """What the report says about one kept track."""
+
+    program: int
+    instrument: str
+    name: str
+    notes: int
+    is_drum: bool
+
+    def to_dict(self) -> dict:
+        """Plain data for JSON."""
+        return {
+            "program": self.program,
+            "instrument": self.instrument,
+            "name": self.name,
+            "notes": self.notes,
+            "is_drum": self.is_drum,
+        }
+
+
+def clean_track_name(name: str, program: int, is_drum: bool) -> str:
+    """A printable track name; a missing or unreadable one becomes the General MIDI instrument name."""
+    printable = "".join(ch for ch in (name or "") if ch.isprintable()).strip()
+    if not printable or sum(ch.isalnum() for ch in printable) == 0:
+        return gm_name(program, is_drum)
+    return printable[:64]
+
+
+def _eligible(score: Score, config: SelectConfig):
+    for track in score.tracks:
+        if len(track.notes) == 0:
+            continue
+        if track.is_drum:
+            if config.drums == "keep":
+                yield track
+            continue
+        if config.programs is None or track.program in config.programs:
+            yield track
+
+
+def _with_tracks(score: Score, tracks) -> Score:
+    out = Score(score.ticks_per_quarter)
+    out.tempos = score.tempos.copy()
+    out.time_signatures = score.time_signatures.copy()
+    out.key_signatures = score.key_signatures.copy()
+    for track in tracks:
+        kept = track.copy()
+        kept.name = clean_track_name(track.name, track.program, track.is_drum)
+        out.tracks.append(kept)
+    return out
+
+
+def select_tracks(score: Score, config: SelectConfig) -> list[Score]:
+    """The examples ``score`` gives under ``config``; an empty list when no track qualifies.
+
+    ``dominant`` considers pitched tracks only (drums are never a melody); ``all`` and ``merge`` keep drum tracks
+    too when ``config.drums == "keep"``. Tracks below ``min_notes`` are dropped in every mode but ``dominant``,
+    whose single track must still reach ``min_notes``.
+    """
+    eligible = [t for t in _eligible(score, config) if len(t.notes) >= config.min_notes]
+    if config.instruments == "dominant":
+        pitched = [t for t in eligible if not t.is_drum]
+        if not pitched:
+            return []
+        # Ties go to the earlier track, so the choice is stable across runs.
+        best = max(range(len(pitched)), key=lambda i: (len(pitched[i].notes), -i))
+        return [_with_tracks(score, [pitched[best]])]
+    if config.instruments == "all":
+        return [_with_tracks(score, [track]) for track in eligible]
+    return [_with_tracks(score, eligible)] if eligible else []
+
+
+def track_infos(score: Score) -> list[TrackInfo]:
+    """Report lines for the tracks of a selected example."""
+    return [
+        TrackInfo(t.program, gm_name(t.program, t.is_drum), t.name, len(t.notes), bool(t.is_drum))
+        for t in score.tracks
+    ]

@@ -1,0 +1,144 @@
+"""Turning SOURCE arguments (files, folders, globs, ``corpus:NAME``) into a sorted list of source files."""
+
+from __future__ import annotations
+
+import glob
+import random
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from tunesmith.errors import TunesmithError
+
+MIDI_SUFFIXES = (".mid", ".midi", ".kar")
+ABC_SUFFIXES = (".abc",)
+MUSICXML_SUFFIXES = (".xml", ".mxl", ".musicxml")
+HUMDRUM_SUFFIXES = (".krn",)
+SUPPORTED_SUFFIXES = MIDI_SUFFIXES + ABC_SUFFIXES + MUSICXML_SUFFIXES + HUMDRUM_SUFFIXES
+
+CORPUS_PREFIX = "corpus:"
+# Short names for the folders of the music21 corpus whose own names are long.
+CORPUS_ALIASES = {
+    "essen": "essenFolksong",
+    "oneills": "oneills1850",
+    "ryans": "ryansMammoth",
+    "nottingham": "nottingham-dataset",
+    "airds": "airdsAirs",
+}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file to ingest, with the style label its pieces will carry."""
+
+    path: Path
+    style: str
+
+    @property
+    def format(self) -> str | None:
+        """``midi``, ``abc``, ``musicxml`` or ``humdrum``; ``None`` for an unsupported suffix."""
+        return source_format(self.path)
+
+
+def source_format(path: Path | str) -> str | None:
+    """The format a file is read as, from its suffix in any letter case; ``None`` when unsupported."""
+    suffix = Path(path).suffix.lower()
+    if suffix in MIDI_SUFFIXES:
+        return "midi"
+    if suffix in ABC_SUFFIXES:
+        return "abc"
+    if suffix in MUSICXML_SUFFIXES:
+        return "musicxml"
+    if suffix in HUMDRUM_SUFFIXES:
+        return "humdrum"
+    return None
+
+
+def music21_corpus_root() -> Path:
+    """The folder of the corpus that ships inside the music21 package."""
+    import music21.corpus
+
+    return Path(music21.corpus.__file__).parent
+
+
+@cache
+def list_corpora() -> dict[str, tuple[Path, int]]:
+    """Named sets of the bundled music21 corpus: name -> (folder, number of supported files)."""
+    root = music21_corpus_root()
+    found: dict[str, tuple[Path, int]] = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")):
+        count = sum(1 for _ in _scan_folder(folder))
+        if count:
+            found[folder.name] = (folder, count)
+    for alias, name in CORPUS_ALIASES.items():
+        if name in found:
+            found[alias] = found[name]
+    return found
+
+
+def _scan_folder(folder: Path):
+    for path in folder.rglob("*"):
+        if path.suffix.lower() in SUPPORTED_SUFFIXES and path.is_file():
+            yield path
+
+
+def _corpus_files(name: str) -> list[Path]:
+    corpora = list_corpora()
+    if name not in corpora:
+        raise TunesmithError(
+            f"unknown corpus {CORPUS_PREFIX}{name}: see `tunesmith prepare --list-corpora` for the named sets"
+        )
+    return sorted(_scan_folder(corpora[name][0]))
+
+
+def resolve_sources(sources: list[str]) -> list[SourceFile]:
+    """Expand SOURCE arguments into unique source files, sorted by path within each argument.
+
+    A folder is searched recursively for supported suffixes in any letter case; a file named directly is kept
+    whatever its suffix (an unsupported one is reported later, not dropped silently).
+    """
+    if not sources:
+        raise TunesmithError("no SOURCE given: name files, folders, globs or corpus:NAME")
+    files: list[SourceFile] = []
+    seen: set[Path] = set()
+
+    def add(path: Path) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            files.append(SourceFile(path=path, style=path.parent.name or "default"))
+
+    for source in sources:
+        if source.startswith(CORPUS_PREFIX):
+            for path in _corpus_files(source[len(CORPUS_PREFIX) :]):
+                add(path)
+            continue
+        path = Path(source)
+        if path.is_dir():
+            for found in sorted(_scan_folder(path)):
+                add(found)
+        elif path.exists():
+            add(path)
+        elif glob.has_magic(source):
+            matches = sorted(Path(m) for m in glob.glob(source, recursive=True))
+            if not matches:
+                raise TunesmithError(f"no file matches {source!r}")
+            for match in matches:
+                if match.is_dir():
+                    for found in sorted(_scan_folder(match)):
+                        add(found)
+                else:
+                    add(match)
+        else:
+            raise TunesmithError(f"no such file, folder or corpus: {source}")
+    return files
+
+
+def subset(files: list[SourceFile], sample: int | None, max_files: int | None, seed: int) -> list[SourceFile]:
+    """A random sample of ``sample`` files (seeded, kept in path order), then at most ``max_files``."""
+    if sample is not None and sample < len(files):
+        chosen = sorted(random.Random(seed).sample(range(len(files)), sample))
+        files = [files[i] for i in chosen]
+    if max_files is not None:
+        files = files[:max_files]
+    return files
