@@ -13,6 +13,7 @@ import os
 import pickle
 import tempfile
 from pathlib import Path
+from typing import ClassVar
 
 from tunesmith.corpus.readers import FailedPiece, ParsedPiece
 
@@ -21,7 +22,7 @@ READER_VERSION = 1
 
 
 class _SafeUnpickler(pickle.Unpickler):
-    _ALLOWED = {("builtins", "list"), ("builtins", "dict"), ("builtins", "tuple")}
+    _ALLOWED: ClassVar[set[tuple[str, str]]] = {("builtins", "list"), ("builtins", "dict"), ("builtins", "tuple")}
 
     def find_class(self, module: str, name: str):
         if module == "symusic.core" and (name.startswith("Score") or name.startswith("Track")):

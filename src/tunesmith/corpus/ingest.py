@@ -1,16 +1,19 @@
 """Parallel, fault-tolerant ingestion: every file is parsed in a worker process under a time limit.
 
-A worker that runs past ``file_timeout`` on a file, or dies on it, is killed and replaced; the file is reported
-and the rest go on. Workers write the selected pieces straight into ``DATA_DIR/pieces`` and send back only
-their description, so the parent never copies music between processes.
+A worker that runs past ``file_timeout`` on a file (on one tune, for a songbook of ABC tunes), or dies on it, is
+killed and replaced; the file is reported and the rest go on. Workers send back the selected pieces as MIDI bytes;
+the parent appends them to one file, ``DATA_DIR/pieces.bin``, in source order, so the result does not depend on the
+number of workers and a corpus of many small pieces costs one file, not one per piece.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import multiprocessing as mp
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -20,22 +23,21 @@ from tqdm import tqdm
 
 from tunesmith.config import IngestConfig, SelectConfig
 from tunesmith.corpus.cache import ParseCache, cache_key
+from tunesmith.corpus.pieces import PIECES_FILE
 from tunesmith.corpus.readers import UnreadableFile, read_source
 from tunesmith.corpus.select import select_tracks, track_infos
 from tunesmith.corpus.sources import SourceFile, source_format
-
-PIECES_DIR = "pieces"
+from tunesmith.instruments import gm_name
 
 
 @dataclass
 class _Settings:
-    out_dir: Path
     select: SelectConfig
     grid: int
     cache_root: Path | None
 
 
-def process_file(source: SourceFile, settings: _Settings) -> dict[str, Any]:
+def process_file(source: SourceFile, settings: _Settings, on_piece: Callable[[], None] | None = None) -> dict[str, Any]:
     """Read, cache, select and store one file; returns its report record. Never raises for bad input."""
     record: dict[str, Any] = {"path": str(source.path), "style": source.style, "format": source.format}
     try:
@@ -49,7 +51,7 @@ def process_file(source: SourceFile, settings: _Settings) -> dict[str, Any]:
     hit = cache.get(key) if cache else None
     record["cached"] = hit is not None
     try:
-        pieces, failed = hit if hit is not None else read_source(source.path, data, settings.grid)
+        pieces, failed = hit if hit is not None else read_source(source.path, data, settings.grid, on_piece)
     except UnreadableFile as exc:
         return {**record, "status": "skipped", "reason": exc.reason, "detail": exc.detail}
     except Exception as exc:  # a reader bug must cost one file, never the run
@@ -64,13 +66,10 @@ def process_file(source: SourceFile, settings: _Settings) -> dict[str, Any]:
     kept = []
     for k, piece in enumerate(pieces):
         for j, example in enumerate(select_tracks(piece.score, settings.select)):
-            piece_id = f"{record['sha256'][:16]}-{k}-{j}"
-            relative = f"{PIECES_DIR}/{piece_id}.mid"
-            example.dump_midi(str(settings.out_dir / relative))
             tracks = track_infos(example)
             entry = {
-                "id": piece_id,
-                "file": relative,
+                "id": f"{record['sha256'][:16]}-{k}-{j}",
+                "midi": example.dumps_midi(),
                 "source": str(source.path),
                 "style": source.style,
                 "title": piece.title,
@@ -94,7 +93,8 @@ def _worker_main(conn: Connection, settings: _Settings) -> None:
         if chunk is None:
             return
         for index, source in chunk:
-            conn.send((index, process_file(source, settings)))
+            record = process_file(source, settings, on_piece=lambda i=index: conn.send(("beat", i, None)))
+            conn.send(("done", index, record))
 
 
 @dataclass
@@ -129,16 +129,35 @@ class _Pool:
 
     def close(self) -> None:
         for worker in self.workers:
-            try:
+            with contextlib.suppress(OSError):
                 worker.conn.send(None)
-            except OSError:
-                pass
         for worker in self.workers:
             worker.process.join(timeout=2)
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join()
             worker.conn.close()
+
+
+class _OrderedWriter:
+    """Appends each record's pieces to ``pieces.bin`` in source order, whatever order the workers finish in."""
+
+    def __init__(self, path: Path, records: list[dict[str, Any] | None]) -> None:
+        self._fh = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self._records = records
+        self._next = 0
+
+    def flush(self) -> None:
+        while self._next < len(self._records) and self._records[self._next] is not None:
+            for piece in self._records[self._next].get("pieces", ()):
+                blob = piece.pop("midi")
+                piece["offset"], piece["length"] = self._fh.tell(), len(blob)
+                self._fh.write(blob)
+            self._next += 1
+
+    def close(self) -> None:
+        self.flush()
+        self._fh.close()
 
 
 def ingest_files(
@@ -150,14 +169,17 @@ def ingest_files(
 ) -> list[dict[str, Any]]:
     """Process ``files`` in parallel; returns one report record per file, in the order of ``files``.
 
-    Pieces are written to ``out_dir/pieces``. A ``KeyboardInterrupt`` stops the workers and returns the records
+    Pieces are written to ``out_dir/pieces.bin``. A ``KeyboardInterrupt`` stops the workers and returns the records
     finished so far with ``status == "interrupted"`` for the rest, so nothing finished is lost.
     """
-    (out_dir / PIECES_DIR).mkdir(parents=True, exist_ok=True)
-    settings = _Settings(out_dir, select, ingest.grid, ingest.cache_path if ingest.use_cache else None)
+    settings = _Settings(select, ingest.grid, ingest.cache_path if ingest.use_cache else None)
     records: list[dict[str, Any] | None] = [None] * len(files)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    writer = _OrderedWriter(out_dir / PIECES_FILE, records)
     if not files:
+        writer.close()
         return []
+    gm_name(0)  # load the instrument table once, before the workers are forked
     pending = deque(range(len(files)))
     n_workers = min(ingest.n_workers, len(files))
     chunk = max(1, min(32, len(files) // (n_workers * 8)))
@@ -179,24 +201,31 @@ def ingest_files(
             for worker in busy:
                 if worker.conn in ready:
                     try:
-                        index, record = worker.conn.recv()
+                        kind, index, record = worker.conn.recv()
                     except (EOFError, OSError):
                         _fail_head(worker, files, records, pending, pool, "crashed", _exit_detail(worker))
+                        writer.flush()
                         bar.update(1)
                         continue
+                    if kind == "beat":  # a multi-tune file finished a tune: its time limit starts again
+                        worker.started = time.monotonic()
+                        continue
                     records[index] = record
+                    writer.flush()
                     worker.queue.popleft()
                     worker.started = time.monotonic()
                     bar.update(1)
                 elif time.monotonic() - worker.started > ingest.file_timeout:
                     detail = f"parsing took longer than {ingest.file_timeout:g} s"
                     _fail_head(worker, files, records, pending, pool, "timeout", detail)
+                    writer.flush()
                     bar.update(1)
     except KeyboardInterrupt:
         for i, record in enumerate(records):
             if record is None:
                 records[i] = {"path": str(files[i].path), "style": files[i].style, "status": "interrupted"}
     finally:
+        writer.close()
         bar.close()
         for worker in pool.workers:
             if worker.queue:  # interrupted mid-chunk: do not wait for it
@@ -226,4 +255,3 @@ def _fail_head(worker, files, records, pending, pool, reason: str, detail: str) 
     pending.extendleft(reversed(worker.queue))
     worker.queue.clear()
     pool.replace(worker)
-

@@ -1,4 +1,8 @@
-"""The prepared corpus on disk: ``DATA_DIR/pieces/*.mid`` plus ``DATA_DIR/pieces.jsonl``, and the ``Piece`` type."""
+"""The prepared corpus on disk and the ``Piece`` type.
+
+``DATA_DIR/pieces.bin`` holds the selected pieces as standard MIDI files laid end to end; ``DATA_DIR/pieces.jsonl``
+has one line per piece with its offset and length there, its source, style label, title, tracks and (ABC) tune text.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from symusic import Score
 from tunesmith.errors import TunesmithError
 
 MANIFEST = "pieces.jsonl"
+PIECES_FILE = "pieces.bin"
 REPORT = "report.json"
 
 
@@ -26,6 +31,19 @@ class Piece:
     title: str = ""
     abc: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+_OWN_FIELDS = ("id", "offset", "length", "source", "style", "title", "abc")
+
+
+def read_midi_blobs(data_dir: Path, entries: list[dict[str, Any]]) -> list[bytes]:
+    """The standard MIDI files of manifest entries (each one a player or an editor can open)."""
+    blobs = []
+    with open(Path(data_dir) / PIECES_FILE, "rb") as fh:
+        for entry in entries:
+            fh.seek(entry["offset"])
+            blobs.append(fh.read(entry["length"]))
+    return blobs
 
 
 def write_manifest(data_dir: Path, entries: list[dict[str, Any]]) -> None:
@@ -56,9 +74,9 @@ def load_pieces(data_dir: Path, entries: list[dict[str, Any]] | None = None) -> 
     data_dir = Path(data_dir)
     entries = read_manifest(data_dir) if entries is None else entries
     pieces = []
-    for entry in entries:
-        score = Score(str(data_dir / entry["file"]), ttype="quarter")
-        meta = {k: v for k, v in entry.items() if k not in ("id", "file", "source", "style", "title", "abc")}
+    for entry, blob in zip(entries, read_midi_blobs(data_dir, entries)):
+        score = Score.from_midi(blob, ttype="quarter")
+        meta = {k: v for k, v in entry.items() if k not in _OWN_FIELDS}
         pieces.append(
             Piece(score, entry["id"], entry["source"], entry["style"], entry.get("title", ""), entry.get("abc"), meta)
         )

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from tunesmith.config import PrepareConfig, dump_toml, to_dict
-from tunesmith.corpus.ingest import PIECES_DIR, ingest_files
+from tunesmith.corpus.ingest import ingest_files
 from tunesmith.corpus.pieces import REPORT, write_manifest
 from tunesmith.corpus.sources import resolve_sources, subset
 
@@ -34,13 +33,13 @@ def prepare_corpus(config: PrepareConfig, out_dir: Path, progress: bool = True) 
     files = subset(files, config.ingest.sample, config.ingest.max_files, config.ingest.seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(out_dir / PIECES_DIR, ignore_errors=True)  # this folder belongs to prepare alone
     records = ingest_files(files, out_dir, config.ingest, config.select, progress=progress)
     _mark_duplicates(records)
     entries = [piece for record in records if record["status"] == "kept" for piece in record["pieces"]]
     write_manifest(out_dir, entries)
     report = build_report(config, found, records, entries, time.perf_counter() - started)
-    (out_dir / REPORT).write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    # No indent: the C encoder is ten times faster, and the report of a large corpus is large.
+    (out_dir / REPORT).write_text(json.dumps(report, ensure_ascii=False))
     dump_toml(config, out_dir / "prepare.toml")
     return report
 
@@ -94,7 +93,7 @@ def format_summary(report: dict[str, Any], limit: int = 20) -> str:
         f"kept: {s['pieces']} pieces, {s['tracks']} tracks, {s['notes']} notes in {s['seconds']:.2f} s",
     ]
     if s["files_interrupted"]:
-        lines.append(f"interrupted: {s['files_interrupted']} files not processed; rerun to finish (cached work is kept)")
+        lines.append(f"interrupted: {s['files_interrupted']} files not processed; rerun to finish (parses are cached)")
     skipped = [r for r in report["files"] if r["status"] == "skipped"]
     for record in skipped[:limit]:
         detail = f" ({record['detail']})" if record.get("detail") else ""

@@ -6,6 +6,7 @@ Every reader returns ``symusic.Score`` objects in tick time; the rest of the pro
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,8 +41,14 @@ class FailedPiece:
     reason: str
 
 
-def read_source(path: Path, data: bytes, grid: int) -> tuple[list[ParsedPiece], list[FailedPiece]]:
-    """Parse the bytes of ``path`` by its format; raises ``UnreadableFile`` when nothing can be read."""
+def read_source(
+    path: Path, data: bytes, grid: int, on_piece: Callable[[], None] | None = None
+) -> tuple[list[ParsedPiece], list[FailedPiece]]:
+    """Parse the bytes of ``path`` by its format; raises ``UnreadableFile`` when nothing can be read.
+
+    ``on_piece`` is called after each tune of a multi-tune ABC file, so a caller can apply its time limit per
+    tune rather than to a whole songbook.
+    """
     fmt = source_format(path)
     if fmt is None:
         raise UnreadableFile("unsupported format", f"suffix {path.suffix or '(none)'!r}")
@@ -50,7 +57,8 @@ def read_source(path: Path, data: bytes, grid: int) -> tuple[list[ParsedPiece], 
     if fmt == "midi":
         return [ParsedPiece(_read_midi(data), path.stem)], []
     if fmt == "abc":
-        return _read_abc(data.decode("latin-1") if _not_utf8(data) else data.decode("utf-8"), path.stem, grid)
+        text = data.decode("latin-1") if _not_utf8(data) else data.decode("utf-8")
+        return _read_abc(text, path.stem, grid, on_piece)
     return _read_music21_file(path, grid), []
 
 
@@ -64,7 +72,7 @@ def _not_utf8(data: bytes) -> bool:
 
 def _read_midi(data: bytes) -> Score:
     try:
-        return Score.from_midi(data)
+        return Score.from_midi(data, sanitize_data=True)
     except Exception as exc:  # symusic raises RuntimeError with its own message for every malformed file
         raise UnreadableFile("corrupt", _clean(str(exc))) from None
 
@@ -97,7 +105,9 @@ def abc_title(tune: str, default: str) -> str:
     return match.group(1).strip() if match else default
 
 
-def _read_abc(text: str, stem: str, grid: int) -> tuple[list[ParsedPiece], list[FailedPiece]]:
+def _read_abc(
+    text: str, stem: str, grid: int, on_piece: Callable[[], None] | None
+) -> tuple[list[ParsedPiece], list[FailedPiece]]:
     from music21 import converter
 
     pieces: list[ParsedPiece] = []
@@ -106,6 +116,8 @@ def _read_abc(text: str, stem: str, grid: int) -> tuple[list[ParsedPiece], list[
     if not tunes:
         raise UnreadableFile("empty", "no ABC tune in file")
     for index, tune in enumerate(tunes):
+        if on_piece is not None and index:
+            on_piece()
         title = abc_title(tune, f"{stem} #{index + 1}")
         try:
             stream = converter.parse(tune, format="abc")
@@ -141,9 +153,35 @@ def _read_music21_file(path: Path, grid: int) -> list[ParsedPiece]:
 
 
 def _music21_to_score(m21_stream, grid: int) -> Score:
-    """Convert through music21's own MIDI writer, then resample to ``grid`` ticks per quarter."""
-    from music21.midi.translate import streamToMidiFile
+    """Convert through music21's own MIDI writer (repeats played out), then resample to ``grid`` ticks per quarter.
 
-    midi_bytes = streamToMidiFile(m21_stream).writestr()
+    A piece whose repeat signs cannot be played out (badly formed in the source) is written once through.
+    """
+    from music21.midi.translate import streamToMidiFile
+    from music21.repeat import ExpanderException
+
+    try:
+        midi_bytes = streamToMidiFile(m21_stream).writestr()
+    except ExpanderException:
+        _drop_repeats(m21_stream)
+        midi_bytes = streamToMidiFile(m21_stream).writestr()
     score = Score.from_midi(midi_bytes)
     return score.resample(tpq=grid, min_dur=1) if score.ticks_per_quarter != grid else score
+
+
+def _drop_repeats(m21_stream) -> None:
+    from music21 import bar, repeat
+
+    for element in list(m21_stream.recurse().getElementsByClass((repeat.RepeatMark, repeat.RepeatExpression))):
+        site = element.activeSite
+        if isinstance(element, bar.Repeat):
+            measure = site
+            plain = bar.Barline("regular")
+            if measure.leftBarline is element:
+                measure.leftBarline = plain
+            elif measure.rightBarline is element:
+                measure.rightBarline = plain
+            else:
+                site.remove(element)
+        else:
+            site.remove(element)

@@ -86,6 +86,5 @@ def select_tracks(score: Score, config: SelectConfig) -> list[Score]:
 def track_infos(score: Score) -> list[TrackInfo]:
     """Report lines for the tracks of a selected example."""
     return [
-        TrackInfo(t.program, gm_name(t.program, t.is_drum), t.name, len(t.notes), bool(t.is_drum))
-        for t in score.tracks
+        TrackInfo(t.program, gm_name(t.program, t.is_drum), t.name, len(t.notes), bool(t.is_drum)) for t in score.tracks
     ]

@@ -1,0 +1,133 @@
+"""Ingestion speed: ``tunesmith prepare`` end to end against raw symusic parsing and music21's converter.
+
+Run: ``make bench`` (or ``.venv/bin/python benchmarks/ingest.py``). Writes ``benchmarks/results/ingest.json``.
+
+Corpora: the 71 Bollywood songs of ../shared/data/bollywood, and 300 pieces of the music21 corpus (Bach chorales
+and more) exported to MIDI once, untimed. music21 parses about one file per second, so it is timed on a subset
+and extrapolated (said so in the result). Each measurement runs in its own interpreter, so its peak memory is its own.
+Notes: symusic and music21 count every note, drums included; tunesmith counts the notes it keeps (pitched tracks),
+so files per second is the like-for-like figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SHARED, machine, peak_rss_mib, run_isolated, write_result
+
+EXPORT_DIR = Path(tempfile.gettempdir()) / "tunesmith-bench-music21-midi"
+
+
+def midi_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".mid", ".midi"))
+
+
+def measure(mode: str, folder: Path, limit: int | None) -> dict:
+    """Time one way of parsing ``folder``; imports happen before the clock starts, for every mode alike."""
+    files = midi_files(folder)[:limit] if limit else midi_files(folder)
+    from music21 import converter
+    from symusic import Score
+
+    from tunesmith.config import IngestConfig, PrepareConfig, SelectConfig
+    from tunesmith.corpus.prepare import prepare_corpus
+
+    notes = 0
+    start = time.perf_counter()
+    if mode == "symusic":
+        for path in files:
+            notes += Score(str(path)).note_num()
+    elif mode == "music21":
+        for path in files:
+            notes += len(converter.parse(str(path)).flatten().notes)
+    elif mode == "tunesmith":
+        with tempfile.TemporaryDirectory() as out:
+            config = PrepareConfig(
+                [str(p) for p in files], IngestConfig(use_cache=False), SelectConfig(instruments="all", min_notes=1)
+            )
+            report = prepare_corpus(config, Path(out), progress=False)
+            notes = report["summary"]["notes"]
+    seconds = time.perf_counter() - start
+    return {
+        "mode": mode,
+        "files": len(files),
+        "notes": notes,
+        "seconds": round(seconds, 4),
+        "files_per_s": round(len(files) / seconds, 2),
+        "notes_per_s": round(notes / seconds, 1),
+        "peak_memory": peak_rss_mib(),
+    }
+
+
+def export_music21_corpus(n: int) -> Path:
+    """Export ``n`` pieces of the music21 corpus to MIDI once (cached between runs; not timed)."""
+    if len(midi_files(EXPORT_DIR)) >= n:
+        return EXPORT_DIR
+    from tunesmith.config import IngestConfig, PrepareConfig, SelectConfig
+    from tunesmith.corpus.prepare import prepare_corpus
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = PrepareConfig(
+            ["corpus:bach", "corpus:mozart", "corpus:haydn", "corpus:beethoven"],
+            IngestConfig(sample=n, seed=0),
+            SelectConfig(instruments="merge", min_notes=1),
+        )
+        prepare_corpus(config, Path(tmp), progress=False)
+        shutil.rmtree(EXPORT_DIR, ignore_errors=True)
+        shutil.copytree(Path(tmp) / "pieces", EXPORT_DIR)
+    return EXPORT_DIR
+
+
+def compare(name: str, folder: Path, music21_subset: int) -> dict:
+    script = Path(__file__)
+    rows = {mode: run_isolated(script, "--one", mode, str(folder)) for mode in ("symusic", "tunesmith")}
+    m21 = run_isolated(script, "--one", "music21", str(folder), "--limit", str(music21_subset))
+    m21["extrapolated"] = f"timed on the first {m21['files']} files; files/s and notes/s carry over"
+    rows["music21"] = m21
+    speedup = rows["tunesmith"]["files_per_s"] / rows["music21"]["files_per_s"]
+    overhead = rows["symusic"]["files_per_s"] / rows["tunesmith"]["files_per_s"]
+    return {
+        "corpus": name,
+        "rows": rows,
+        "tunesmith_vs_music21_x": round(speedup, 1),
+        "symusic_vs_tunesmith_x": round(overhead, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--one", nargs=2, metavar=("MODE", "FOLDER"), help="internal: one isolated measurement")
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--pieces", type=int, default=300, help="music21 corpus pieces to export")
+    parser.add_argument("--music21-subset", type=int, default=10)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one[0], Path(args.one[1]), args.limit)))
+        return
+    results = {"machine": machine(), "command": "make bench  (python benchmarks/ingest.py)", "corpora": []}
+    results["corpora"].append(compare("bollywood (71 songs)", SHARED / "data" / "bollywood", args.music21_subset))
+    folder = export_music21_corpus(args.pieces)
+    results["corpora"].append(compare(f"music21 corpus ({args.pieces} pieces as MIDI)", folder, args.music21_subset))
+    path = write_result("ingest", results)
+    for corpus in results["corpora"]:
+        print(corpus["corpus"])
+        for mode, row in corpus["rows"].items():
+            print(
+                f"  {mode:<10} {row['files']:>4} files {row['seconds']:>8.3f} s {row['files_per_s']:>10.1f} files/s "
+                f"{row['notes_per_s']:>12.0f} notes/s  peak {row['peak_memory']}"
+            )
+        print(
+            f"  tunesmith = {corpus['tunesmith_vs_music21_x']}x music21; "
+            f"raw symusic = {corpus['symusic_vs_tunesmith_x']}x tunesmith"
+        )
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""Ingestion never stops on a bad file: each is skipped with its reason and the good files beside it are kept."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from symusic import Score
+
+from musicgen import write_song
+from tunesmith.config import IngestConfig, PrepareConfig, SelectConfig
+from tunesmith.corpus.pieces import load_pieces, read_manifest
+from tunesmith.corpus.prepare import prepare_corpus
+
+TUNES = """%abc file header
+M:6/8
+L:1/8
+
+X:1
+T:First Jig
+K:D
+|:DFA dFA|BGB AFD|DFA dFA|BGE FDD:|
+
+X:2
+T:Broken Tune
+K:Zz_not_a_key
+|:||][[[ ((( ~~~ 2/3/4/5 :|]]]
+
+X:3
+T:Second Jig
+K:G
+|:GBd gdB|cBA BGE|GBd gdB|cAF G3:|
+"""
+# music21 needs minutes for this one tune (its ABC reader is quadratic in the bars of a tune).
+SLOW_TUNE = "X:1\nT:Endless\nM:6/8\nL:1/8\nK:D\n" + " ".join(["|abc' def|gfe dcB|"] * 600) + "\n"
+
+
+def _prepare(sources, out, **ingest):
+    ingest.setdefault("workers", 2)
+    config = PrepareConfig([str(s) for s in sources], IngestConfig(**ingest), SelectConfig(instruments="all"))
+    return prepare_corpus(config, out, progress=False)
+
+
+def _broken_files(folder: Path) -> dict[str, str]:
+    """Broken inputs beside each other, with the reason each must be reported under."""
+    good = (folder / "good1.mid").read_bytes()
+    (folder / "zero.mid").write_bytes(b"")
+    (folder / "random.mid").write_bytes(os.urandom(2000))
+    (folder / "truncated.mid").write_bytes(good[: len(good) // 2])
+    (folder / "badheader.mid").write_bytes(b"RIFF" + good[4:])
+    # First track chunk claims 2**32 - 1 bytes.
+    (folder / "badchunk.mid").write_bytes(good[:18] + b"\xff\xff\xff\xff" + good[22:])
+    (folder / "silent.mid").write_bytes(good[:14] + b"MTrk\x00\x00\x00\x04\x00\xff\x2f\x00")
+    (folder / "slow.abc").write_text(SLOW_TUNE)
+    return {
+        "zero.mid": "empty",
+        "random.mid": "corrupt",
+        "truncated.mid": "corrupt",
+        "badheader.mid": "corrupt",
+        "badchunk.mid": "corrupt",
+        "silent.mid": "empty",
+        "slow.abc": "timeout",
+    }
+
+
+def test_broken_files_are_reported_and_good_files_kept(tmp_path):
+    folder = tmp_path / "in"
+    write_song(folder / "good1.mid", seed=1)
+    write_song(folder / "good2.mid", seed=2)
+    expected = _broken_files(folder)
+    report = _prepare([folder], tmp_path / "out", file_timeout=2.0)
+
+    by_name = {Path(r["path"]).name: r for r in report["files"]}
+    for name, reason in expected.items():
+        assert by_name[name]["status"] == "skipped", name
+        assert by_name[name]["reason"] == reason, (name, by_name[name])
+        assert by_name[name].get("detail") is not None
+    assert by_name["good1.mid"]["status"] == by_name["good2.mid"]["status"] == "kept"
+    assert report["summary"]["files_kept"] == 2
+    assert report["summary"]["pieces"] == 6  # three pitched tracks each; drums dropped
+    assert report["skipped_by_reason"]["corrupt"] == 4
+    on_disk = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert on_disk["summary"] == report["summary"]
+    assert len(load_pieces(tmp_path / "out")) == 6
+
+
+def test_timeout_does_not_wait_for_the_slow_file(tmp_path):
+    folder = tmp_path / "in"
+    write_song(folder / "good.mid")
+    (folder / "slow.abc").write_text(SLOW_TUNE)
+    report = _prepare([folder], tmp_path / "out", file_timeout=1.0)
+    assert report["summary"]["seconds"] < 8  # music21 would need minutes for this tune
+    assert report["skipped_by_reason"] == {"timeout": 1}
+
+
+def test_rerun_parses_nothing(tmp_path):
+    folder = tmp_path / "in"
+    for seed in range(3):
+        write_song(folder / f"s{seed}.mid", seed=seed)
+    (folder / "tunes.abc").write_text(TUNES)
+    first = _prepare([folder], tmp_path / "out")
+    second = _prepare([folder], tmp_path / "out")
+    assert first["summary"]["parsed"] == 4 and first["summary"]["from_cache"] == 0
+    assert second["summary"]["parsed"] == 0 and second["summary"]["from_cache"] == 4
+    assert read_manifest(tmp_path / "out") == read_manifest(tmp_path / "out")
+    assert second["summary"]["pieces"] == first["summary"]["pieces"]
+    no_cache = _prepare([folder], tmp_path / "out2", use_cache=False)
+    assert no_cache["summary"]["parsed"] == 4
+
+
+def test_abc_file_gives_one_piece_per_tune_and_reports_a_bad_tune(tmp_path):
+    path = tmp_path / "folk" / "tunes.abc"
+    path.parent.mkdir()
+    path.write_text(TUNES)
+    report = _prepare([path], tmp_path / "out")
+    (record,) = report["files"]
+    assert record["status"] == "kept"
+    pieces = load_pieces(tmp_path / "out")
+    assert [p.title for p in pieces] == ["First Jig", "Second Jig"]
+    assert all(p.style == "folk" and p.abc.startswith("M:6/8") for p in pieces)
+    assert [f["title"] for f in record["failed_pieces"]] == ["Broken Tune"]
+    # Four bars of 6/8 (three quarter notes each), played twice for the repeat.
+    assert pieces[0].score.end() == pytest.approx(24.0)
+
+
+def test_unsupported_file_named_directly_and_duplicate_content(tmp_path):
+    song = write_song(tmp_path / "a.mid")
+    (tmp_path / "copy.mid").write_bytes(song.read_bytes())
+    (tmp_path / "notes.txt").write_text("not music")
+    report = _prepare([tmp_path / "a.mid", tmp_path / "copy.mid", tmp_path / "notes.txt"], tmp_path / "out")
+    reasons = {Path(r["path"]).name: r.get("reason") for r in report["files"]}
+    assert reasons == {"a.mid": None, "copy.mid": "duplicate", "notes.txt": "unsupported format"}
+
+
+def test_musicxml_and_humdrum_through_music21(tmp_path):
+    from music21 import corpus
+
+    xml = Path(corpus.getWork("bwv66.6"))
+    krn = next(Path(p) for p in corpus.getComposer("bach") if str(p).endswith(".krn"))
+    report = _prepare([xml, krn], tmp_path / "out")
+    assert report["summary"]["files_kept"] == 2, report["files"]
+    pieces = load_pieces(tmp_path / "out")
+    assert len(pieces) >= 8  # four voices each
+    assert all(isinstance(p.score, type(Score(480, ttype="quarter"))) for p in pieces)
+
+
+def test_worker_count_does_not_change_the_result(tmp_path):
+    folder = tmp_path / "in"
+    for seed in range(5):
+        write_song(folder / f"s{seed}.mid", seed=seed)
+    one = _prepare([folder], tmp_path / "one", workers=1, use_cache=False)
+    two = _prepare([folder], tmp_path / "two", workers=2, use_cache=False)
+    assert read_manifest(tmp_path / "one") == read_manifest(tmp_path / "two")
+    assert one["summary"]["notes"] == two["summary"]["notes"]
