@@ -50,3 +50,25 @@ def write_song(path: Path, seed: int = 0, with_drums: bool = True) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     make_score(tracks).dump_midi(str(path))
     return path
+
+
+def piece_of(notes: list[tuple], style: str = "default", program: int = 0, tpq: int = 480):
+    """A ``Piece`` (quarter-time score) of one track from ``(beat, beats, pitch, velocity)`` tuples."""
+    from tunesmith.corpus.pieces import Piece
+
+    score = make_score([{"program": program, "notes": notes}], tpq=tpq).to("quarter")
+    return Piece(score, id=f"p{len(notes)}", style=style)
+
+
+def note_set(score, grid: float | None = None) -> list[tuple]:
+    """Sorted ``(onset, duration, pitch)`` of the pitched notes of a quarter-time score, rounded to ``grid``."""
+    out = []
+    for track in score.tracks:
+        if track.is_drum:
+            continue
+        for n in track.notes:
+            t, d = (
+                (round(n.time / grid), round(n.duration / grid)) if grid else (round(n.time, 4), round(n.duration, 4))
+            )
+            out.append((t, d, n.pitch))
+    return sorted(out)

@@ -121,7 +121,7 @@ def _read_abc(
         title = abc_title(tune, f"{stem} #{index + 1}")
         try:
             stream = converter.parse(tune, format="abc")
-            score = _music21_to_score(stream, grid)
+            score = music21_to_score(stream, grid)
         except Exception as exc:  # music21 raises many types for malformed ABC
             failed.append(FailedPiece(title, f"corrupt: {type(exc).__name__}: {_clean(str(exc))}"))
             continue
@@ -146,13 +146,13 @@ def _read_music21_file(path: Path, grid: int) -> list[ParsedPiece]:
         if len(scores) > 1:
             title = f"{title} #{index + 1}"
         try:
-            pieces.append(ParsedPiece(_music21_to_score(part, grid), title))
+            pieces.append(ParsedPiece(music21_to_score(part, grid), title))
         except Exception as exc:
             raise UnreadableFile("corrupt", f"{type(exc).__name__}: {_clean(str(exc))}") from None
     return pieces
 
 
-def _music21_to_score(m21_stream, grid: int) -> Score:
+def music21_to_score(m21_stream, grid: int) -> Score:
     """Convert through music21's own MIDI writer (repeats played out), then resample to ``grid`` ticks per quarter.
 
     A piece whose repeat signs cannot be played out (badly formed in the source) is written once through.

@@ -1,0 +1,109 @@
+"""``abc``: ABC tune text, by character (the char-RNN seed) or by whitespace-separated token (as folk-rnn).
+
+A piece read from an ABC file carries its tune text; other pieces are written as ABC by symusic. Decoding parses
+the text with music21; a tune that does not parse comes back as a failed ``DecodeResult`` with its text, never as
+an exception that stops a batch of generations.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from symusic import Score
+
+from tunesmith.corpus.pieces import Piece
+from tunesmith.encodings.base import DecodeResult, EncodingConfig, Tokenizer
+from tunesmith.errors import TunesmithError
+
+NEWLINE = "\n"
+
+
+@dataclass
+class AbcConfig(EncodingConfig):
+    """``unit``: ``char`` or ``whitespace``; ``keep_fields``: header fields kept (others, e.g. titles, dropped)."""
+
+    unit: str = "char"
+    keep_fields: str = "MLKQR"
+    grid: int = 480
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.unit not in ("char", "whitespace"):
+            raise TunesmithError(f"abc unit is 'char' or 'whitespace', not {self.unit!r}")
+
+
+def normalise_tune(text: str, keep_fields: str) -> str:
+    """The tune without comments, the ``X:`` number or dropped header fields; lines trimmed; one blank-free body."""
+    lines = []
+    for line in text.splitlines():
+        line = line.split("%", 1)[0].rstrip()
+        if not line.strip():
+            continue
+        field = re.match(r"^([A-Za-z]):", line)
+        if field and field.group(1) not in keep_fields and field.group(1) != "K":
+            continue
+        lines.append(line)
+    return NEWLINE.join(lines)
+
+
+class AbcTokenizer(Tokenizer):
+    """ABC text as tokens."""
+
+    name = "abc"
+    description = "ABC tune text by character (char-RNN seed) or whitespace token (folk-rnn)"
+    config_class = AbcConfig
+    config: AbcConfig
+
+    def text(self, piece: Piece) -> str:
+        """The normalised ABC text of a piece."""
+        if piece.abc:
+            return normalise_tune(piece.abc, self.config.keep_fields)
+        try:
+            return normalise_tune(piece.score.dumps_abc(), self.config.keep_fields)
+        except Exception as exc:  # symusic's ABC writer rejects some scores
+            raise ValueError(f"piece {piece.id or piece.title!r} cannot be written as ABC: {exc}") from None
+
+    def tokens(self, piece: Piece) -> list[str]:
+        text = self.text(piece)
+        if self.config.unit == "char":
+            return list(text)
+        out: list[str] = []
+        for i, line in enumerate(text.split(NEWLINE)):
+            if i:
+                out.append(NEWLINE)
+            out.extend(line.split())
+        return out
+
+    def join(self, tokens: list[str]) -> str:
+        """The ABC text of token strings."""
+        if self.config.unit == "char":
+            return "".join(tokens)
+        lines, line = [], []
+        for token in tokens:
+            if token == NEWLINE:
+                lines.append(" ".join(line))
+                line = []
+            else:
+                line.append(token)
+        lines.append(" ".join(line))
+        return NEWLINE.join(lines)
+
+    def score(self, tokens: list[str]) -> Score:
+        from music21 import converter
+
+        from tunesmith.corpus.readers import music21_to_score
+
+        text = self.join(tokens)
+        if "K:" not in text:
+            text = "K:C\n" + text
+        stream = converter.parse("X:1\n" + text, format="abc")
+        score = music21_to_score(stream, self.config.grid).to("quarter")
+        if score.note_num() == 0:
+            raise ValueError("the tune has no notes")
+        return score
+
+    def try_decode(self, ids) -> DecodeResult:
+        result = super().try_decode(ids)
+        result.text = self.join(self.strip(ids))
+        return result

@@ -1,0 +1,243 @@
+"""The tokenizer contract: ``fit`` / ``encode`` / ``decode`` / ``save`` / ``load``, the vocabulary, special tokens.
+
+A concrete encoding fills four hooks: ``tokens`` (a piece as token strings), ``score`` (token strings back to a
+score), and optionally ``transpose_token`` (for augmentation) and ``distance`` (for mapping rare tokens to the
+nearest frequent one). The base class owns the vocabulary, the special tokens, rare-token handling, style tokens
+and JSON persistence, so an encoding is a small module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from abc import ABC, abstractmethod
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from symusic import Score
+
+from tunesmith.corpus.pieces import Piece
+from tunesmith.errors import TunesmithError
+
+PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
+SPECIALS = (PAD, BOS, EOS, UNK)
+STYLE_PREFIX = "<style:"
+
+
+def style_token(label: str) -> str:
+    """The token that conditions a sequence on a style label."""
+    return f"{STYLE_PREFIX}{label}>"
+
+
+@dataclass
+class EncodingConfig:
+    """Settings every encoding shares; an encoding's own config subclasses this."""
+
+    min_token_count: int = 1
+    rare: str = "unk"  # "unk" or "nearest"
+    style_tokens: bool = False
+
+    def __post_init__(self) -> None:
+        if self.min_token_count < 1:
+            raise TunesmithError(f"--min-token-count must be at least 1, got {self.min_token_count}")
+        if self.rare not in ("unk", "nearest"):
+            raise TunesmithError(f"rare tokens map to 'unk' or 'nearest', not {self.rare!r}")
+
+
+@dataclass
+class DecodeResult:
+    """A decoded sequence: a score, or the reason it could not become one (never an exception)."""
+
+    score: Score | None
+    error: str | None = None
+    text: str | None = None  # the ABC text, for text encodings
+
+    @property
+    def ok(self) -> bool:
+        """Whether a score came out."""
+        return self.score is not None
+
+
+class Tokenizer(ABC):
+    """Turns pieces into token ids and back. Subclasses set ``name``, ``config_class`` and fill the hooks."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    config_class: ClassVar[type[EncodingConfig]] = EncodingConfig
+
+    def __init__(self, config: EncodingConfig | None = None, **settings: Any) -> None:
+        self.config = config if config is not None else self.config_class(**settings)
+        self.vocab: list[str] = []
+        self.index: dict[str, int] = {}
+        self.rare_map: dict[str, str] = {}  # rare token -> kept token (rare == "nearest")
+        self.stats: dict[str, Any] = {}
+
+    # ----------------------------------------------------------------------------------------------- hooks
+    @abstractmethod
+    def tokens(self, piece: Piece) -> list[str]:
+        """The token strings of a piece, without special tokens."""
+
+    @abstractmethod
+    def score(self, tokens: list[str]) -> Score:
+        """A quarter-time score from token strings (specials already removed); may raise ``ValueError``."""
+
+    def transpose_token(self, token: str, semitones: int) -> str | None:
+        """The token shifted by ``semitones``, or ``None`` when it cannot be; by default nothing can be shifted."""
+        return token if semitones == 0 else None
+
+    def distance(self, a: str, b: str) -> float | None:
+        """How far token ``a`` is from ``b`` for ``rare = "nearest"``; ``None``: not comparable."""
+        return None
+
+    def fit_state(self) -> dict[str, Any]:
+        """Whatever ``fit`` learned besides the vocabulary (bins, for example), as JSON data."""
+        return {}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore ``fit_state``."""
+
+    def prepare_fit(self, pieces: list[Piece]) -> None:
+        """Learn what the tokens depend on (corpus quantiles, for example) before they are counted."""
+
+    # --------------------------------------------------------------------------------------------- vocabulary
+    @property
+    def pad_id(self) -> int:
+        return self.index[PAD]
+
+    @property
+    def bos_id(self) -> int:
+        return self.index[BOS]
+
+    @property
+    def eos_id(self) -> int:
+        return self.index[EOS]
+
+    @property
+    def unk_id(self) -> int:
+        return self.index[UNK]
+
+    def __len__(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def styles(self) -> list[str]:
+        """The style labels this tokenizer has tokens for."""
+        return [t[len(STYLE_PREFIX) : -1] for t in self.vocab if t.startswith(STYLE_PREFIX)]
+
+    def fit(self, pieces: list[Piece]) -> Tokenizer:
+        """Build the vocabulary from (training) pieces; tokens seen fewer than ``min_token_count`` times are rare."""
+        self.prepare_fit(pieces)
+        counts: Counter = Counter()
+        for piece in pieces:
+            counts.update(self.tokens(piece))
+        keep = sorted((t for t, c in counts.items() if c >= self.config.min_token_count), key=lambda t: (-counts[t], t))
+        styles = sorted({p.style for p in pieces}) if self.config.style_tokens else []
+        self.vocab = [*SPECIALS, *(style_token(s) for s in styles), *keep]
+        self.index = {t: i for i, t in enumerate(self.vocab)}
+        rare = {t: c for t, c in counts.items() if c < self.config.min_token_count}
+        self.rare_map = self._nearest_map(rare, keep) if self.config.rare == "nearest" else {}
+        total = sum(counts.values()) or 1
+        self.stats = {
+            "vocab_size": len(self.vocab),
+            "distinct_tokens_seen": len(counts),
+            "rare_tokens": len(rare),
+            "coverage": round(1 - sum(rare.values()) / total, 6),
+            "rarest_kept": [[t, counts[t]] for t in keep[-10:]],
+        }
+        return self
+
+    def _nearest_map(self, rare: dict[str, int], keep: list[str]) -> dict[str, str]:
+        mapping = {}
+        for token in rare:
+            scored = [(d, t) for t in keep if (d := self.distance(token, t)) is not None]
+            if scored:
+                mapping[token] = min(scored)[1]
+        return mapping
+
+    def token_id(self, token: str) -> int:
+        """The id of a token string: itself, its nearest frequent token, or UNK."""
+        if token in self.index:
+            return self.index[token]
+        return self.index.get(self.rare_map.get(token, UNK), self.unk_id)
+
+    # ------------------------------------------------------------------------------------------- encode/decode
+    def encode(self, piece: Piece, style: bool | None = None) -> list[int]:
+        """``[BOS, (style), tokens..., EOS]`` as ids."""
+        self._require_fitted()
+        ids = [self.bos_id]
+        if self.config.style_tokens if style is None else style:
+            ids.append(self.index.get(style_token(piece.style), self.unk_id))
+        ids.extend(self.token_id(t) for t in self.tokens(piece))
+        ids.append(self.eos_id)
+        return ids
+
+    def strip(self, ids) -> list[str]:
+        """Token strings of ``ids`` between BOS and the first EOS, without specials, style tokens or UNK."""
+        out = []
+        for i in (int(x) for x in ids):
+            if i == self.eos_id:
+                break
+            token = self.vocab[i] if 0 <= i < len(self.vocab) else UNK
+            if token in SPECIALS or token.startswith(STYLE_PREFIX):
+                continue
+            out.append(token)
+        return out
+
+    def decode(self, ids) -> Score:
+        """A quarter-time score from ids; raises ``ValueError`` when they do not make music (see ``try_decode``)."""
+        self._require_fitted()
+        return self.score(self.strip(ids))
+
+    def try_decode(self, ids) -> DecodeResult:
+        """Like ``decode``, but a failure comes back as a reason, so one bad sample never stops a batch."""
+        try:
+            return DecodeResult(self.decode(ids))
+        except Exception as exc:  # any failure of one sequence is reported, not raised
+            return DecodeResult(None, f"{type(exc).__name__}: {exc}")
+
+    def transposition_table(self, semitones: int) -> np.ndarray:
+        """``table[id]`` is the id of the token shifted by ``semitones``, or -1 when it cannot be shifted."""
+        table = np.full(len(self.vocab), -1, dtype=np.int64)
+        for i, token in enumerate(self.vocab):
+            if token in SPECIALS or token.startswith(STYLE_PREFIX):
+                table[i] = i
+                continue
+            shifted = self.transpose_token(token, semitones)
+            if shifted is not None and shifted in self.index:
+                table[i] = self.index[shifted]
+        return table
+
+    # --------------------------------------------------------------------------------------------- persistence
+    def to_dict(self) -> dict[str, Any]:
+        """Everything needed to rebuild this tokenizer, as JSON data."""
+        return {
+            "encoding": self.name,
+            "config": dataclasses.asdict(self.config),
+            "vocab": self.vocab,
+            "rare_map": self.rare_map,
+            "state": self.fit_state(),
+            "stats": self.stats,
+        }
+
+    def save(self, path: str | Path) -> None:
+        """Write the tokenizer as JSON."""
+        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Tokenizer:
+        """Rebuild from ``to_dict`` data."""
+        config = cls.config_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in data["config"].items()})
+        tokenizer = cls(config)
+        tokenizer.vocab = list(data["vocab"])
+        tokenizer.index = {t: i for i, t in enumerate(tokenizer.vocab)}
+        tokenizer.rare_map = dict(data.get("rare_map", {}))
+        tokenizer.stats = dict(data.get("stats", {}))
+        tokenizer.load_state(data.get("state", {}))
+        return tokenizer
+
+    def _require_fitted(self) -> None:
+        if not self.vocab:
+            raise TunesmithError(f"the {self.name} tokenizer has no vocabulary yet: fit it on training pieces first")
