@@ -53,6 +53,59 @@ def _add_select_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--drums", choices=["drop", "keep"], help="drum tracks (default drop)")
 
 
+def _add_encoding_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("encoding (writes the tokenizer and token arrays into DATA_DIR)")
+    g.add_argument("--encoding", metavar="NAME", help="tokenize with this encoding (see --list-encodings)")
+    g.add_argument("--list-encodings", action="store_true", help="list the encodings")
+    g.add_argument(
+        "--encoding-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an encoding setting, e.g. grid=0.5 or mode=mono (repeatable)",
+    )
+    g.add_argument("--min-token-count", type=int, metavar="K", help="tokens seen fewer times are rare (default 1)")
+    g.add_argument("--rare", choices=["unk", "nearest"], help="map rare tokens to UNK or the nearest frequent one")
+    g.add_argument("--style-tokens", action="store_true", help="one token per style label (folder) as a condition")
+    g.add_argument("--split", default="0.8,0.1,0.1", metavar="F,F,F", help="train,valid,test fractions by song")
+    g.add_argument("--transpose", metavar="LO..HI", help="transposition augmentation range, e.g. -5..6")
+    g.add_argument("--augment-at", choices=["fly", "prepare"], default="fly", help="transpose while training or now")
+
+
+def _encoding_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Settings for the tokenizer: ``--encoding-option`` values coerced to the config field's type."""
+    import dataclasses
+
+    from tunesmith.encodings import get_encoding
+
+    cls = get_encoding(args.encoding).config_class
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    settings: dict[str, Any] = {}
+    for option in args.encoding_option:
+        key, sep, value = option.partition("=")
+        if not sep or key not in fields:
+            known = ", ".join(sorted(fields))
+            raise TunesmithError(f"bad --encoding-option {option!r}: KEY=VALUE with KEY one of {known}")
+        default = fields[key].default
+        try:
+            if isinstance(default, bool):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError
+                settings[key] = value.lower() in ("true", "1", "yes")
+            elif isinstance(default, (int, float)):
+                settings[key] = type(default)(value)
+            else:
+                settings[key] = value
+        except ValueError:
+            raise TunesmithError(f"bad --encoding-option {option!r}: {key} takes a {type(default).__name__}") from None
+    for key in ("min_token_count", "rare"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    if args.style_tokens:
+        settings["style_tokens"] = True
+    return settings
+
+
 def _prepare_config(args: argparse.Namespace, defaults: dict[str, Any] | None = None):
     from tunesmith.config import IngestConfig, PrepareConfig, SelectConfig, from_dict, load_toml
 
@@ -75,15 +128,40 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         for name, (folder, count) in list_corpora().items():
             print(f"corpus:{name:<20} {count:>6} files  {folder.name}")
         return 0
+    if args.list_encodings:
+        from tunesmith.encodings import ENCODINGS
+
+        for name, cls in ENCODINGS.items():
+            print(f"{name:<12} {cls.description}")
+        return 0
     if args.output is None:
         raise TunesmithError("prepare needs -o DATA_DIR")
     config = _prepare_config(args)
+    tokenizer = encode = None
+    if args.encoding:  # check every encoding option before the corpus is read
+        from tunesmith.data import EncodeSettings, parse_split, parse_transpose
+        from tunesmith.encodings import make_tokenizer
+
+        tokenizer = make_tokenizer(args.encoding, **_encoding_settings(args))
+        split = parse_split(args.split)
+        encode = EncodeSettings(split, config.ingest.seed, parse_transpose(args.transpose), args.augment_at)
     report = prepare_corpus(config, Path(args.output), progress=not args.quiet)
     print(format_summary(report))
     if report["summary"]["files_interrupted"]:
         return 130
     if report["summary"]["pieces"] == 0:
         raise TunesmithError(f"no piece was kept from {report['summary']['files_considered']} file(s)")
+    if tokenizer is not None:
+        from tunesmith.data import encode_dataset
+
+        section = encode_dataset(Path(args.output), tokenizer, encode, progress=not args.quiet)
+        splits = ", ".join(f"{k} {v['tokens']} tokens / {v['pieces']} pieces" for k, v in section["splits"].items())
+        print(
+            f"encoding {section['encoding']}: vocabulary {section['vocab_size']}, "
+            f"coverage {section['coverage']:.2%} ({section['rare_tokens']} rare token types); {splits}"
+        )
+        if section["failed_pieces"]:
+            print(f"  {len(section['failed_pieces'])} piece(s) could not be encoded: see report.json")
     print(f"wrote {Path(args.output) / 'report.json'}")
     return 0
 
@@ -137,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_ingest_options(p)
     _add_select_options(p)
+    _add_encoding_options(p)
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser(

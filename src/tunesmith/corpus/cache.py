@@ -18,7 +18,7 @@ from typing import ClassVar
 from tunesmith.corpus.readers import FailedPiece, ParsedPiece
 
 # Bump when the readers change what they produce, so old entries are never reused.
-READER_VERSION = 1
+READER_VERSION = 2
 
 
 class _SafeUnpickler(pickle.Unpickler):
@@ -52,7 +52,7 @@ class ParseCache:
         try:
             raw = self._path(key).read_bytes()
             entry = _SafeUnpickler(io.BytesIO(raw)).load()
-            pieces = [ParsedPiece(score, title, abc) for score, title, abc in entry["pieces"]]
+            pieces = [ParsedPiece(*fields) for fields in entry["pieces"]]
             failed = [FailedPiece(title, reason) for title, reason in entry["failed"]]
         except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError):
             return None
@@ -61,7 +61,7 @@ class ParseCache:
     def put(self, key: str, pieces: list[ParsedPiece], failed: list[FailedPiece]) -> None:
         """Store a result atomically; a cache that cannot be written is silently skipped."""
         entry = {
-            "pieces": [(p.score, p.title, p.abc) for p in pieces],
+            "pieces": [(p.score, p.title, p.abc, p.split) for p in pieces],
             "failed": [(f.title, f.reason) for f in failed],
         }
         path = self._path(key)

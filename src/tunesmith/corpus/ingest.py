@@ -78,6 +78,8 @@ def process_file(source: SourceFile, settings: _Settings, on_piece: Callable[[],
             }
             if piece.abc is not None:
                 entry["abc"] = piece.abc
+            if piece.split is not None:
+                entry["split"] = piece.split
             kept.append(entry)
     if not kept:
         return {**record, "status": "skipped", "reason": "no notes after selection", "detail": ""}

@@ -33,7 +33,7 @@ class Piece:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-_OWN_FIELDS = ("id", "offset", "length", "source", "style", "title", "abc")
+_OWN_FIELDS = ("id", "offset", "length", "source", "style", "title", "abc", "split")
 
 
 def read_midi_blobs(data_dir: Path, entries: list[dict[str, Any]]) -> list[bytes]:

@@ -31,6 +31,7 @@ class ParsedPiece:
     score: Score  # tick time
     title: str
     abc: str | None = None
+    split: str | None = None  # a split fixed by the source (the JSB benchmark's train/valid/test)
 
 
 @dataclass
@@ -56,6 +57,8 @@ def read_source(
         raise UnreadableFile("empty", "zero bytes")
     if fmt == "midi":
         return [ParsedPiece(_read_midi(data), path.stem)], []
+    if fmt == "jsb":
+        return read_jsb(data, path.stem, grid), []
     if fmt == "abc":
         text = data.decode("latin-1") if _not_utf8(data) else data.decode("utf-8")
         return _read_abc(text, path.stem, grid, on_piece)
@@ -185,3 +188,44 @@ def _drop_repeats(m21_stream) -> None:
                 site.remove(element)
         else:
             site.remove(element)
+
+
+def read_jsb(data: bytes, stem: str, grid: int) -> list[ParsedPiece]:
+    """JSB Chorales JSON (``{"train"|"valid"|"test": [piece]}``, a piece a list of steps of MIDI pitches).
+
+    The step length comes from the file name (``quarter``, ``8th``, ``16th``; default a quarter). A pitch sounding
+    in consecutive steps becomes one held note, since the data does not tell held from repeated notes.
+    """
+    import json
+
+    try:
+        splits = json.loads(data)
+        assert isinstance(splits, dict) and set(splits) <= {"train", "valid", "test"}
+    except (ValueError, AssertionError):
+        raise UnreadableFile("corrupt", "not a JSB JSON file with train/valid/test lists") from None
+    step = grid // 4 if "16th" in stem else grid // 2 if "8th" in stem else grid
+    pieces = []
+    for split in ("train", "valid", "test"):
+        for i, steps in enumerate(splits.get(split, [])):
+            pieces.append(ParsedPiece(_steps_to_score(steps, step, grid), f"{split} #{i}", split=split))
+    return pieces
+
+
+def _steps_to_score(steps: list[list[int]], step: int, grid: int) -> Score:
+    from symusic import Note, Tempo, TimeSignature, Track
+
+    score = Score(grid)
+    score.tempos.append(Tempo(0, qpm=100.0, ttype="tick"))
+    score.time_signatures.append(TimeSignature(0, 4, 4, ttype="tick"))
+    track = Track("Chorale", 52, False, ttype="tick")
+    active: dict[int, int] = {}
+    for t, pitches in enumerate([*steps, []]):
+        now = {int(p) for p in pitches if int(p) >= 0}
+        for p in [p for p in active if p not in now]:
+            track.notes.append(Note(active[p] * step, (t - active[p]) * step, p, 80, "tick"))
+            del active[p]
+        for p in now - set(active):
+            active[p] = t
+    track.notes.sort()
+    score.tracks.append(track)
+    return score

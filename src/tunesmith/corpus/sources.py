@@ -51,6 +51,8 @@ def source_format(path: Path | str) -> str | None:
         return "musicxml"
     if suffix in HUMDRUM_SUFFIXES:
         return "humdrum"
+    if suffix == ".json":  # only when named directly: the JSB Chorales benchmark files
+        return "jsb"
     return None
 
 

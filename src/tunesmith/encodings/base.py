@@ -127,12 +127,21 @@ class Tokenizer(ABC):
         """The style labels this tokenizer has tokens for."""
         return [t[len(STYLE_PREFIX) : -1] for t in self.vocab if t.startswith(STYLE_PREFIX)]
 
-    def fit(self, pieces: list[Piece]) -> Tokenizer:
-        """Build the vocabulary from (training) pieces; tokens seen fewer than ``min_token_count`` times are rare."""
+    def fit(self, pieces: list[Piece], shifts: tuple[int, ...] = ()) -> Tokenizer:
+        """Build the vocabulary from (training) pieces; tokens seen fewer than ``min_token_count`` times are rare.
+
+        ``shifts``: the transpositions training will apply; their tokens join the vocabulary, counted as often as
+        the tokens they come from, so a transposed window is never out of vocabulary.
+        """
         self.prepare_fit(pieces)
         counts: Counter = Counter()
         for piece in pieces:
             counts.update(self.tokens(piece))
+        for token, count in list(counts.items()):
+            for shift in shifts:
+                shifted = self.transpose_token(token, shift) if shift else None
+                if shifted is not None and shifted != token:
+                    counts[shifted] += count
         keep = sorted((t for t, c in counts.items() if c >= self.config.min_token_count), key=lambda t: (-counts[t], t))
         styles = sorted({p.style for p in pieces}) if self.config.style_tokens else []
         self.vocab = [*SPECIALS, *(style_token(s) for s in styles), *keep]

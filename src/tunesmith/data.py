@@ -1,0 +1,266 @@
+"""Token datasets: ids per split as compact arrays on disk, memory-mapped; windows and streams cut on the fly.
+
+``DATA_DIR/tokens/SPLIT.bin`` holds the ids of every piece of a split end to end (uint16 when the vocabulary
+allows, else uint32) and ``SPLIT.idx.npy`` the piece boundaries. Nothing is ever one-hot encoded and no window matrix
+is built: a batch is cut from the memory map when it is drawn, so memory stays O(batch), whatever the corpus size.
+Splits are by song (source file), never by window or track, so no song leaks from training into validation.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from tunesmith.corpus.pieces import REPORT, load_pieces, read_manifest
+from tunesmith.encodings import Tokenizer, load_tokenizer
+from tunesmith.errors import TunesmithError
+
+TOKENS_DIR = "tokens"
+TOKENIZER_FILE = "tokenizer.json"
+SPLITS = ("train", "valid", "test")
+ENCODE_CHUNK = 256  # pieces loaded at a time while encoding
+
+
+def parse_split(text: str) -> tuple[float, float, float]:
+    """``"0.8,0.1,0.1"`` -> fractions of train, valid and test (they must sum to 1)."""
+    try:
+        parts = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise TunesmithError(f"bad --split {text!r}: expected three fractions like 0.8,0.1,0.1") from None
+    if len(parts) != 3 or min(parts) < 0 or abs(sum(parts) - 1) > 1e-6 or parts[0] == 0:
+        raise TunesmithError(f"bad --split {text!r}: three fractions, train > 0, summing to 1")
+    return parts  # type: ignore[return-value]
+
+
+def parse_transpose(text: str | None) -> tuple[int, int]:
+    """``"-5..6"`` -> (-5, 6); ``None`` or ``"0"`` -> (0, 0)."""
+    if not text or text.strip() == "0":
+        return (0, 0)
+    try:
+        lo, hi = (int(x) for x in text.split(".."))
+    except ValueError:
+        raise TunesmithError(f"bad --transpose {text!r}: expected a range like -5..6") from None
+    if lo > 0 or hi < 0 or hi - lo > 24:
+        raise TunesmithError(f"bad --transpose {text!r}: the range must contain 0 and span at most 24 semitones")
+    return lo, hi
+
+
+def split_entries(entries: list[dict], fractions: tuple[float, float, float], seed: int) -> dict[str, list[dict]]:
+    """Assign pieces to splits by song; a piece whose source fixed its split (JSB) keeps it."""
+    out: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    songs: dict[str, list[dict]] = defaultdict(list)
+    for entry in entries:
+        if entry.get("split") in SPLITS:
+            out[entry["split"]].append(entry)
+        else:
+            songs[entry["source"]].append(entry)
+    names = sorted(songs)
+    random.Random(seed).shuffle(names)
+    n = len(names)
+    n_valid = round(n * fractions[1]) if n > 2 else 0
+    n_test = round(n * fractions[2]) if n > 2 else 0
+    n_valid, n_test = min(n_valid, max(0, n - 1)), min(n_test, max(0, n - 1 - n_valid))
+    cut = {"valid": names[:n_valid], "test": names[n_valid : n_valid + n_test], "train": names[n_valid + n_test :]}
+    for split, chosen in cut.items():
+        for name in sorted(chosen):
+            out[split].extend(songs[name])
+    return out
+
+
+@dataclass
+class EncodeSettings:
+    """How ``prepare --encoding`` turns pieces into token arrays."""
+
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 0
+    transpose: tuple[int, int] = (0, 0)
+    augment_at: str = "fly"  # "fly": shifted while training; "prepare": shifted copies written now
+
+    def __post_init__(self) -> None:
+        if self.augment_at not in ("fly", "prepare"):
+            raise TunesmithError(f"--augment-at is 'fly' or 'prepare', not {self.augment_at!r}")
+
+
+def encode_dataset(
+    data_dir: Path, tokenizer: Tokenizer, settings: EncodeSettings, progress: bool = True
+) -> dict[str, Any]:
+    """Fit ``tokenizer`` on the training split, write every split's ids, and add an ``encoding`` report section."""
+    data_dir = Path(data_dir)
+    splits = split_entries(read_manifest(data_dir), settings.split, settings.seed)
+    if not splits["train"]:
+        raise TunesmithError("the training split is empty: there are too few pieces to split")
+    shifts = tuple(s for s in range(settings.transpose[0], settings.transpose[1] + 1) if s)
+    tokenizer.fit(load_pieces(data_dir, splits["train"]), shifts=shifts)
+    out = data_dir / TOKENS_DIR
+    out.mkdir(exist_ok=True)
+    dtype = np.uint16 if len(tokenizer) < 2**16 else np.uint32
+    failures: list[dict[str, str]] = []
+    counts: dict[str, dict[str, int]] = {}
+    tables = {s: tokenizer.transposition_table(s) for s in shifts} if settings.augment_at == "prepare" else {}
+    for split, entries in splits.items():
+        bounds = [0]
+        with open(out / f"{split}.bin", "wb") as fh:
+            bar = tqdm(total=len(entries), desc=f"encode {split}", unit="piece", disable=not progress or None)
+            for start in range(0, len(entries), ENCODE_CHUNK):
+                chunk = entries[start : start + ENCODE_CHUNK]
+                for entry, piece in zip(chunk, load_pieces(data_dir, chunk)):
+                    try:
+                        ids = np.asarray(tokenizer.encode(piece), dtype=np.int64)
+                    except Exception as exc:  # one piece that cannot be encoded is reported, not fatal
+                        failures.append({"id": entry["id"], "source": entry["source"], "reason": str(exc)})
+                        continue
+                    copies = [ids]
+                    if split == "train":
+                        copies += [t[ids] for t in tables.values() if (t[ids] >= 0).all()]
+                    for copy in copies:
+                        copy.astype(dtype).tofile(fh)
+                        bounds.append(bounds[-1] + copy.size)
+                bar.update(len(chunk))
+            bar.close()
+        np.save(out / f"{split}.idx.npy", np.asarray(bounds, dtype=np.int64))
+        counts[split] = {"pieces": len(bounds) - 1, "tokens": int(bounds[-1])}
+    tokenizer.save(data_dir / TOKENIZER_FILE)
+    section = {
+        "encoding": tokenizer.name,
+        "config": tokenizer.to_dict()["config"],
+        **tokenizer.stats,
+        "dtype": np.dtype(dtype).name,
+        "splits": counts,
+        "split_fractions": list(settings.split),
+        "seed": settings.seed,
+        "transpose": list(settings.transpose),
+        "augment_at": settings.augment_at,
+        "failed_pieces": failures,
+    }
+    (out / "meta.json").write_text(json.dumps(section, indent=1))
+    report_path = data_dir / REPORT
+    report = json.loads(report_path.read_text()) if report_path.is_file() else {}
+    report["encoding"] = section
+    report_path.write_text(json.dumps(report, ensure_ascii=False))
+    return section
+
+
+class TokenData:
+    """The ids of one split, memory-mapped, with piece boundaries."""
+
+    def __init__(self, data_dir: Path, split: str) -> None:
+        folder = Path(data_dir) / TOKENS_DIR
+        meta_path = folder / "meta.json"
+        if not meta_path.is_file():
+            raise TunesmithError(f"{data_dir} has no token data: run `tunesmith prepare ... --encoding NAME`")
+        self.meta = json.loads(meta_path.read_text())
+        self.bounds = np.load(folder / f"{split}.idx.npy")
+        size = int(self.bounds[-1])
+        dtype = np.dtype(self.meta["dtype"])
+        # np.memmap refuses empty files; an empty split is an empty array.
+        self.ids = np.memmap(folder / f"{split}.bin", dtype=dtype, mode="r") if size else np.zeros(0, dtype)
+        self.split = split
+
+    def __len__(self) -> int:
+        return int(self.bounds[-1])
+
+    @property
+    def n_pieces(self) -> int:
+        return len(self.bounds) - 1
+
+    def piece(self, i: int) -> np.ndarray:
+        """The ids of piece ``i`` (a view into the memory map)."""
+        return self.ids[self.bounds[i] : self.bounds[i + 1]]
+
+
+def load_data_tokenizer(data_dir: Path) -> Tokenizer:
+    """The tokenizer that ``prepare --encoding`` fitted for a data directory."""
+    return load_tokenizer(Path(data_dir) / TOKENIZER_FILE)
+
+
+class WindowSampler:
+    """Random training windows cut from the memory map when drawn.
+
+    ``many_to_many``: inputs ``ids[s:s+T]`` and a target at every position, ``ids[s+1:s+T+1]`` (the default);
+    otherwise one target per window, ``ids[s+T]``, as the seeds trained. Pieces shorter than a window are padded
+    with ``pad_id`` (targets equal to ``pad_id`` are to be ignored by the loss). ``tables`` maps a semitone shift to
+    a transposition table; each window gets a random shift, or none when a token cannot be shifted.
+    """
+
+    def __init__(
+        self,
+        data: TokenData,
+        seq_len: int,
+        batch_size: int,
+        pad_id: int,
+        seed: int = 0,
+        many_to_many: bool = True,
+        tables: dict[int, np.ndarray] | None = None,
+    ) -> None:
+        lengths = np.diff(data.bounds)
+        usable = np.flatnonzero(lengths >= 2)
+        if usable.size == 0:
+            raise TunesmithError(f"the {data.split} split has no piece of two tokens or more")
+        self.data, self.seq_len, self.batch_size, self.pad_id = data, seq_len, batch_size, pad_id
+        self.many_to_many = many_to_many
+        self.tables = tables or {}
+        self.pieces = usable
+        self.starts_per_piece = np.maximum(1, lengths[usable] - seq_len)
+        self.cumulative = np.cumsum(self.starts_per_piece)
+        self.rng = np.random.default_rng(seed)
+
+    @property
+    def windows(self) -> int:
+        """How many distinct windows there are (an epoch's worth)."""
+        return int(self.cumulative[-1])
+
+    def window(self, k: int, shift: int = 0) -> np.ndarray:
+        """Window number ``k`` (``seq_len + 1`` ids, padded), transposed by ``shift`` when possible."""
+        j = int(np.searchsorted(self.cumulative, k, side="right"))
+        offset = k - (int(self.cumulative[j - 1]) if j else 0)
+        piece = self.data.piece(int(self.pieces[j]))
+        ids = np.asarray(piece[offset : offset + self.seq_len + 1], dtype=np.int64)
+        if ids.size < self.seq_len + 1:
+            ids = np.concatenate([ids, np.full(self.seq_len + 1 - ids.size, self.pad_id, np.int64)])
+        if shift and shift in self.tables:
+            shifted = self.tables[shift][ids]
+            if (shifted >= 0).all():
+                ids = shifted
+        return ids
+
+    def batch(self, ks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """One batch ``(x, y)``: x is (B, T); y is (B, T) many-to-many, else (B,)."""
+        if ks is None:
+            ks = self.rng.integers(0, self.windows, self.batch_size)
+        shifts = list(self.tables)
+        rows = [self.window(int(k), int(self.rng.choice(shifts)) if shifts else 0) for k in ks]
+        w = np.stack(rows)  # (B, T + 1)
+        return (w[:, :-1], w[:, 1:]) if self.many_to_many else (w[:, :-1], w[:, -1])
+
+    def epoch(self, max_batches: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every window once in random order (or ``max_batches`` batches of them)."""
+        order = self.rng.permutation(self.windows)
+        n = len(order) // self.batch_size or 1
+        for b in range(min(n, max_batches) if max_batches else n):
+            yield self.batch(order[b * self.batch_size : (b + 1) * self.batch_size])
+
+
+def stream_batches(data: TokenData, batch_size: int, seq_len: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Contiguous batches for stateful training: row ``b`` of batch ``t+1`` continues row ``b`` of batch ``t``.
+
+    The split's ids (pieces joined, each between BOS and EOS) are cut into ``batch_size`` equal streams.
+    """
+    per_row = (len(data) - 1) // batch_size
+    steps = per_row // seq_len
+    if steps < 1:
+        raise TunesmithError(f"the {data.split} split is too short for {batch_size} streams of {seq_len} tokens")
+    for t in range(steps):
+        rows = [
+            np.asarray(data.ids[b * per_row + t * seq_len : b * per_row + (t + 1) * seq_len + 1], dtype=np.int64)
+            for b in range(batch_size)
+        ]
+        w = np.stack(rows)  # (B, T + 1), read from the memory map now
+        yield w[:, :-1], w[:, 1:]
