@@ -40,6 +40,7 @@ test: install
 
 bench: install
 	$(PY) benchmarks/ingest.py
+	$(PY) benchmarks/dataset_memory.py
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks

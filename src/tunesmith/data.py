@@ -226,7 +226,7 @@ class WindowSampler:
         if ids.size < self.seq_len + 1:
             ids = np.concatenate([ids, np.full(self.seq_len + 1 - ids.size, self.pad_id, np.int64)])
         if shift and shift in self.tables:
-            shifted = self.tables[shift][ids]
+            shifted = self.tables[shift][ids].astype(np.int64)
             if (shifted >= 0).all():
                 ids = shifted
         return ids

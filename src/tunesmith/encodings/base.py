@@ -209,7 +209,7 @@ class Tokenizer(ABC):
 
     def transposition_table(self, semitones: int) -> np.ndarray:
         """``table[id]`` is the id of the token shifted by ``semitones``, or -1 when it cannot be shifted."""
-        table = np.full(len(self.vocab), -1, dtype=np.int64)
+        table = np.full(len(self.vocab), -1, dtype=np.int32 if len(self.vocab) < 2**31 else np.int64)
         for i, token in enumerate(self.vocab):
             if token in SPECIALS or token.startswith(STYLE_PREFIX):
                 table[i] = i
