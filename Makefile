@@ -31,7 +31,7 @@ system-deps:
 	else echo "note: WAV output needs FluidSynth and a GM soundfont: sudo apt-get install fluidsynth $(SOUNDFONT_PKG)"; fi
 
 demo: install
-	$(TS) prepare corpus:bach -o out/demo/data --instruments merge --sample 120 --seed 0
+	$(TS) prepare corpus:bach -o out/demo/data --instruments merge --sample 120 --seed 0 --encoding notechord
 	$(TS) inspect out/demo/data --plot out/demo/corpus.png
 	@echo "demo outputs: out/demo/data/report.json out/demo/corpus.png"
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import JSB
+from conftest import BOLLYWOOD, JSB
 from musicgen import write_song
 from tunesmith.cli import main
 from tunesmith.data import TokenData, WindowSampler, load_data_tokenizer, split_entries, stream_batches
@@ -147,3 +147,14 @@ def test_jsb_keeps_its_split_and_frames(tmp_path):
 def test_missing_token_data_is_a_clear_error(tmp_path):
     with pytest.raises(TunesmithError, match="no token data"):
         TokenData(tmp_path, "train")
+
+
+@pytest.mark.skipif(not BOLLYWOOD.is_dir(), reason="needs ../shared/data/bollywood")
+@pytest.mark.parametrize("name", ["notechord", "pseudonote", "pianoroll", "abc", "event"])
+def test_bollywood_all_instruments_in_every_encoding(name, tmp_path, capsys):
+    out = tmp_path / name
+    args = ["prepare", str(BOLLYWOOD), "-o", str(out), "--instruments", "all", "--max-files", "6", "-q"]
+    assert main([*args, "--encoding", name]) == 0
+    report = json.loads((out / "report.json").read_text())["encoding"]
+    assert report["vocab_size"] > 4 and report["splits"]["train"]["tokens"] > 1000
+    assert f"encoding {name}: vocabulary" in capsys.readouterr().out
