@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections import Counter
 from pathlib import Path
@@ -33,6 +34,9 @@ def prepare_corpus(config: PrepareConfig, out_dir: Path, progress: bool = True) 
     files = subset(files, config.ingest.sample, config.ingest.max_files, config.ingest.seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Token data of an earlier prepare would describe other pieces: it goes with the pieces it was made from.
+    shutil.rmtree(out_dir / "tokens", ignore_errors=True)
+    (out_dir / "tokenizer.json").unlink(missing_ok=True)
     records = ingest_files(files, out_dir, config.ingest, config.select, progress=progress)
     _mark_duplicates(records)
     entries = [piece for record in records if record["status"] == "kept" for piece in record["pieces"]]
