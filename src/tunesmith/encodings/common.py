@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from symusic import Note, Score, Tempo, TimeSignature, Track
+from symusic import Note, Score, Tempo, TimeSignature, TimeUnit, Track
 
 DEFAULT_QPM = 120.0
 
 
 def pitched_notes(score: Score) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Time, duration (quarters), pitch and velocity of every pitched note, sorted by time then pitch."""
-    if score.ttype != "Quarter" and str(score.ttype) != "Quarter":
+    if score.ttype != TimeUnit.quarter:  # pieces arrive in quarters; convert only what does not
         score = score.to("quarter")
     parts = [t.notes.numpy() for t in score.tracks if not t.is_drum and len(t.notes)]
     if not parts:
