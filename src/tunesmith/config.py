@@ -121,6 +121,89 @@ class PrepareConfig:
     select: SelectConfig = field(default_factory=SelectConfig)
 
 
+TARGET_MODES = ("all", "last", "stream")
+OPTIMIZERS = ("adam", "adamw", "adamax", "rmsprop", "sgd")
+SCHEDULES = ("none", "cosine", "plateau", "step")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "targets": "all",
+    "batch_size": 32,
+    "seq_len": 128,
+    "optimizer": "adamw",
+    "lr": 1e-3,
+    "betas": (0.9, 0.999),
+    "weight_decay": 0.0,
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``tunesmith train`` needs. ``None`` means "the model preset's default" (then the global one).
+
+    ``targets``: ``all`` (a target at every position), ``last`` (one target per window, as the seeds trained) or
+    ``stream`` (contiguous streams with the state carried between batches, the char-RNN seed's stateful training).
+    """
+
+    data: str = ""
+    model: str = "lstm"
+    model_options: dict[str, Any] = field(default_factory=dict)
+    targets: str | None = None
+    epochs: int = 10
+    batch_size: int | None = None
+    seq_len: int | None = None
+    steps_per_epoch: int | None = None  # None: every window (or stream step) once
+    valid_batches: int = 50
+    optimizer: str | None = None
+    lr: float | None = None
+    betas: tuple[float, float] | None = None
+    weight_decay: float | None = None
+    momentum: float = 0.0
+    clip: float = 1.0  # gradient norm clipping; 0 turns it off
+    schedule: str = "none"
+    warmup: int = 0  # steps of linear warm-up
+    patience: int = 0  # early stopping after this many epochs without a better validation loss; 0: never
+    checkpoint_every: int = 100  # steps between mid-epoch checkpoints; 0: at epoch ends only
+    sample_every: int = 0  # epochs between sample MIDI files; 0: none
+    sample_length: int = 256
+    seed: int = 0
+    device: str = "auto"
+    bf16: bool = False
+
+    def __post_init__(self) -> None:
+        if self.betas is not None:
+            self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
+            if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+                raise TunesmithError(f"--betas must be two numbers in [0, 1), got {self.betas}")
+        checks = [
+            (self.targets in (None, *TARGET_MODES), f"--targets must be one of {', '.join(TARGET_MODES)}"),
+            (self.optimizer in (None, *OPTIMIZERS), f"--optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}"),
+            (self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}"),
+            (self.epochs >= 1, "--epochs must be at least 1"),
+            (self.batch_size is None or self.batch_size >= 1, "--batch-size must be at least 1"),
+            (self.seq_len is None or self.seq_len >= 1, "--seq-len must be at least 1"),
+            (self.steps_per_epoch is None or self.steps_per_epoch >= 1, "--steps-per-epoch must be at least 1"),
+            (self.valid_batches >= 0, "--valid-batches must be 0 or more"),
+            (self.lr is None or self.lr > 0, "--lr must be positive"),
+            (self.weight_decay is None or self.weight_decay >= 0, "--weight-decay must be 0 or more"),
+            (self.clip >= 0, "--clip must be 0 (off) or positive"),
+            (min(self.warmup, self.patience, self.checkpoint_every, self.sample_every) >= 0, "counts must be >= 0"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise TunesmithError(message)
+
+    def resolved(self, preset_defaults: dict[str, Any]) -> TrainConfig:
+        """A copy with every ``None`` filled from the preset's defaults, then the global ones."""
+        filled = {
+            name: preset_defaults.get(name, TRAIN_DEFAULTS[name])
+            if getattr(self, name) is None
+            else getattr(self, name)
+            for name in TRAIN_DEFAULTS
+        }
+        return dataclasses.replace(self, **filled)
+
+
 def to_dict(config: Any) -> dict[str, Any]:
     """A config as plain data: nested dataclasses become tables, tuples lists, ``None`` is left out (TOML)."""
     out: dict[str, Any] = {}

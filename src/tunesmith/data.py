@@ -210,6 +210,7 @@ class WindowSampler:
         self.pieces = usable
         self.starts_per_piece = np.maximum(1, lengths[usable] - seq_len)
         self.cumulative = np.cumsum(self.starts_per_piece)
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
 
     @property
@@ -231,36 +232,57 @@ class WindowSampler:
                 ids = shifted
         return ids
 
-    def batch(self, ks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def batch(
+        self, ks: np.ndarray | None = None, rng: np.random.Generator | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """One batch ``(x, y)``: x is (B, T); y is (B, T) many-to-many, else (B,)."""
+        rng = rng if rng is not None else self.rng
         if ks is None:
-            ks = self.rng.integers(0, self.windows, self.batch_size)
+            ks = rng.integers(0, self.windows, self.batch_size)
         shifts = list(self.tables)
-        rows = [self.window(int(k), int(self.rng.choice(shifts)) if shifts else 0) for k in ks]
+        rows = [self.window(int(k), int(rng.choice(shifts)) if shifts else 0) for k in ks]
         w = np.stack(rows)  # (B, T + 1)
         return (w[:, :-1], w[:, 1:]) if self.many_to_many else (w[:, :-1], w[:, -1])
 
-    def epoch(self, max_batches: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Every window once in random order (or ``max_batches`` batches of them)."""
-        order = self.rng.permutation(self.windows)
-        n = len(order) // self.batch_size or 1
-        for b in range(min(n, max_batches) if max_batches else n):
-            yield self.batch(order[b * self.batch_size : (b + 1) * self.batch_size])
+    def batches_per_epoch(self, max_batches: int | None = None) -> int:
+        n = self.windows // self.batch_size or 1
+        return min(n, max_batches) if max_batches else n
+
+    def epoch(
+        self, number: int = 0, start: int = 0, max_batches: int | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every window once in random order (or ``max_batches`` batches of them), from batch ``start`` on.
+
+        The order and the transpositions depend only on ``(seed, number, batch)``, so an interrupted epoch resumes
+        at any batch with exactly the batches it would have drawn.
+        """
+        order = np.random.default_rng((self.seed, number)).permutation(self.windows)
+        for b in range(start, self.batches_per_epoch(max_batches)):
+            rng = np.random.default_rng((self.seed, number, b))
+            yield self.batch(order[b * self.batch_size : (b + 1) * self.batch_size], rng)
 
 
-def stream_batches(data: TokenData, batch_size: int, seq_len: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def stream_batches(
+    data: TokenData, batch_size: int, seq_len: int, start: int = 0, max_batches: int | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Contiguous batches for stateful training: row ``b`` of batch ``t+1`` continues row ``b`` of batch ``t``.
 
-    The split's ids (pieces joined, each between BOS and EOS) are cut into ``batch_size`` equal streams.
+    The split's ids (pieces joined, each between BOS and EOS) are cut into ``batch_size`` equal streams; batches
+    ``start`` to ``stream_steps(...)`` are yielded.
     """
     per_row = (len(data) - 1) // batch_size
-    steps = per_row // seq_len
-    if steps < 1:
-        raise TunesmithError(f"the {data.split} split is too short for {batch_size} streams of {seq_len} tokens")
-    for t in range(steps):
+    for t in range(start, stream_steps(data, batch_size, seq_len, max_batches)):
         rows = [
             np.asarray(data.ids[b * per_row + t * seq_len : b * per_row + (t + 1) * seq_len + 1], dtype=np.int64)
             for b in range(batch_size)
         ]
         w = np.stack(rows)  # (B, T + 1), read from the memory map now
         yield w[:, :-1], w[:, 1:]
+
+
+def stream_steps(data: TokenData, batch_size: int, seq_len: int, max_batches: int | None = None) -> int:
+    """How many batches ``stream_batches`` yields."""
+    steps = ((len(data) - 1) // batch_size) // seq_len
+    if steps < 1:
+        raise TunesmithError(f"the {data.split} split is too short for {batch_size} streams of {seq_len} tokens")
+    return min(steps, max_batches) if max_batches else steps

@@ -1,30 +1,15 @@
-"""The ``tunesmith`` command: parses arguments, builds configs, calls library functions; nothing else."""
+"""``tunesmith prepare`` and ``tunesmith inspect``: sources in, a data directory and statistics out."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from tunesmith import __version__
+from tunesmith.cli.common import coerce, given
 from tunesmith.errors import TunesmithError
 
-
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line, never a usage dump or a traceback."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def _given(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
-    """The options among ``names`` that the user actually gave (defaults are ``None``)."""
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
-
-
-# --------------------------------------------------------------------------------------------------- prepare
 _INGEST_OPTIONS = ["workers", "file_timeout", "max_files", "sample", "seed", "cache_dir"]
 _SELECT_OPTIONS = ["instruments", "min_notes", "programs", "drums"]
 
@@ -86,18 +71,7 @@ def _encoding_settings(args: argparse.Namespace) -> dict[str, Any]:
         if not sep or key not in fields:
             known = ", ".join(sorted(fields))
             raise TunesmithError(f"bad --encoding-option {option!r}: KEY=VALUE with KEY one of {known}")
-        default = fields[key].default
-        try:
-            if isinstance(default, bool):
-                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError
-                settings[key] = value.lower() in ("true", "1", "yes")
-            elif isinstance(default, (int, float)):
-                settings[key] = type(default)(value)
-            else:
-                settings[key] = value
-        except ValueError:
-            raise TunesmithError(f"bad --encoding-option {option!r}: {key} takes a {type(default).__name__}") from None
+        settings[key] = coerce("--encoding-option", key, value, fields[key].default)
     for key in ("min_token_count", "rare"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
@@ -111,10 +85,10 @@ def _prepare_config(args: argparse.Namespace, defaults: dict[str, Any] | None = 
 
     data = load_toml(args.config) if getattr(args, "config", None) else {}
     data.update(defaults or {})
-    ingest = {**data.get("ingest", {}), **_given(args, _INGEST_OPTIONS)}
+    ingest = {**data.get("ingest", {}), **given(args, _INGEST_OPTIONS)}
     if args.no_cache:
         ingest["use_cache"] = False
-    select = {**data.get("select", {}), **_given(args, _SELECT_OPTIONS)}
+    select = {**data.get("select", {}), **given(args, _SELECT_OPTIONS)}
     sources = list(args.sources) or list(data.get("sources", []))
     return PrepareConfig(sources, from_dict(IngestConfig, ingest), from_dict(SelectConfig, select))
 
@@ -195,13 +169,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------------------------------- parser
-def build_parser() -> argparse.ArgumentParser:
-    """The full command-line parser."""
-    parser = _Parser(prog="tunesmith", description="Learn to compose music from a corpus of symbolic music.")
-    parser.add_argument("--version", action="version", version=f"tunesmith {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``prepare`` and ``inspect`` to the command line."""
     p = sub.add_parser(
         "prepare",
         help="ingest MIDI, ABC, MusicXML, Humdrum or corpus:NAME into a data directory",
@@ -230,23 +199,3 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(config=None, no_cache=False, **dict.fromkeys(_SELECT_OPTIONS))
     _add_ingest_options(p)
     p.set_defaults(func=cmd_inspect)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``tunesmith`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    try:
-        return args.func(args)
-    except TunesmithError as exc:
-        print(f"tunesmith: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("tunesmith: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0

@@ -1,0 +1,43 @@
+"""The ``tunesmith`` command: parses arguments, builds configs, calls library functions; nothing else.
+
+One module per group of subcommands, each with a ``register(sub)`` that adds its parsers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tunesmith import __version__
+from tunesmith.cli import prepare, train
+from tunesmith.cli.common import Parser
+from tunesmith.errors import TunesmithError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command-line parser."""
+    parser = Parser(prog="tunesmith", description="Learn to compose music from a corpus of symbolic music.")
+    parser.add_argument("--version", action="version", version=f"tunesmith {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for module in (prepare, train):
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tunesmith`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except TunesmithError as exc:
+        print(f"tunesmith: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tunesmith: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,44 @@
+"""What every subcommand shares: a parser whose errors are one line, and option helpers."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from tunesmith.errors import TunesmithError
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, never a usage dump or a traceback."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def given(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
+    """The options among ``names`` that the user actually gave (defaults are ``None``)."""
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def coerce(option: str, key: str, value: str, default: Any) -> Any:
+    """``value`` as the type of ``default`` (bool, int, float, tuple of numbers, or text)."""
+    try:
+        if isinstance(default, bool):
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return value.lower() in ("true", "1", "yes")
+        if isinstance(default, tuple):
+            return tuple(float(v) if "." in v else int(v) for v in value.split(",") if v)
+        if isinstance(default, (int, float)):
+            return type(default)(value)
+        if default is None and value.lower() in ("none", ""):
+            return None
+        if default is None:
+            for kind in (int, float):
+                try:
+                    return kind(value)
+                except ValueError:
+                    pass
+        return value
+    except ValueError:
+        raise TunesmithError(f"bad {option} {key}={value!r}: {key} takes a {type(default).__name__}") from None

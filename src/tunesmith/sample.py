@@ -1,0 +1,180 @@
+"""Sampling: pure logit filters and the generation loops.
+
+Models that step (recurrent, transformer with its KV cache) read the primer once and then run one step per new
+token, carrying their state; window models re-run their window for every token (``window_rerun`` says so).
+Several samples are one batch. Randomness comes only from the ``torch.Generator`` handed in, so a seed gives the
+same tokens every time and sampling never disturbs the global RNG (which a training run owns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tunesmith.models import SequenceModel
+
+
+def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``logits / T``: T < 1 sharpens the distribution, T > 1 flattens it (T = 0 is handled as greedy)."""
+    if temperature < 0:
+        raise ValueError(f"temperature must be 0 or positive, got {temperature}")
+    return logits / temperature if temperature > 0 else logits
+
+
+def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep the ``k`` largest logits of each row, the rest ``-inf`` (k = 0: keep all)."""
+    if k <= 0 or k >= logits.shape[-1]:
+        return logits
+    kth = torch.topk(logits, k, dim=-1).values[..., -1:]
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Nucleus filtering (Holtzman et al. 2020): keep the smallest set of tokens whose probability reaches ``p``."""
+    if p >= 1.0:
+        return logits
+    if p <= 0:
+        raise ValueError(f"top-p must be in (0, 1], got {p}")
+    ordered, order = torch.sort(logits, descending=True, dim=-1)
+    cumulative = torch.softmax(ordered, dim=-1).cumsum(dim=-1)
+    drop = cumulative - torch.softmax(ordered, dim=-1) >= p  # tokens after the nucleus is complete
+    return logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
+
+
+def pick(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """One token per row of (B, V) logits: greedy at temperature 0, else sampled from the filtered softmax."""
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    filtered = top_p_filter(top_k_filter(apply_temperature(logits.float(), temperature), top_k), top_p)
+    return torch.multinomial(torch.softmax(filtered, dim=-1), 1, generator=generator).squeeze(-1)
+
+
+def window_rerun(model: SequenceModel) -> bool:
+    """True for window models, which must re-run their whole window for every new token."""
+    return not model.can_step
+
+
+@torch.no_grad()
+def sample(
+    model: SequenceModel,
+    primer: torch.Tensor,
+    steps: int,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    generator: torch.Generator | None = None,
+    window: int = 64,
+    forbid: Sequence[int] = (),
+    stop_id: int | None = None,
+    pad_id: int = 0,
+) -> torch.Tensor:
+    """``steps`` new tokens after ``primer`` (B, P) for each row: (B, steps).
+
+    ``forbid`` ids are never drawn (padding, BOS, UNK); a row that draws ``stop_id`` (EOS) is finished and
+    continues with ``pad_id``. Stops early when every row is finished.
+    """
+    model.eval()
+    forbid_t = torch.as_tensor(list(forbid), dtype=torch.long, device=primer.device)
+    out = torch.full((primer.shape[0], steps), pad_id, dtype=torch.long, device=primer.device)
+    done = torch.zeros(primer.shape[0], dtype=torch.bool, device=primer.device)
+    rerun = window_rerun(model)
+    context = primer
+    logits, state = model(primer[:, -window:] if rerun else primer)
+    for t in range(steps):
+        last = logits[:, -1].float()
+        if forbid_t.numel():
+            last[:, forbid_t] = float("-inf")
+        token = pick(last, temperature, top_k, top_p, generator)
+        token = torch.where(done, torch.full_like(token, pad_id), token)
+        out[:, t] = token
+        if stop_id is not None:
+            done |= token == stop_id
+            if bool(done.all()):
+                return out[:, : t + 1]
+        if t == steps - 1:
+            break
+        if rerun:
+            context = torch.cat([context, token[:, None]], dim=1)[:, -window:]
+            logits, _ = model(context)
+        else:
+            logits, state = model(token[:, None], state)
+    return out
+
+
+@torch.no_grad()
+def beam_search(
+    model: SequenceModel,
+    primer: torch.Tensor,
+    steps: int,
+    beam: int,
+    window: int = 64,
+    forbid: Sequence[int] = (),
+    stop_id: int | None = None,
+) -> torch.Tensor:
+    """The most likely continuation of a (1, P) primer found with ``beam`` hypotheses: (1, steps)."""
+    model.eval()
+    rerun = window_rerun(model)
+    context = primer.expand(beam, -1).contiguous()
+    logits, state = model(context[:, -window:] if rerun else context)
+    scores = torch.zeros(beam, device=primer.device)
+    scores[1:] = float("-inf")  # all hypotheses start identical: expand only the first
+    seqs = torch.zeros(beam, 0, dtype=torch.long, device=primer.device)
+    finished = torch.zeros(beam, dtype=torch.bool, device=primer.device)
+    for _ in range(steps):
+        logp = torch.log_softmax(logits[:, -1].float(), dim=-1)
+        if forbid:
+            logp[:, list(forbid)] = float("-inf")
+        if stop_id is not None:  # a finished hypothesis only extends with EOS, at no cost
+            logp[finished] = float("-inf")
+            logp[finished, stop_id] = 0.0
+        total = (scores[:, None] + logp).reshape(-1)
+        scores, flat = torch.topk(total, beam)
+        rows, tokens = flat // logp.shape[-1], flat % logp.shape[-1]
+        seqs = torch.cat([seqs[rows], tokens[:, None]], dim=1)
+        finished = finished[rows] | (tokens == stop_id if stop_id is not None else False)
+        if stop_id is not None and bool(finished.all()):
+            break
+        if rerun:
+            context = torch.cat([context[rows], tokens[:, None]], dim=1)[:, -window:]
+            logits, _ = model(context)
+        else:
+            state = model.reorder_state(state, rows)
+            logits, state = model(tokens[:, None], state)
+    return seqs[:1]
+
+
+def epoch_sample_writer(length: int = 256, temperature: float = 1.0):
+    """A trainer hook writing ``RUN_DIR/samples/epoch-N.mid`` (one sample from BOS, seeded by the epoch)."""
+
+    def write(model: SequenceModel, tokenizer: Any, cfg: Any, epoch: int, run_dir: Path) -> None:
+        device = next(model.parameters()).device
+        generator = torch.Generator(device=device).manual_seed(cfg.seed * 100_003 + epoch)
+        primer = torch.tensor([[tokenizer.bos_id]], device=device)
+        ids = sample(
+            model,
+            primer,
+            length,
+            temperature,
+            generator=generator,
+            window=cfg.seq_len,
+            forbid=(tokenizer.pad_id, tokenizer.bos_id, tokenizer.unk_id),
+            stop_id=tokenizer.eos_id,
+            pad_id=tokenizer.pad_id,
+        )
+        model.train()
+        result = tokenizer.try_decode(ids[0].tolist())
+        folder = Path(run_dir) / "samples"
+        folder.mkdir(exist_ok=True)
+        if result.score is not None:
+            result.score.dump_midi(str(folder / f"epoch-{epoch}.mid"))
+
+    return write

@@ -1,0 +1,497 @@
+"""The trainer: one loop for every model, with validation, early stopping, metrics, checkpoints and exact resume.
+
+It knows nothing about a particular network. A batch is (B, T) inputs and (B, T) targets; the model returns
+(B, T', V) logits for the last T' targets. ``targets="last"`` keeps one target per window (the seeds' training),
+``"stream"`` carries the model's state across contiguous batches (the char-RNN seed's stateful training).
+
+Exact resume: the batches of epoch ``e`` depend only on ``(seed, e)``, and a checkpoint holds the torch RNG
+state, the step inside the epoch and the running sums of the epoch's metrics, so a run killed at any point and
+resumed from its last checkpoint computes the same numbers as one that never stopped.
+
+Several processes (``torchrun --nproc_per_node N``) train data-parallel with DDP: every process draws the same
+global batch and trains on its slice; the loss is normalised by the global number of targets, so the averaged
+gradient equals the one-process gradient on the whole batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from tunesmith.checkpoint import BEST, CHECKPOINTS, LAST, load_checkpoint, save_checkpoint
+from tunesmith.config import TrainConfig, dump_toml, from_dict, to_dict
+from tunesmith.data import TokenData, WindowSampler, load_data_tokenizer, stream_batches, stream_steps
+from tunesmith.errors import TunesmithError
+from tunesmith.models import SequenceModel, build_model, detach_state, get_preset, model_spec
+
+METRICS = "metrics.csv"
+CURVES = "curves.png"
+COLUMNS = (
+    "epoch",
+    "step",
+    "train_loss",
+    "train_accuracy",
+    "train_perplexity",
+    "valid_loss",
+    "valid_accuracy",
+    "valid_perplexity",
+    "lr",
+    "seconds",
+    "targets_per_second",
+)
+
+EpochHook = Callable[[SequenceModel, Any, TrainConfig, int, Path], None]  # (model, tokenizer, cfg, epoch, run)
+
+
+@dataclass
+class Progress:
+    """Where a run is: saved in every checkpoint and restored on resume."""
+
+    epoch: int = 0  # epochs finished
+    batch: int = 0  # batches finished in the current epoch
+    step: int = 0  # optimizer steps in all
+    best: float = math.inf
+    bad_epochs: int = 0
+    stopped_early: bool = False
+    sums: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # loss, correct, targets, seconds
+
+
+@dataclass
+class Distributed:
+    """The place of this process in a ``torchrun`` job (world 1 when run alone)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @classmethod
+    def from_env(cls) -> Distributed:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        return cls(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def all_sum(self, values: torch.Tensor) -> torch.Tensor:
+        if self.world > 1:
+            torch.distributed.all_reduce(values)
+        return values
+
+
+def pick_device(name: str, dist: Distributed) -> torch.device:
+    """``auto``: CUDA, then Apple MPS, then the CPU. A named device that is missing is a one-line error."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise TunesmithError("--device cuda: no CUDA device is available (this PyTorch build or machine)")
+        return torch.device("cuda", dist.local_rank)
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise TunesmithError("--device mps: Apple MPS is not available here")
+    return torch.device(name)
+
+
+def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+    """The optimizer named in the (resolved) config."""
+    lr, wd, betas = cfg.lr, cfg.weight_decay, cfg.betas
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=wd)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, momentum=cfg.momentum, weight_decay=wd)
+    table = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "adamax": torch.optim.Adamax}
+    return table[cfg.optimizer](params, lr=lr, betas=betas, weight_decay=wd)
+
+
+def make_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer, total_steps: int):
+    """Per-step schedule (linear warm-up, then constant, cosine or step decay), or per-epoch ``plateau``."""
+    if cfg.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=1)
+    warmup, total = cfg.warmup, max(1, total_steps)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        done = (step - warmup) / max(1, total - warmup)
+        if cfg.schedule == "cosine":
+            return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
+        if cfg.schedule == "step":
+            return 0.5 ** int(done * 4)
+        return 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class Batches:
+    """The batches of the training or validation split in the configured target mode."""
+
+    def __init__(self, data: TokenData, cfg: TrainConfig, pad_id: int, seed: int, tables: dict | None = None):
+        self.data, self.cfg = data, cfg
+        self.stream = cfg.targets == "stream"
+        if not self.stream:
+            self.sampler = WindowSampler(data, cfg.seq_len, cfg.batch_size, pad_id, seed=seed, tables=tables)
+
+    def per_epoch(self, limit: int | None) -> int:
+        if self.stream:
+            return stream_steps(self.data, self.cfg.batch_size, self.cfg.seq_len, limit)
+        return self.sampler.batches_per_epoch(self._limit(limit))
+
+    def _limit(self, limit: int | None) -> int | None:
+        """Batches per epoch: every window in ``last`` mode (as the seeds counted); otherwise one per ``seq_len``.
+
+        With a target at every position, one window per ``seq_len`` starts makes each token a target about once.
+        """
+        if self.cfg.targets == "last":
+            return limit
+        natural = max(1, self.sampler.batches_per_epoch() // self.cfg.seq_len)
+        return min(natural, limit) if limit else natural
+
+    def epoch(self, number: int, start: int, limit: int | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        if self.stream:
+            return stream_batches(self.data, self.cfg.batch_size, self.cfg.seq_len, start, limit)
+        return self.sampler.epoch(number, start, self._limit(limit))
+
+
+class Trainer:
+    """Trains one model on one prepared data directory into ``run_dir``.
+
+    With ``resume`` the run's own config comes from its last checkpoint (``cfg`` is ignored) and ``epochs``, when
+    given, extends or shortens it.
+    """
+
+    def __init__(
+        self,
+        cfg: TrainConfig | None,
+        run_dir: Path,
+        resume: bool = False,
+        epochs: int | None = None,
+        progress: bool = True,
+        on_epoch_end: EpochHook | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.run_dir = Path(run_dir)
+        self.dist = Distributed.from_env()
+        self.progress_bars = progress and self.dist.main
+        self.on_epoch_end = on_epoch_end
+        self.log = log if self.dist.main else (lambda _msg: None)
+        ckpt = self._resume_checkpoint() if resume else None
+        if ckpt is None and (self.run_dir / CHECKPOINTS / LAST).exists():
+            raise TunesmithError(f"{self.run_dir} already holds a run: continue it with --resume {self.run_dir}")
+        if ckpt is not None:
+            cfg = from_dict(TrainConfig, ckpt["config"])
+            cfg = dataclasses.replace(cfg, epochs=epochs) if epochs else cfg
+        if cfg is None:
+            raise TunesmithError("no training config given")
+        self.tokenizer = load_data_tokenizer(Path(cfg.data))
+        preset = get_preset(cfg.model)
+        self.cfg = cfg = cfg.resolved(preset.train)
+        if self.dist.world > 1 and cfg.batch_size % self.dist.world:
+            raise TunesmithError(f"--batch-size {cfg.batch_size} does not split over {self.dist.world} processes")
+        self.device = pick_device(cfg.device, self.dist)
+        self._init_distributed()
+        torch.manual_seed(cfg.seed)
+        self.spec = ckpt["model"] if ckpt else model_spec(cfg.model, len(self.tokenizer), cfg.model_options)
+        self.model = build_model(self.spec).to(self.device)
+        if cfg.targets == "stream" and not self.model.can_step:
+            raise TunesmithError(f"model {cfg.model!r} is a window model: it cannot train on streams")
+        self.pad_id = self.tokenizer.pad_id
+        lo, hi = self._fly_transpose()
+        tables = {s: self.tokenizer.transposition_table(s) for s in range(lo, hi + 1) if s}
+        self.train_batches = Batches(TokenData(Path(cfg.data), "train"), cfg, self.pad_id, cfg.seed, tables)
+        self.valid_batches = self._valid_batches()
+        self.steps_per_epoch = self.train_batches.per_epoch(cfg.steps_per_epoch)
+        self.optimizer = make_optimizer(cfg, self.model.parameters())
+        self.scheduler = make_scheduler(cfg, self.optimizer, self.steps_per_epoch * cfg.epochs)
+        self.state = Progress()
+        self.history: list[dict[str, Any]] = []
+        self.stream_state = None
+        if ckpt is not None:
+            self._restore(ckpt)
+        self.net = self._wrap_ddp()
+
+    # -- setup ------------------------------------------------------------------------------------------------
+
+    def _resume_checkpoint(self) -> dict:
+        if not (self.run_dir / CHECKPOINTS / LAST).is_file():
+            raise TunesmithError(f"nothing to resume: {self.run_dir / CHECKPOINTS / LAST} does not exist")
+        return load_checkpoint(self.run_dir, prefer=LAST)
+
+    def _init_distributed(self) -> None:
+        if self.dist.world > 1 and not torch.distributed.is_initialized():
+            backend = "nccl" if self.device.type == "cuda" else "gloo"
+            torch.distributed.init_process_group(backend)
+
+    def _wrap_ddp(self) -> torch.nn.Module:
+        if self.dist.world == 1:
+            return self.model
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+
+    def _fly_transpose(self) -> tuple[int, int]:
+        meta = TokenData(Path(self.cfg.data), "train").meta
+        return tuple(meta.get("transpose", (0, 0))) if meta.get("augment_at") == "fly" else (0, 0)
+
+    def _valid_batches(self) -> Batches | None:
+        if not self.cfg.valid_batches:
+            return None
+        valid = TokenData(Path(self.cfg.data), "valid")
+        try:
+            batches = Batches(valid, self.cfg, self.pad_id, self.cfg.seed + 1)
+            batches.per_epoch(self.cfg.valid_batches)
+        except TunesmithError as exc:
+            self.log(f"no validation: {exc}")
+            return None
+        return batches
+
+    def _restore(self, ckpt: dict) -> None:
+        self.model.load_state_dict(ckpt["weights"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.state = Progress(**ckpt["progress"])
+        self.history = ckpt["history"]
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        if torch.cuda.is_available() and ckpt["rng"].get("cuda"):
+            torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+        self.stream_state = ckpt.get("stream_state")
+        self.log(f"resuming {self.run_dir} at epoch {self.state.epoch + 1}, batch {self.state.batch}")
+
+    # -- the loop ---------------------------------------------------------------------------------------------
+
+    def fit(self) -> dict[str, Any]:
+        """Train until the configured epochs are done or early stopping fires; returns the last history row."""
+        cfg, st = self.cfg, self.state
+        if self.dist.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            dump_toml(cfg, self.run_dir / "config.toml")
+        writer = self._tensorboard()
+        while st.epoch < cfg.epochs and not st.stopped_early:
+            self._train_epoch()
+            row = self._end_epoch()
+            if writer is not None:
+                for key, value in row.items():
+                    if key not in ("epoch", "step") and value == value:  # NaN-free
+                        writer.add_scalar(key, value, row["epoch"])
+        if writer is not None:
+            writer.close()
+        return self.history[-1] if self.history else {}
+
+    def _train_epoch(self) -> None:
+        cfg, st = self.cfg, self.state
+        self.model.train()
+        batches = self.train_batches.epoch(st.epoch, st.batch, cfg.steps_per_epoch)
+        bar = tqdm(
+            batches,
+            total=self.steps_per_epoch,
+            initial=st.batch,
+            desc=f"epoch {st.epoch + 1}/{cfg.epochs}",
+            unit="batch",
+            disable=not self.progress_bars or None,
+            leave=False,
+        )
+        for x, y in bar:
+            started = time.perf_counter()
+            loss, correct, count = self._step(x, y)
+            st.sums = [a + b for a, b in zip(st.sums, (loss, correct, count, time.perf_counter() - started))]
+            st.batch += 1
+            st.step += 1
+            bar.set_postfix(loss=f"{st.sums[0] / max(st.sums[2], 1):.3f}")
+            if cfg.checkpoint_every and st.step % cfg.checkpoint_every == 0 and st.batch < self.steps_per_epoch:
+                self._save(LAST)
+        bar.close()
+
+    def _slice(self, x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The share of the global batch this process trains on, on the device."""
+        share = len(x) // self.dist.world
+        lo = self.dist.rank * share
+        as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a[lo : lo + share])).to(self.device)  # noqa: E731
+        return as_tensor(x), as_tensor(y)
+
+    def _forward(self, x: torch.Tensor, y: torch.Tensor, state=None) -> tuple[torch.Tensor, torch.Tensor, Any]:
+        """Logits and the targets they predict (the last T' of y; only the last one in ``last`` mode)."""
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16):
+            logits, state = self.net(x, state)
+        if self.cfg.targets == "last":
+            logits = logits[:, -1:]
+        return logits.float(), y[:, -logits.shape[1] :], state
+
+    def _step(self, x_np: np.ndarray, y_np: np.ndarray) -> tuple[float, float, float]:
+        x, y = self._slice(x_np, y_np)
+        stream = self.cfg.targets == "stream"
+        logits, y, state = self._forward(x, y, self.stream_state if stream else None)
+        if stream:
+            self.stream_state = detach_state(state)
+        mask = y != self.pad_id
+        count = self.dist.all_sum(mask.sum().to(torch.float64)).item()  # targets in the whole global batch
+        loss_sum = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=self.pad_id, reduction="sum"
+        )
+        loss = loss_sum * self.dist.world / max(count, 1.0)  # DDP averages over processes: this is the global mean
+        penalty = self.model.penalty()
+        if penalty is not None:
+            loss = loss + penalty
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
+        self.optimizer.step()
+        if not isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step()
+        correct = ((logits.argmax(-1) == y) & mask).sum()
+        totals = self.dist.all_sum(torch.stack([loss_sum.detach().double(), correct.double()]))
+        return float(totals[0]), float(totals[1]), count
+
+    @torch.no_grad()
+    def evaluate(self) -> tuple[float, float]:
+        """Mean loss and accuracy over the first ``valid_batches`` validation batches (the same ones each time)."""
+        if self.valid_batches is None:
+            return math.nan, math.nan
+        self.model.eval()
+        loss_sum = correct = count = 0.0
+        state = None
+        for x, y in self.valid_batches.epoch(0, 0, self.cfg.valid_batches):
+            x_t, y_t = (torch.from_numpy(np.ascontiguousarray(a)).to(self.device) for a in (x, y))
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16):
+                logits, state = self.model(x_t, state if self.cfg.targets == "stream" else None)
+            logits = logits[:, -1:].float() if self.cfg.targets == "last" else logits.float()
+            y_t = y_t[:, -logits.shape[1] :]
+            mask = y_t != self.pad_id
+            flat = logits.reshape(-1, logits.shape[-1])
+            loss_sum += float(F.cross_entropy(flat, y_t.reshape(-1), ignore_index=self.pad_id, reduction="sum"))
+            correct += float(((logits.argmax(-1) == y_t) & mask).sum())
+            count += float(mask.sum())
+        return loss_sum / max(count, 1.0), correct / max(count, 1.0)
+
+    def _end_epoch(self) -> dict[str, Any]:
+        cfg, st = self.cfg, self.state
+        loss_sum, correct, count, seconds = st.sums
+        train_loss = loss_sum / max(count, 1.0)
+        valid_loss, valid_acc = self.evaluate()
+        row = {
+            "epoch": st.epoch + 1,
+            "step": st.step,
+            "train_loss": train_loss,
+            "train_accuracy": correct / max(count, 1.0),
+            "train_perplexity": math.exp(min(train_loss, 50.0)),
+            "valid_loss": valid_loss,
+            "valid_accuracy": valid_acc,
+            "valid_perplexity": math.exp(min(valid_loss, 50.0)) if valid_loss == valid_loss else math.nan,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "seconds": seconds,
+            "targets_per_second": count / seconds if seconds else 0.0,
+        }
+        self.history.append(row)
+        monitored = valid_loss if valid_loss == valid_loss else train_loss
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step(monitored)
+        improved = monitored < st.best
+        st.best, st.bad_epochs = (monitored, 0) if improved else (st.best, st.bad_epochs + 1)
+        st.stopped_early = bool(cfg.patience and st.bad_epochs >= cfg.patience)
+        st.epoch, st.batch, st.sums = st.epoch + 1, 0, [0.0, 0.0, 0.0, 0.0]
+        self.stream_state = None
+        if self.dist.main:
+            write_metrics(self.run_dir, self.history)
+            plot_curves(self.run_dir / CURVES, self.history)
+            self.log(format_row(row) + (" *" if improved else ""))
+            if st.stopped_early:
+                self.log(f"early stop: no better validation loss for {cfg.patience} epochs")
+            if self.on_epoch_end and cfg.sample_every and st.epoch % cfg.sample_every == 0:
+                self.on_epoch_end(self.model, self.tokenizer, cfg, st.epoch, self.run_dir)
+        if improved:
+            self._save(BEST)
+        self._save(LAST)
+        return row
+
+    def _save(self, name: str) -> None:
+        if not self.dist.main:
+            return
+        payload = {
+            "model": self.spec,
+            "config": to_dict(self.cfg),
+            "tokenizer": self.tokenizer.to_dict(),
+            "history": self.history,
+            "progress": dataclasses.asdict(self.state),
+            "weights": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            },
+        }
+        if self.stream_state is not None:
+            payload["stream_state"] = self.stream_state
+        save_checkpoint(self.run_dir / CHECKPOINTS / name, payload)
+
+    def _tensorboard(self):
+        if not self.dist.main:
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # TensorBoard is optional
+            return None
+        return SummaryWriter(str(self.run_dir / "tensorboard"))
+
+
+def format_row(row: dict[str, Any]) -> str:
+    """One line per epoch for the log."""
+    valid = (
+        f"valid {row['valid_loss']:.4f} ({row['valid_accuracy']:.1%})"
+        if row["valid_loss"] == row["valid_loss"]
+        else "no valid"
+    )
+    return (
+        f"epoch {row['epoch']}: train {row['train_loss']:.4f} ({row['train_accuracy']:.1%}), {valid}, "
+        f"{row['targets_per_second']:.0f} targets/s"
+    )
+
+
+def write_metrics(run_dir: Path, history: list[dict[str, Any]]) -> None:
+    """``metrics.csv``: one row per epoch (rewritten whole, so a resumed run never repeats a row)."""
+    tmp = run_dir / f".{METRICS}.tmp"
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer.writeheader()
+        for row in history:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    os.replace(tmp, run_dir / METRICS)
+
+
+def plot_curves(path: Path, history: list[dict[str, Any]]) -> None:
+    """Train and validation loss and accuracy per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in history]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        for split, style in (("train", "-o"), ("valid", "-s")):
+            values = [r[f"{split}_{metric}"] for r in history]
+            if any(v == v for v in values):
+                ax.plot(epochs, values, style, label=split, markersize=3)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(path.parent.name)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def train(cfg: TrainConfig | None, run_dir: Path, **kwargs: Any) -> dict[str, Any]:
+    """Train (or with ``resume=True`` continue) a run; returns the last epoch's metrics."""
+    return Trainer(cfg, run_dir, **kwargs).fit()

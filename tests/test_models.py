@@ -1,0 +1,134 @@
+"""Every model preset keeps the contract: shapes, learning a tiny batch, stepping equal to the full sequence."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tunesmith.errors import TunesmithError
+from tunesmith.models import PRESETS, build_model, model_spec
+from tunesmith.sample import beam_search, pick, sample, top_k_filter, top_p_filter
+
+VOCAB = 24
+# Small sizes of the same architectures, so the whole registry trains in seconds.
+SMALL = {
+    "rnn": lambda p: {
+        "embed_dim": 16,
+        "hidden": (32,) * len(p.model["hidden"]),
+        "head": (64,) * len(p.model.get("head", ())),
+    },
+    "attention-lstm": lambda p: {"embed_dim": 16, "blocks": ((32, 32, 32), (32, 16, 16)), "final_lstm": 16},
+    "seq2seq": lambda p: {"embed_dim": 16, "hidden": 32, "phrase_len": 8},
+    "transformer": lambda p: {"d_model": 32, "heads": 2, "d_ff": 64, "layers": 2},
+}
+
+
+def small_model(name: str, **extra) -> torch.nn.Module:
+    preset = PRESETS[name]
+    torch.manual_seed(0)
+    return build_model(model_spec(name, VOCAB, {**SMALL[preset.kind](preset), **extra}))
+
+
+def expected_len(model, t: int) -> int:
+    config = model.config
+    if getattr(config, "last_only", False) or type(model).__name__ == "AttentionLSTM":
+        return 1
+    if hasattr(config, "phrase_len"):
+        return t - config.phrase_len + 1
+    return t
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_output_shapes(name):
+    model = small_model(name).eval()
+    tokens = torch.randint(0, VOCAB, (3, 16))
+    logits, _ = model(tokens)
+    assert logits.shape == (3, expected_len(model, 16), VOCAB)
+    assert torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_overfits_a_tiny_batch(name):
+    no_dropout = {"dropout": 0.0}
+    if PRESETS[name].kind == "rnn":
+        no_dropout |= {"head_l2": 0.0}
+    model = small_model(name, **no_dropout)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randint(4, VOCAB, (4, 17), generator=g)
+    inputs, targets = x[:, :-1], x[:, 1:]
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(150):
+        logits, _ = model(inputs)
+        y = targets[:, -logits.shape[1] :]
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.1 * losses[0], f"{name}: {losses[0]:.3f} -> {losses[-1]:.3f}"
+
+
+@pytest.mark.parametrize("name", [n for n in PRESETS if build_model(model_spec(n, VOCAB)).can_step])
+def test_stepping_equals_the_full_sequence(name):
+    model = small_model(name).eval()
+    tokens = torch.randint(0, VOCAB, (2, 20))
+    with torch.no_grad():
+        full, _ = model(tokens)
+        first = getattr(model.config, "phrase_len", 1)  # the encoder-decoder reads a phrase first
+        logits, state = model(tokens[:, :first])
+        outs = [logits]
+        for t in range(first, tokens.shape[1]):
+            logits, state = model(tokens[:, t : t + 1], state)
+            outs.append(logits)
+    stepped = torch.cat(outs, dim=1)[:, -full.shape[1] :]
+    torch.testing.assert_close(stepped, full, atol=1e-5, rtol=1e-4)
+
+
+def test_window_models_say_so():
+    assert not small_model("bilstm-seed").can_step
+    assert not small_model("bollywood-v4").can_step
+    assert small_model("lstm-seed").can_step
+
+
+def test_seed_presets_keep_the_seed_sizes():
+    bi = build_model(model_spec("bilstm-seed", 100))
+    assert [r.hidden_size for r in bi.rnns] == [64, 128, 64] and bi.config.dropout == 0.7
+    assert bi.config.head_l2 == 0.004 and bi.config.slope == 0.2
+    piano = build_model(model_spec("gru-piano", 100))
+    assert [r.hidden_size for r in piano.rnns] == [256, 256, 128] and piano.config.norm == "batch"
+    char = build_model(model_spec("charrnn", 87))
+    assert char.embed.embedding_dim == 512 and [r.hidden_size for r in char.rnns] == [256] * 3
+    s2s = build_model(model_spec("seq2seq", 100))
+    assert s2s.encoder.hidden_size == 1024 and s2s.encoder.num_layers == 2 and s2s.decoder.num_layers == 2
+    v4 = build_model(model_spec("bollywood-v4", 128))
+    assert v4.blocks[0].lstm.hidden_size == 512 and v4.final.hidden_size == 128
+
+
+def test_unknown_model_and_options_are_one_line():
+    with pytest.raises(TunesmithError, match="unknown model 'nope'"):
+        model_spec("nope", 10)
+    with pytest.raises(TunesmithError, match="has no option colour"):
+        model_spec("lstm", 10, {"colour": 1})
+
+
+def test_filters_are_pure_and_correct():
+    logits = torch.tensor([[1.0, 3.0, 2.0, 0.0]])
+    kept = top_k_filter(logits, 2)
+    assert torch.isinf(kept[0, [0, 3]]).all() and kept[0, 1] == 3.0
+    assert logits[0, 0] == 1.0  # the input is untouched
+    nucleus = top_p_filter(torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]])), 0.7)
+    assert torch.isfinite(nucleus[0, :2]).all() and torch.isinf(nucleus[0, 2:]).all()
+    assert pick(logits, temperature=0).item() == 1
+
+
+def test_sampling_is_seeded_and_batched():
+    model = small_model("lstm").eval()
+    primer = torch.randint(0, VOCAB, (4, 5))
+    a = sample(model, primer, 30, generator=torch.Generator().manual_seed(3))
+    b = sample(model, primer, 30, generator=torch.Generator().manual_seed(3))
+    assert a.shape == (4, 30) and torch.equal(a, b)
+    window = sample(small_model("bilstm-seed").eval(), primer, 10, window=8, generator=torch.Generator())
+    assert window.shape == (4, 10)
+    best = beam_search(model, primer[:1], 12, beam=4)
+    assert best.shape == (1, 12)
