@@ -41,6 +41,7 @@ test: install
 bench: install
 	$(PY) benchmarks/ingest.py
 	$(PY) benchmarks/dataset_memory.py
+	$(PY) benchmarks/train_throughput.py
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -300,15 +300,17 @@ class Trainer:
             disable=not self.progress_bars or None,
             leave=False,
         )
-        for x, y in bar:
-            started = time.perf_counter()
+        tick = time.perf_counter()
+        for x, y in bar:  # the seconds counted include drawing the batch, not the checkpoints
             loss, correct, count = self._step(x, y)
-            st.sums = [a + b for a, b in zip(st.sums, (loss, correct, count, time.perf_counter() - started))]
+            now = time.perf_counter()
+            st.sums = [a + b for a, b in zip(st.sums, (loss, correct, count, now - tick))]
             st.batch += 1
             st.step += 1
             bar.set_postfix(loss=f"{st.sums[0] / max(st.sums[2], 1):.3f}")
             if cfg.checkpoint_every and st.step % cfg.checkpoint_every == 0 and st.batch < self.steps_per_epoch:
                 self._save(LAST)
+            tick = time.perf_counter()
         bar.close()
 
     def _slice(self, x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
