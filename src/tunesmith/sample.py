@@ -8,7 +8,7 @@ same tokens every time and sampling never disturbs the global RNG (which a train
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +76,14 @@ def sample(
     forbid: Sequence[int] = (),
     stop_id: int | None = None,
     pad_id: int = 0,
+    until: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    check_every: int = 64,
 ) -> torch.Tensor:
     """``steps`` new tokens after ``primer`` (B, P) for each row: (B, steps).
 
     ``forbid`` ids are never drawn (padding, BOS, UNK); a row that draws ``stop_id`` (EOS) is finished and
-    continues with ``pad_id``. Stops early when every row is finished.
+    continues with ``pad_id``; so is a row for which ``until(tokens so far)`` says True (asked every
+    ``check_every`` tokens; a length in notes or bars). Stops early when every row is finished.
     """
     model.eval()
     forbid_t = torch.as_tensor(list(forbid), dtype=torch.long, device=primer.device)
@@ -98,8 +101,10 @@ def sample(
         out[:, t] = token
         if stop_id is not None:
             done |= token == stop_id
-            if bool(done.all()):
-                return out[:, : t + 1]
+        if until is not None and (t + 1) % check_every == 0:
+            done |= until(out[:, : t + 1])
+        if bool(done.all()):
+            return out[:, : t + 1]
         if t == steps - 1:
             break
         if rerun:

@@ -1,0 +1,154 @@
+"""Post-processing: instruments by pitch range, tempo and time signature, one track per instrument.
+
+An instrument map is a list of ``Part``s (GM program, name, pitch range). Presets either split by absolute pitch
+ranges or by *register*: the piece's own pitches cut at quantiles into as many bands as there are parts, low to
+high, so every part gets the notes of its register whatever key and octave the model wrote in. A TOML file gives
+absolute ranges::
+
+    [[part]]
+    program = 33
+    name = "Bass"
+    low = 0
+    high = 47
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from symusic import Note, Score, Tempo, TimeSignature, Track
+
+from tunesmith.config import load_toml
+from tunesmith.errors import TunesmithError
+from tunesmith.instruments import gm_name
+
+SITAR, SHEHNAI, FLUTE = 104, 111, 73
+
+
+@dataclass(frozen=True)
+class Part:
+    """One output track: a General MIDI program for the pitches ``low..high`` (used when splitting by range)."""
+
+    program: int
+    name: str = ""
+    low: int = 0
+    high: int = 127
+
+
+@dataclass(frozen=True)
+class InstrumentMap:
+    """Parts from low to high, split by absolute ``range`` or by the piece's ``register``."""
+
+    parts: tuple[Part, ...]
+    split: str = "register"  # "register" or "range"
+
+
+PRESETS: dict[str, InstrumentMap] = {
+    "bollywood": InstrumentMap((Part(SITAR, "Sitar"), Part(SHEHNAI, "Shehnai"), Part(FLUTE, "Flute"))),
+    "bollywood-band": InstrumentMap(
+        (Part(33, "Bass"), Part(89, "Pad"), Part(SITAR, "Sitar"), Part(SHEHNAI, "Shehnai"), Part(FLUTE, "Flute"))
+    ),
+    "piano": InstrumentMap((Part(0, "Piano"),)),
+    "strings": InstrumentMap((Part(42, "Cello"), Part(41, "Viola"), Part(40, "Violin II"), Part(40, "Violin I"))),
+    "band": InstrumentMap((Part(33, "Bass"), Part(25, "Guitar"), Part(4, "Electric Piano"), Part(56, "Trumpet"))),
+}
+RANDOM_INDIAN = "random-indian"  # the Bollywood seed's choice of one of sitar, shehnai, flute per sample
+PRESET_NAMES = (*PRESETS, RANDOM_INDIAN)
+
+
+def load_instrument_map(spec: str) -> InstrumentMap:
+    """A preset name or a TOML file of ``[[part]]`` tables (program, name, low, high)."""
+    if spec in PRESETS:
+        return PRESETS[spec]
+    if spec.endswith(".toml"):
+        data = load_toml(spec)
+        try:
+            parts = tuple(
+                Part(int(p["program"]), str(p.get("name", "")), int(p.get("low", 0)), int(p.get("high", 127)))
+                for p in data["part"]
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TunesmithError(
+                f"{spec}: each [[part]] needs a program (and optional name, low, high): {exc}"
+            ) from None
+        if not parts or not all(0 <= p.program <= 127 and 0 <= p.low <= p.high <= 127 for p in parts):
+            raise TunesmithError(f"{spec}: programs are 0..127 and ranges low <= high within 0..127")
+        return InstrumentMap(parts, split=str(data.get("split", "range")))
+    if Path(spec).suffix:
+        raise TunesmithError(f"instrument file not found or not TOML: {spec}")
+    raise TunesmithError(f"unknown instrument preset {spec!r}: one of {', '.join(PRESET_NAMES)} or a FILE.toml")
+
+
+def pick_random_indian(rng: random.Random) -> InstrumentMap:
+    """One of sitar, shehnai, flute for the whole sample, each equally likely."""
+    part = rng.choice([Part(SITAR, "Sitar"), Part(SHEHNAI, "Shehnai"), Part(FLUTE, "Flute")])
+    return InstrumentMap((part,))
+
+
+def _pitched_notes(score: Score) -> list[Note]:
+    return [note for track in score.tracks if not track.is_drum for note in track.notes]
+
+
+def _bands(pitches: np.ndarray, mapping: InstrumentMap) -> np.ndarray:
+    """The part index of every pitch."""
+    parts = mapping.parts
+    if mapping.split == "range":
+        band = np.full(len(pitches), -1)
+        for i, part in enumerate(parts):
+            band[(pitches >= part.low) & (pitches <= part.high) & (band < 0)] = i
+        return band
+    distinct = np.unique(pitches)
+    if len(distinct) < len(parts):  # fewer pitches than parts: the top parts share the highest pitches
+        return np.searchsorted(distinct, pitches)
+    cuts = np.quantile(pitches, np.arange(1, len(parts)) / len(parts))
+    return np.searchsorted(cuts, pitches, side="right")
+
+
+def assign_instruments(score: Score, mapping: InstrumentMap) -> Score:
+    """A copy of ``score`` with one track per part holding the pitched notes of its range; drums stay as they are.
+
+    Notes outside every range (``split = "range"``) are dropped.
+    """
+    out = Score(score.ticks_per_quarter, ttype=score.ttype)
+    out.tempos = score.tempos.copy()
+    out.time_signatures = score.time_signatures.copy()
+    out.key_signatures = score.key_signatures.copy()
+    notes = _pitched_notes(score)
+    pitches = np.array([n.pitch for n in notes], dtype=np.int64)
+    bands = _bands(pitches, mapping) if len(notes) else np.zeros(0, dtype=np.int64)
+    for i, part in enumerate(mapping.parts):
+        chosen = [notes[k] for k in np.flatnonzero(bands == i)]
+        if not chosen:
+            continue
+        track = Track(part.name or gm_name(part.program), part.program, False, ttype=score.ttype)
+        for note in sorted(chosen, key=lambda n: (n.time, n.pitch)):
+            track.notes.append(note.copy())
+        out.tracks.append(track)
+    for track in score.tracks:
+        if track.is_drum:
+            out.tracks.append(track.copy())
+    return out
+
+
+def set_meter(score: Score, qpm: float | None, time_signature: tuple[int, int] | None) -> Score:
+    """Replace the tempo and time signature events (``None`` keeps what the score has, 120 / 4/4 if nothing)."""
+    out = score.copy()
+    if qpm is not None or not len(out.tempos):
+        out.tempos = [Tempo(0, qpm=qpm or 120.0, ttype=out.ttype)]
+    if time_signature is not None or not len(out.time_signatures):
+        out.time_signatures = [TimeSignature(0, *(time_signature or (4, 4)), ttype=out.ttype)]
+    return out
+
+
+def parse_time_signature(text: str) -> tuple[int, int]:
+    """``"3/4"`` -> (3, 4)."""
+    try:
+        num, den = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise TunesmithError(f"bad time signature {text!r}: expected N/D like 4/4 or 6/8") from None
+    if num < 1 or den not in (1, 2, 4, 8, 16, 32):
+        raise TunesmithError(f"bad time signature {text!r}: N >= 1 and D a power of two up to 32")
+    return num, den
