@@ -31,9 +31,16 @@ system-deps:
 	else echo "note: WAV output needs FluidSynth and a GM soundfont: sudo apt-get install fluidsynth $(SOUNDFONT_PKG)"; fi
 
 demo: install
-	$(TS) prepare corpus:bach -o out/demo/data --instruments merge --sample 120 --seed 0 --encoding notechord
-	$(TS) inspect out/demo/data --plot out/demo/corpus.png
-	@echo "demo outputs: out/demo/data/report.json out/demo/corpus.png"
+	rm -rf out/demo
+	$(TS) prepare corpus:bach -o out/demo/data --instruments merge --sample 120 --seed 0 -q \
+	    --encoding pianoroll --encoding-option grid=0.5
+	$(TS) inspect out/demo/data --plot out/demo/corpus.png > out/demo/corpus.txt
+	$(TS) train out/demo/data -o out/demo/run --model lstm --model-option hidden=256,256 \
+	    --model-option embed_dim=64 --model-option dropout=0.2 --epochs 30 --seq-len 128 --batch-size 32 --lr 3e-3 -q
+	$(TS) generate out/demo/run -o out/demo --num 2 --length 16bars --temperature 0.9 --instruments strings \
+	    --format mid,wav,png --seed 0
+	@echo "demo outputs: out/demo/sample-01.mid out/demo/sample-01.wav out/demo/sample-01.png" \
+	    "(and sample-02.*, run/curves.png, corpus.png)"
 
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider
@@ -42,6 +49,7 @@ bench: install
 	$(PY) benchmarks/ingest.py
 	$(PY) benchmarks/dataset_memory.py
 	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/generate_speed.py
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -58,6 +58,23 @@ def pick(
     return torch.multinomial(torch.softmax(filtered, dim=-1), 1, generator=generator).squeeze(-1)
 
 
+def quantize_int8(model: SequenceModel) -> SequenceModel:
+    """A copy with int8 weights in its LSTM, GRU and linear layers (PyTorch dynamic quantization, CPU only).
+
+    Stepping one token at a time reads every weight once per token; on a small CPU that is bound by memory
+    bandwidth (a 3 x 512 LSTM's 34 MB of float32 weights do not fit in cache), so a quarter of the bytes makes
+    each step several times faster. Logits move slightly (about 1e-2); the samples are no longer bit-identical
+    to float32 ones, but are reproducible among themselves.
+    """
+    import warnings
+
+    from torch import nn
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
+        return torch.ao.quantization.quantize_dynamic(model, {nn.LSTM, nn.GRU, nn.Linear}, dtype=torch.qint8)
+
+
 def window_rerun(model: SequenceModel) -> bool:
     """True for window models, which must re-run their whole window for every new token."""
     return not model.can_step
