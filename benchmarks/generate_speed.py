@@ -5,7 +5,8 @@ Run: ``make bench`` (or ``.venv/bin/python benchmarks/generate_speed.py``). Writ
 of the Bollywood songs in ``notechord`` tokens; primers are windows of 100 tokens from their training split.
 Speed does not depend on the weights, so the model is not trained here.
 
-- seeds' loop: for each new token, run the whole 100-token window through the network and sample the last step.
+- seeds' loop: for each new token, run the whole 100-token window through the network and sample the last step
+  (the output layer runs on the last step only, as in the seeds' Keras models).
 - incremental, batch 1: read the primer once, then one step per token, carrying the LSTM state.
 - incremental, 16 in one batch: the same for 16 samples at once (tokens per second counts all 16).
 """
@@ -67,11 +68,15 @@ def main() -> None:
     model = build_model(model_spec("lstm", vocab, MODEL)).eval()
     g = torch.Generator()
 
-    seeds = rate(lambda: seeds_loop(model, primers[:1], 40, g), 40)
+    # The seeds' Keras models computed the output layer for the last step only (return_sequences=False): so does
+    # their loop here, with the same weights.
+    last_only = build_model(model_spec("lstm", vocab, {**MODEL, "last_only": True})).eval()
+    last_only.load_state_dict(model.state_dict())
+    seeds = rate(lambda: seeds_loop(last_only, primers[:1], 40, g), 40)
     one = rate(lambda: sample(model, primers[:1], 400, generator=g, window=WINDOW), 400)
     many = rate(lambda: sample(model, primers, 400, generator=g, window=WINDOW), 16 * 400)
     q = quantize_int8(model)
-    seeds_q = rate(lambda: seeds_loop(q, primers[:1], 40, g), 40)
+    seeds_q = rate(lambda: seeds_loop(quantize_int8(last_only), primers[:1], 40, g), 40)
     one_q = rate(lambda: sample(q, primers[:1], 400, generator=g, window=WINDOW), 400)
     many_q = rate(lambda: sample(q, primers, 400, generator=g, window=WINDOW), 16 * 400)
     result = {
