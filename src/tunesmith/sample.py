@@ -174,29 +174,24 @@ def beam_search(
     return seqs[:1]
 
 
-def epoch_sample_writer(length: int = 256, temperature: float = 1.0):
-    """A trainer hook writing ``RUN_DIR/samples/epoch-N.mid`` (one sample from BOS, seeded by the epoch)."""
-
-    def write(model: SequenceModel, tokenizer: Any, cfg: Any, epoch: int, run_dir: Path) -> None:
-        device = next(model.parameters()).device
-        generator = torch.Generator(device=device).manual_seed(cfg.seed * 100_003 + epoch)
-        primer = torch.tensor([[tokenizer.bos_id]], device=device)
-        ids = sample(
-            model,
-            primer,
-            length,
-            temperature,
-            generator=generator,
-            window=cfg.seq_len,
-            forbid=(tokenizer.pad_id, tokenizer.bos_id, tokenizer.unk_id),
-            stop_id=tokenizer.eos_id,
-            pad_id=tokenizer.pad_id,
-        )
-        model.train()
-        result = tokenizer.try_decode(ids[0].tolist())
-        folder = Path(run_dir) / "samples"
-        folder.mkdir(exist_ok=True)
-        if result.score is not None:
-            result.score.dump_midi(str(folder / f"epoch-{epoch}.mid"))
-
-    return write
+def write_epoch_sample(model: SequenceModel, tokenizer: Any, cfg: Any, epoch: int, run_dir: Path) -> None:
+    """Trainer hook: ``RUN_DIR/samples/epoch-N.mid``, ``cfg.sample_length`` tokens from BOS, seeded by the epoch."""
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(cfg.seed * 100_003 + epoch)
+    primer = torch.tensor([[tokenizer.bos_id]], device=device)
+    ids = sample(
+        model,
+        primer,
+        cfg.sample_length,
+        generator=generator,
+        window=cfg.seq_len,
+        forbid=(tokenizer.pad_id, tokenizer.bos_id, tokenizer.unk_id),
+        stop_id=tokenizer.eos_id,
+        pad_id=tokenizer.pad_id,
+    )
+    model.train()
+    result = tokenizer.try_decode(ids[0].tolist())
+    folder = Path(run_dir) / "samples"
+    folder.mkdir(exist_ok=True)
+    if result.score is not None:
+        result.score.dump_midi(str(folder / f"epoch-{epoch}.mid"))

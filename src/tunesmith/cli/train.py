@@ -86,14 +86,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         print(describe_models())
         return 0
+    from tunesmith.sample import write_epoch_sample
     from tunesmith.train import Trainer
 
+    hooks = {"progress": not args.quiet, "on_epoch_end": write_epoch_sample}  # called every cfg.sample_every epochs
     if args.resume:
-        trainer = Trainer(None, Path(args.resume), resume=True, epochs=args.epochs, progress=not args.quiet)
+        trainer = Trainer(None, Path(args.resume), resume=True, epochs=args.epochs, **hooks)
     else:
         if not args.output:
             raise TunesmithError("train needs -o RUN_DIR (or --resume RUN_DIR)")
-        trainer = Trainer(train_config(args), Path(args.output), progress=not args.quiet, on_epoch_end=_sampler(args))
+        trainer = Trainer(train_config(args), Path(args.output), **hooks)
     cfg, model = trainer.cfg, trainer.model
     if trainer.dist.main:
         print(
@@ -108,15 +110,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         if last:
             print(f"final: train loss {last['train_loss']:.4f}, valid loss {last['valid_loss']:.4f}")
     return 0
-
-
-def _sampler(args: argparse.Namespace):
-    """The hook that writes a sample MIDI every ``--sample-every`` epochs (None when sampling is off)."""
-    if not args.sample_every:
-        return None
-    from tunesmith.sample import epoch_sample_writer
-
-    return epoch_sample_writer(length=args.sample_length or 256)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
