@@ -91,6 +91,11 @@ class Distributed:
         return values
 
 
+def fly_transpose(meta: dict[str, Any]) -> tuple[int, int]:
+    """The transposition range to apply while drawing batches (none when prepare wrote shifted copies)."""
+    return tuple(meta.get("transpose", (0, 0))) if meta.get("augment_at") == "fly" else (0, 0)
+
+
 def pick_device(name: str, dist: Distributed) -> torch.device:
     """``auto``: CUDA, then Apple MPS, then the CPU. A named device that is missing is a one-line error."""
     if name == "auto":
@@ -207,9 +212,10 @@ class Trainer:
         if cfg.targets == "stream" and not self.model.can_step:
             raise TunesmithError(f"model {cfg.model!r} is a window model: it cannot train on streams")
         self.pad_id = self.tokenizer.pad_id
-        lo, hi = self._fly_transpose()
+        train_data = TokenData(Path(cfg.data), "train")
+        lo, hi = fly_transpose(train_data.meta)
         tables = {s: self.tokenizer.transposition_table(s) for s in range(lo, hi + 1) if s}
-        self.train_batches = Batches(TokenData(Path(cfg.data), "train"), cfg, self.pad_id, cfg.seed, tables)
+        self.train_batches = Batches(train_data, cfg, self.pad_id, cfg.seed, tables)
         self.valid_batches = self._valid_batches()
         self.steps_per_epoch = self.train_batches.per_epoch(cfg.steps_per_epoch)
         self.optimizer = make_optimizer(cfg, self.model.parameters())
@@ -238,10 +244,6 @@ class Trainer:
             return self.model
         ids = [self.device.index] if self.device.type == "cuda" else None
         return torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
-
-    def _fly_transpose(self) -> tuple[int, int]:
-        meta = TokenData(Path(self.cfg.data), "train").meta
-        return tuple(meta.get("transpose", (0, 0))) if meta.get("augment_at") == "fly" else (0, 0)
 
     def _valid_batches(self) -> Batches | None:
         if not self.cfg.valid_batches:
@@ -320,25 +322,29 @@ class Trainer:
         as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a[lo : lo + share])).to(self.device)  # noqa: E731
         return as_tensor(x), as_tensor(y)
 
-    def _forward(self, x: torch.Tensor, y: torch.Tensor, state=None) -> tuple[torch.Tensor, torch.Tensor, Any]:
-        """Logits and the targets they predict (the last T' of y; only the last one in ``last`` mode)."""
+    def _forward(self, net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, state=None):
+        """``(logits, targets, state)``; the targets are the last T' of y (only the last one in ``last`` mode)."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16):
-            logits, state = self.net(x, state)
+            logits, state = net(x, state)
         if self.cfg.targets == "last":
             logits = logits[:, -1:]
         return logits.float(), y[:, -logits.shape[1] :], state
 
+    def _score(self, logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Summed cross-entropy, correct predictions and targets, padding left out."""
+        mask = y != self.pad_id
+        flat = logits.reshape(-1, logits.shape[-1])
+        loss_sum = F.cross_entropy(flat, y.reshape(-1), ignore_index=self.pad_id, reduction="sum")
+        return loss_sum, ((logits.argmax(-1) == y) & mask).sum(), mask.sum()
+
     def _step(self, x_np: np.ndarray, y_np: np.ndarray) -> tuple[float, float, float]:
         x, y = self._slice(x_np, y_np)
         stream = self.cfg.targets == "stream"
-        logits, y, state = self._forward(x, y, self.stream_state if stream else None)
+        logits, y, state = self._forward(self.net, x, y, self.stream_state if stream else None)
         if stream:
             self.stream_state = detach_state(state)
-        mask = y != self.pad_id
-        count = self.dist.all_sum(mask.sum().to(torch.float64)).item()  # targets in the whole global batch
-        loss_sum = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=self.pad_id, reduction="sum"
-        )
+        loss_sum, correct, targets = self._score(logits, y)
+        count = self.dist.all_sum(targets.to(torch.float64)).item()  # targets in the whole global batch
         loss = loss_sum * self.dist.world / max(count, 1.0)  # DDP averages over processes: this is the global mean
         penalty = self.model.penalty()
         if penalty is not None:
@@ -350,7 +356,6 @@ class Trainer:
         self.optimizer.step()
         if not isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.scheduler.step()
-        correct = ((logits.argmax(-1) == y) & mask).sum()
         totals = self.dist.all_sum(torch.stack([loss_sum.detach().double(), correct.double()]))
         return float(totals[0]), float(totals[1]), count
 
@@ -360,19 +365,14 @@ class Trainer:
         if self.valid_batches is None:
             return math.nan, math.nan
         self.model.eval()
-        loss_sum = correct = count = 0.0
+        sums = torch.zeros(3, dtype=torch.float64)
         state = None
         for x, y in self.valid_batches.epoch(0, 0, self.cfg.valid_batches):
             x_t, y_t = (torch.from_numpy(np.ascontiguousarray(a)).to(self.device) for a in (x, y))
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16):
-                logits, state = self.model(x_t, state if self.cfg.targets == "stream" else None)
-            logits = logits[:, -1:].float() if self.cfg.targets == "last" else logits.float()
-            y_t = y_t[:, -logits.shape[1] :]
-            mask = y_t != self.pad_id
-            flat = logits.reshape(-1, logits.shape[-1])
-            loss_sum += float(F.cross_entropy(flat, y_t.reshape(-1), ignore_index=self.pad_id, reduction="sum"))
-            correct += float(((logits.argmax(-1) == y_t) & mask).sum())
-            count += float(mask.sum())
+            # Every process evaluates the whole batch with its own copy: no DDP synchronisation needed.
+            logits, y_t, state = self._forward(self.model, x_t, y_t, state if self.cfg.targets == "stream" else None)
+            sums += torch.stack([v.double().cpu() for v in self._score(logits, y_t)])
+        loss_sum, correct, count = sums.tolist()
         return loss_sum / max(count, 1.0), correct / max(count, 1.0)
 
     def _end_epoch(self) -> dict[str, Any]:
