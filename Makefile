@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
 SOUNDFONT_PKG ?= timgm6mb-soundfont
 
-.PHONY: install system-deps demo test bench lint format clean
+.PHONY: install system-deps demo test bench bench-jsb lint format clean
 
 install: $(STAMP) system-deps
 
@@ -50,6 +50,10 @@ bench: install
 	$(PY) benchmarks/dataset_memory.py
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/generate_speed.py
+
+# The JSB Chorales polyphonic benchmark: about 35 minutes (30 of training) on a 2-core CPU.
+bench-jsb: install
+	$(PY) benchmarks/jsb.py
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -400,13 +400,18 @@ class Trainer:
         improved = monitored < st.best
         st.best, st.bad_epochs = (monitored, 0) if improved else (st.best, st.bad_epochs + 1)
         st.stopped_early = bool(cfg.patience and st.bad_epochs >= cfg.patience)
+        minutes = sum(r["seconds"] for r in self.history) / 60.0
+        out_of_time = bool(cfg.max_minutes and minutes >= cfg.max_minutes)
+        st.stopped_early = st.stopped_early or out_of_time
         st.epoch, st.batch, st.sums = st.epoch + 1, 0, [0.0, 0.0, 0.0, 0.0]
         self.stream_state = None
         if self.dist.main:
             write_metrics(self.run_dir, self.history)
             plot_curves(self.run_dir / CURVES, self.history)
             self.log(format_row(row) + (" *" if improved else ""))
-            if st.stopped_early:
+            if out_of_time:
+                self.log(f"time limit: {minutes:.1f} minutes of training (--max-minutes {cfg.max_minutes:g})")
+            elif st.stopped_early:
                 self.log(f"early stop: no better validation loss for {cfg.patience} epochs")
             if self.on_epoch_end and cfg.sample_every and st.epoch % cfg.sample_every == 0:
                 self.on_epoch_end(self.model, self.tokenizer, cfg, st.epoch, self.run_dir)

@@ -27,6 +27,7 @@ _TRAIN_OPTIONS = [
     "schedule",
     "warmup",
     "patience",
+    "max_minutes",
     "checkpoint_every",
     "sample_every",
     "sample_length",
@@ -156,6 +157,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--schedule", choices=["none", "cosine", "plateau", "step"], help="learning-rate schedule")
     g.add_argument("--warmup", type=int, metavar="STEPS", help="linear warm-up steps")
     g.add_argument("--patience", type=int, metavar="E", help="early stopping after E epochs without improvement")
+    g.add_argument("--max-minutes", type=float, metavar="M", help="stop after the epoch that reaches M minutes")
     g.add_argument("--checkpoint-every", type=int, metavar="STEPS", help="mid-epoch checkpoints (default 100)")
     g.add_argument("--sample-every", type=int, metavar="E", help="write RUN_DIR/samples/epoch-N.mid every E epochs")
     g.add_argument("--sample-length", type=int, metavar="TOKENS", help="length of those samples (default 256)")

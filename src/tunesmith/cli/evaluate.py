@@ -1,0 +1,86 @@
+"""``tunesmith evaluate`` (one run against real music and the n-gram baseline) and ``tunesmith compare`` (runs)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _options(args: argparse.Namespace):
+    from tunesmith.evaluate import EvaluateOptions
+
+    return EvaluateOptions(
+        split=args.split,
+        samples=args.samples,
+        sample_length=args.sample_length,
+        temperature=args.temperature,
+        ngram_order=args.ngram_order,
+        max_pieces=args.max_pieces,
+        seed=args.seed,
+        checkpoint="last.pt" if args.last else "best.pt",
+    )
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate one run and print its table."""
+    from tunesmith.evaluate import evaluate_run, format_report
+
+    report = evaluate_run(Path(args.run), _options(args), progress=not args.quiet)
+    print(format_report(report))
+    print(f"wrote {Path(args.run) / 'eval.json'}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Compare runs, evaluating those without eval.json first."""
+    from tunesmith.evaluate import compare_runs, evaluate_run
+
+    options = _options(args)
+
+    def evaluate(run: Path) -> None:
+        print(f"evaluating {run} (no eval.json yet)")
+        evaluate_run(run, options, progress=not args.quiet)
+
+    paths = compare_runs(args.runs, Path(args.output), None if args.no_evaluate else evaluate)
+    print(paths["md"].read_text().split("\n![")[0].rstrip())
+    print(f"wrote {paths['md']}, {paths['csv']}, {paths['png']}")
+    return 0
+
+
+def _add_evaluate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="split to score (default test)")
+    p.add_argument("--samples", type=int, default=16, metavar="N", help="generated pieces judged (default 16)")
+    p.add_argument("--sample-length", type=int, metavar="TOKENS", help="default: the split's median piece")
+    p.add_argument("--temperature", type=float, default=1.0, metavar="T", help="for the samples (default 1)")
+    p.add_argument("--ngram-order", type=int, default=5, metavar="N", help="highest n-gram order tried (default 5)")
+    p.add_argument("--max-pieces", type=int, metavar="N", help="score only the first N pieces of the split")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--last", action="store_true", help="use checkpoints/last.pt instead of best.pt")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``evaluate`` and ``compare`` to the command line."""
+    p = sub.add_parser(
+        "evaluate",
+        help="likelihood, musical metrics and memorisation of a run, beside an n-gram baseline",
+        description="Score RUN_DIR's best checkpoint on a split of its data (NLL, perplexity, accuracy; NLL per "
+        "time step for the poly piano roll) next to a Kneser-Ney n-gram model of the same tokens; generate samples "
+        "and compare their musical metrics with real pieces; check them for copies of the training data. "
+        "Writes RUN_DIR/eval.json.",
+    )
+    p.add_argument("run", metavar="RUN_DIR")
+    _add_evaluate_options(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "compare",
+        help="tables and overlaid curves of several runs",
+        description="Write OUT.md, OUT.csv and OUT.png comparing the runs (model, parameters, epochs, validation "
+        "loss, test NLL, accuracy, metric distances, memorisation). Runs without eval.json are evaluated first.",
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("-o", "--output", default="compare", metavar="OUT", help="path prefix (default ./compare)")
+    p.add_argument("--no-evaluate", action="store_true", help="leave unevaluated runs' test columns blank")
+    _add_evaluate_options(p)
+    p.set_defaults(func=cmd_compare)

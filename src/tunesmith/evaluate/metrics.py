@@ -1,0 +1,216 @@
+"""Musical metrics: pure functions of a piece's notes, each with its formula and the paper it comes from.
+
+Sources:
+- MusPy: Dong, Chen, Dubnov, McAuley and Berg-Kirkpatrick, "MusPy: a toolkit for symbolic music generation",
+  ISMIR 2020 (pitch-class entropy, scale consistency, polyphony, empty-beat rate, groove consistency).
+- Dong, Hsiao, Yang and Yang, "MuseGAN", AAAI 2018 (used pitch classes).
+- Yang and Lerch, "On the evaluation of generative models in music", Neural Computing and Applications 2020
+  (pitch range, used pitches, note count per bar, inter-onset-interval histogram).
+
+Times are in quarter notes. Drum tracks are left out (``Notes.from_score``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from symusic import Score
+
+from tunesmith.encodings.common import pitched_notes
+
+MAJOR = (0, 2, 4, 5, 7, 9, 11)
+MINOR = (0, 2, 3, 5, 7, 8, 10)
+IOI_EDGES = (0.0, 0.1875, 0.375, 0.75, 1.5, 3.0, float("inf"))  # around 1/8, 1/4, 1/2, 1, 2, 4 quarters
+
+
+@dataclass(frozen=True)
+class Notes:
+    """Onsets and durations in quarters and pitches of a piece's pitched notes, sorted by onset then pitch."""
+
+    onset: np.ndarray
+    duration: np.ndarray
+    pitch: np.ndarray
+    beats_per_bar: float = 4.0
+
+    @classmethod
+    def from_score(cls, score: Score) -> Notes:
+        """The pitched notes of ``score`` and the quarters per bar of its first time signature."""
+        onset, duration, pitch, _ = pitched_notes(score)
+        bar = 4.0
+        if len(score.time_signatures):
+            ts = score.time_signatures[0]
+            bar = ts.numerator * 4.0 / ts.denominator
+        return cls(onset, duration, pitch, bar)
+
+    @classmethod
+    def of(cls, notes: list[tuple[float, float, int]], beats_per_bar: float = 4.0) -> Notes:
+        """From ``(onset, duration, pitch)`` tuples (for hand-made examples)."""
+        ordered = sorted(notes, key=lambda n: (n[0], n[2]))
+        arrays = [np.asarray([n[i] for n in ordered], dtype=float if i < 2 else np.int64) for i in range(3)]
+        return cls(*arrays, beats_per_bar=beats_per_bar)
+
+    def __len__(self) -> int:
+        return len(self.pitch)
+
+    @property
+    def end(self) -> float:
+        """When the last note ends."""
+        return float((self.onset + self.duration).max()) if len(self) else 0.0
+
+
+def pitch_range(notes: Notes) -> float:
+    """``max(pitch) - min(pitch)`` in semitones; 0 for an empty piece (Yang and Lerch 2020, "PR")."""
+    return float(notes.pitch.max() - notes.pitch.min()) if len(notes) else 0.0
+
+
+def used_pitches(notes: Notes) -> float:
+    """``|{pitch}|``, the number of distinct MIDI pitches (Yang and Lerch 2020, "PC"; MusPy ``n_pitches_used``)."""
+    return float(np.unique(notes.pitch).size)
+
+
+def used_pitch_classes(notes: Notes) -> float:
+    """``|{pitch mod 12}|``, distinct pitch classes (Dong et al. 2018, "UPC"; MusPy ``n_pitch_classes_used``)."""
+    return float(np.unique(notes.pitch % 12).size)
+
+
+def pitch_class_entropy(notes: Notes) -> float:
+    """``-sum_i h_i log2 h_i`` over the normalised 12-bin pitch-class histogram ``h``, in bits (MusPy).
+
+    0 for a piece of one pitch class, ``log2 12 = 3.585`` when all twelve are equally frequent.
+    """
+    if not len(notes):
+        return 0.0
+    h = np.bincount(notes.pitch % 12, minlength=12) / len(notes)
+    h = h[h > 0]
+    return float(-(h * np.log2(h)).sum())
+
+
+def scale_consistency(notes: Notes) -> float:
+    """``max_s |{n : pitch(n) mod 12 in s}| / N`` over the 24 major and natural-minor scales ``s`` (MusPy).
+
+    1 when every note fits one major or minor scale; an empty piece scores 0.
+    """
+    if not len(notes):
+        return 0.0
+    counts = np.bincount(notes.pitch % 12, minlength=12)
+    best = max(counts[[(root + step) % 12 for step in scale]].sum() for root in range(12) for scale in (MAJOR, MINOR))
+    return float(best / len(notes))
+
+
+def _sounding(notes: Notes, resolution: float) -> np.ndarray:
+    """(frames, 128) booleans: which pitches sound in each frame of ``resolution`` quarters."""
+    n = int(np.ceil(notes.end / resolution - 1e-9)) if len(notes) else 0
+    roll = np.zeros((n, 128), dtype=bool)
+    start = np.round(notes.onset / resolution).astype(np.int64)
+    stop = np.maximum(start + 1, np.round((notes.onset + notes.duration) / resolution).astype(np.int64))
+    for a, b, p in zip(start, stop, notes.pitch):
+        roll[a:b, p] = True
+    return roll
+
+
+def polyphony(notes: Notes, resolution: float = 0.25) -> float:
+    """Mean number of distinct pitches sounding per frame, over frames where at least one sounds (MusPy).
+
+    ``sum_t |P_t| / |{t : |P_t| > 0}|`` with ``P_t`` the pitches sounding in frame ``t`` of ``resolution``
+    quarters; 0 for an empty piece, 1 for a melody, 4 for a four-part chorale.
+    """
+    counts = _sounding(notes, resolution).sum(axis=1)
+    active = counts[counts > 0]
+    return float(active.mean()) if active.size else 0.0
+
+
+def note_density(notes: Notes) -> float:
+    """Notes per bar: ``N / ceil(end / bar)`` (Yang and Lerch 2020, "NC" averaged over bars)."""
+    if not len(notes):
+        return 0.0
+    return float(len(notes) / max(1.0, np.ceil(notes.end / notes.beats_per_bar - 1e-9)))
+
+
+def inter_onset_intervals(notes: Notes) -> np.ndarray:
+    """Gaps in quarters between successive distinct onsets."""
+    return np.diff(np.unique(np.round(notes.onset, 6)))
+
+
+def ioi_histogram(notes: Notes, edges: tuple[float, ...] = IOI_EDGES) -> np.ndarray:
+    """Normalised histogram of inter-onset intervals ``h_k = |{i : e_k <= IOI_i < e_k+1}| / |IOI|``.
+
+    Yang and Lerch 2020 ("IOI"); the default bins centre on 1/8, 1/4, 1/2, 1, 2 and 4+ quarters. All zeros when
+    the piece has fewer than two onsets.
+    """
+    ioi = inter_onset_intervals(notes)
+    counts = np.histogram(ioi, bins=np.asarray(edges))[0].astype(float)
+    return counts / counts.sum() if counts.sum() else counts
+
+
+def empty_beat_rate(notes: Notes) -> float:
+    """``|{beats with no onset}| / |beats|`` over the quarter-note beats up to the last note's end (MusPy)."""
+    if not len(notes):
+        return 1.0
+    beats = max(1, int(np.ceil(notes.end - 1e-9)))
+    hit = np.zeros(beats, dtype=bool)
+    hit[np.minimum(np.floor(notes.onset + 1e-9).astype(np.int64), beats - 1)] = True
+    return float(1.0 - hit.mean())
+
+
+def groove_consistency(notes: Notes, resolution: float = 1 / 12) -> float:
+    """``1 - 1/(M-1) sum_i d(G_i, G_i+1) / Q`` (Wu and Yang 2020, as implemented in MusPy).
+
+    ``G_i`` is bar ``i``'s binary onset pattern on ``Q`` positions of ``resolution`` quarters (1/12 keeps
+    triplets), ``d`` the Hamming distance, ``M`` the number of bars. 1 when every bar has the same rhythm; a piece
+    of one bar scores 1.
+    """
+    if not len(notes):
+        return 0.0
+    q = round(notes.beats_per_bar / resolution)
+    bars = max(1, int(np.ceil(notes.end / notes.beats_per_bar - 1e-9)))
+    grid = np.zeros((bars, q), dtype=bool)
+    pos = np.round(notes.onset / resolution).astype(np.int64)
+    grid.reshape(-1)[np.minimum(pos, bars * q - 1)] = True
+    if bars < 2:
+        return 1.0
+    return float(1.0 - np.mean((grid[1:] != grid[:-1]).sum(axis=1) / q))
+
+
+def repeated_ngram_ratio(notes: Notes, n: int = 4) -> float:
+    """Share of a piece's pitch n-grams that already occurred earlier in it: ``|{i : g_i in {g_j : j < i}}| / G``.
+
+    ``g_i`` is the n-gram of pitches starting at note ``i`` (notes in onset order), ``G`` the number of n-grams.
+    tunesmith's own measure of within-piece repetition (motifs, refrains): 0 for a piece that never repeats,
+    near 1 for a loop. 0 when the piece has fewer than ``n`` notes.
+    """
+    p = notes.pitch.tolist()
+    grams = [tuple(p[i : i + n]) for i in range(len(p) - n + 1)]
+    if not grams:
+        return 0.0
+    seen: set[tuple[int, ...]] = set()
+    repeats = 0
+    for g in grams:
+        repeats += g in seen
+        seen.add(g)
+    return repeats / len(grams)
+
+
+METRICS: dict[str, Callable[[Notes], float | np.ndarray]] = {
+    "pitch_range": pitch_range,
+    "used_pitches": used_pitches,
+    "used_pitch_classes": used_pitch_classes,
+    "pitch_class_entropy": pitch_class_entropy,
+    "scale_consistency": scale_consistency,
+    "polyphony": polyphony,
+    "note_density": note_density,
+    "ioi_histogram": ioi_histogram,
+    "empty_beat_rate": empty_beat_rate,
+    "groove_consistency": groove_consistency,
+    "repeated_ngram_ratio": repeated_ngram_ratio,
+}
+
+
+def compute_metrics(notes: Notes) -> dict[str, float | list[float]]:
+    """Every metric of one piece (the IOI histogram as a list)."""
+    out: dict[str, float | list[float]] = {}
+    for name, fn in METRICS.items():
+        value = fn(notes)
+        out[name] = value.tolist() if isinstance(value, np.ndarray) else float(value)
+    return out

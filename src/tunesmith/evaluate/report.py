@@ -1,0 +1,238 @@
+"""``tunesmith evaluate``: likelihood, musical metrics and memorisation of one run, beside the n-gram baseline.
+
+Writes ``RUN_DIR/eval.json`` and the samples it judged (``RUN_DIR/eval/network/*.mid``, ``RUN_DIR/eval/ngram/*.mid``).
+Every choice is made on the training and validation splits; the evaluated split (``test`` by default) is read once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from symusic import Score
+
+from tunesmith.checkpoint import load_model
+from tunesmith.data import SPLITS, TokenData
+from tunesmith.errors import TunesmithError
+from tunesmith.evaluate.distances import set_distance
+from tunesmith.evaluate.likelihood import fit_ngram, score_split, uses_windows
+from tunesmith.evaluate.memorisation import TrainingIndex, looks_copied
+from tunesmith.evaluate.metrics import METRICS, Notes, compute_metrics
+from tunesmith.generate import GenerateOptions, Generator
+from tunesmith.render import write_midi
+
+EVAL_FILE = "eval.json"
+EVAL_DIR = "eval"
+
+
+@dataclass
+class EvaluateOptions:
+    """What ``tunesmith evaluate`` was asked for."""
+
+    split: str = "test"
+    samples: int = 16  # generated pieces judged, from the network and from the n-gram model each
+    sample_length: int | None = None  # tokens; None: the median piece of the split (64 to 1024)
+    temperature: float = 1.0  # 1: the model's own distribution, the one its likelihood measures
+    ngram_order: int = 5  # the highest order tried; the one reported is chosen on the validation split
+    max_pieces: int | None = None  # score only the first N pieces of the split
+    max_train_pieces: int = 5_000  # training pieces indexed for the memorisation check
+    seed: int = 0
+    checkpoint: str = "best.pt"
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.split in SPLITS, f"--split must be one of {', '.join(SPLITS)}"),
+            (self.samples >= 2, "--samples must be at least 2"),
+            (self.sample_length is None or self.sample_length >= 8, "--sample-length must be at least 8 tokens"),
+            (self.temperature > 0, "--temperature must be positive"),
+            (1 <= self.ngram_order <= 8, "--ngram-order must be between 1 and 8"),
+            (self.max_pieces is None or self.max_pieces >= 1, "--max-pieces must be at least 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise TunesmithError(message)
+
+
+def _decoded_notes(tokenizer, data: TokenData, limit: int) -> list[Notes]:
+    """The split's pieces through the tokenizer's own decoder (so real and generated share its quantisation)."""
+    out = []
+    for i in range(min(limit, data.n_pieces)):
+        result = tokenizer.try_decode(data.piece(i))
+        if result.ok:
+            notes = Notes.from_score(result.score)
+            if len(notes):
+                out.append(notes)
+    return out
+
+
+def _sample_length(data: TokenData, requested: int | None) -> int:
+    if requested:
+        return requested
+    return int(np.clip(np.median(np.diff(data.bounds)), 64, 1024))
+
+
+def _network_samples(run_dir: Path, opts: EvaluateOptions, length: int, windows: bool, out_dir: Path) -> list[Path]:
+    gen_opts = GenerateOptions(
+        num=opts.samples,
+        length=str(length),
+        temperatures=(opts.temperature,),
+        primer="random" if windows else "none",
+        seed=opts.seed,
+        checkpoint=opts.checkpoint,
+    )
+    records = Generator(run_dir, gen_opts).run(out_dir)
+    return [Path(r["files"][0]) for r in records if r.get("files")]
+
+
+def _ngram_samples(ngram, tokenizer, opts: EvaluateOptions, length: int, out_dir: Path) -> list[Path]:
+    rng = np.random.default_rng(opts.seed)
+    paths = []
+    for i in range(opts.samples):
+        ids = [tokenizer.bos_id, *ngram.sample([tokenizer.bos_id], length, rng, stop_id=tokenizer.eos_id)]
+        result = tokenizer.try_decode(ids)
+        if result.ok:
+            paths.append(write_midi(result.score, out_dir / f"sample-{i + 1:02d}.mid"))
+    return paths
+
+
+def _metric_table(real: list[dict], sets: dict[str, list[dict]]) -> dict[str, dict[str, Any]]:
+    """Per metric: mean and spread of each set, and the generated sets' distances to the real one."""
+    table: dict[str, dict[str, Any]] = {}
+    for name in METRICS:
+        r = [m[name] for m in real]
+        row: dict[str, Any] = {"real": _mean_std(r)}
+        for label, values in sets.items():
+            g = [m[name] for m in values]
+            row[label] = {**_mean_std(g), **set_distance(r, g)}
+        table[name] = row
+    return table
+
+
+def _mean_std(values: list) -> dict[str, Any]:
+    if not values:
+        return {"mean": math.nan, "std": math.nan}
+    arr = np.asarray(values, dtype=float)
+    mean, std = arr.mean(axis=0), arr.std(axis=0)
+    if arr.ndim > 1:
+        return {"mean": [round(float(v), 4) for v in mean], "std": [round(float(v), 4) for v in std]}
+    return {"mean": float(mean), "std": float(std)}
+
+
+def _memorisation(index: TrainingIndex, named: dict[str, list[tuple[str, Notes]]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for label, pieces in named.items():
+        checks = [{"name": name, **index.check(notes)} for name, notes in pieces]
+        flagged = [c["name"] for c in checks if looks_copied(c)]
+        out[label] = {
+            "samples": checks,
+            "mean_longest_run": float(np.mean([c["longest_run"] for c in checks])) if checks else math.nan,
+            "max_longest_run": max((c["longest_run"] for c in checks), default=0),
+            "mean_ngram_share": float(np.mean([c["ngram_share"] for c in checks])) if checks else math.nan,
+            "flagged": flagged,
+        }
+    return out
+
+
+def evaluate_run(run_dir: str | Path, opts: EvaluateOptions | None = None, progress: bool = True) -> dict[str, Any]:
+    """Evaluate a training run and write ``RUN_DIR/eval.json``; returns the report."""
+    opts = opts or EvaluateOptions()
+    run_dir = Path(run_dir)
+    model, tokenizer, ckpt = load_model(run_dir, prefer=opts.checkpoint)
+    cfg = ckpt["config"]
+    data_dir = Path(cfg.get("data", ""))
+    try:
+        train, split = TokenData(data_dir, "train"), TokenData(data_dir, opts.split)
+    except (TunesmithError, OSError):
+        raise TunesmithError(f"the run's data directory {data_dir} is not there: evaluation needs its splits") from None
+    if not len(split):
+        raise TunesmithError(f"the {opts.split} split of {data_dir} is empty: prepare with a --split that fills it")
+    valid = TokenData(data_dir, "valid") if opts.split != "valid" else None
+    window = int(cfg.get("seq_len") or 64)
+    windows = uses_windows(model, cfg.get("targets", "all"))
+
+    ngram, order_scores = fit_ngram(tokenizer, train, valid, opts.ngram_order)
+    net, base = score_split(model, tokenizer, split, window, windows, ngram, opts.max_pieces, progress)
+    if not net.targets:
+        raise TunesmithError(f"no piece of the {opts.split} split is longer than the model's window of {window} tokens")
+
+    length = _sample_length(split, opts.sample_length)
+    out_dir = run_dir / EVAL_DIR
+    net_paths = _network_samples(run_dir, opts, length, windows, out_dir / "network")
+    ngram_paths = _ngram_samples(ngram, tokenizer, opts, length, out_dir / "ngram")
+    generated = {
+        "network": [(p.stem, Notes.from_score(Score(str(p)))) for p in net_paths],
+        "ngram": [(p.stem, Notes.from_score(Score(str(p)))) for p in ngram_paths],
+    }
+    real = _decoded_notes(tokenizer, split, opts.max_pieces or 200)
+    metric_sets = {label: [compute_metrics(n) for _, n in pieces if len(n)] for label, pieces in generated.items()}
+    index = TrainingIndex.build(_decoded_notes(tokenizer, train, opts.max_train_pieces))
+    memo = _memorisation(index, {**generated, "real": [(f"{opts.split} #{i}", n) for i, n in enumerate(real)]})
+
+    best = min((row["valid_loss"] for row in ckpt["history"] if row["valid_loss"] == row["valid_loss"]), default=None)
+    report = {
+        "run": str(run_dir),
+        "checkpoint": ckpt["path"],
+        "split": opts.split,
+        "options": asdict(opts),
+        "model": {"preset": cfg.get("model"), "parameters": sum(p.numel() for p in model.parameters())},
+        "epochs": len(ckpt["history"]),
+        "best_valid_loss": best,
+        "scoring": "full windows only" if windows else "every token, state carried",
+        "likelihood": {"network": net.summary(), "ngram": {"order": ngram.order, **base.summary()}},
+        "ngram": {**ngram.describe(), "valid_nll_by_order": order_scores},
+        "samples": {"length_tokens": length, **{k: len(v) for k, v in generated.items()}, "real": len(real)},
+        "metrics": _metric_table([compute_metrics(n) for n in real], metric_sets),
+        "memorisation": memo,
+    }
+    (run_dir / EVAL_FILE).write_text(json.dumps(report, indent=1, default=float))
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The table ``tunesmith evaluate`` prints."""
+    lk = report["likelihood"]
+    per_step = "nll_per_step" in lk["network"]
+    lines = [
+        f"{report['run']}: {report['model']['preset']}, {report['model']['parameters']:,} parameters, "
+        f"{report['epochs']} epochs; {report['split']} split, {lk['network']['targets']:,} targets "
+        f"({report['scoring']})",
+        "",
+        f"{'model':<16}{'nats/token':>12}{'bits/token':>12}{'perplexity':>12}{'accuracy':>10}"
+        + (f"{'nats/step':>11}" if per_step else ""),
+    ]
+    for label, row in (("network", lk["network"]), (f"{lk['ngram']['order']}-gram KN", lk["ngram"])):
+        lines.append(
+            f"{label:<16}{row['nll']:>12.4f}{row['bits']:>12.4f}{row['perplexity']:>12.3f}{row['accuracy']:>10.1%}"
+            + (f"{row['nll_per_step']:>11.4f}" if per_step else "")
+        )
+    lines += [
+        "",
+        f"musical metrics: {report['samples']['network']} network and {report['samples']['ngram']} n-gram "
+        f"samples of {report['samples']['length_tokens']} tokens against {report['samples']['real']} real pieces",
+    ]
+    lines.append(f"{'metric':<22}{'real':>9}{'network':>9}{'OA':>7}{'KL':>7}{'n-gram':>9}{'OA':>7}{'KL':>7}")
+    for name, row in report["metrics"].items():
+        cells = [_mean_cell(row["real"]["mean"])]
+        for label in ("network", "ngram"):
+            part = row[label]
+            cells += [_mean_cell(part["mean"]), f"{part['overlap']:.3f}", f"{part['kl']:.3f}"]
+        lines.append(f"{name:<22}" + "".join(f"{c:>{w}}" for c, w in zip(cells, (9, 9, 7, 7, 9, 7, 7))))
+    lines += ["", "memorisation (longest run copied from training, in notes; share of 8-note n-grams found there)"]
+    for label, memo in report["memorisation"].items():
+        lines.append(
+            f"{label:<10} mean run {memo['mean_longest_run']:6.1f}, max {memo['max_longest_run']:4d}, "
+            f"mean 8-gram share {memo['mean_ngram_share']:.3f}"
+        )
+    for label in ("network", "ngram"):
+        flagged = report["memorisation"][label]["flagged"]
+        if flagged:
+            lines.append(f"warning: {label} samples that look copied from the training split: {', '.join(flagged)}")
+    return "\n".join(lines)
+
+
+def _mean_cell(mean: float | list[float]) -> str:
+    return "(hist)" if isinstance(mean, list) else f"{mean:.3f}"
