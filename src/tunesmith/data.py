@@ -3,7 +3,8 @@
 ``DATA_DIR/tokens/SPLIT.bin`` holds the ids of every piece of a split end to end (uint16 when the vocabulary
 allows, else uint32) and ``SPLIT.idx.npy`` the piece boundaries. Nothing is ever one-hot encoded and no window matrix
 is built: a batch is cut from the memory map when it is drawn, so memory stays O(batch), whatever the corpus size.
-Splits are by song (source file), never by window or track, so no song leaks from training into validation.
+Splits are by song (one tune of a source file, all its tracks), never by window or track, so no song leaks from
+training into validation.
 """
 
 from __future__ import annotations
@@ -54,19 +55,23 @@ def parse_transpose(text: str | None) -> tuple[int, int]:
 
 
 def split_entries(entries: list[dict], fractions: tuple[float, float, float], seed: int) -> dict[str, list[dict]]:
-    """Assign pieces to splits by song; a piece whose source fixed its split (JSB) keeps it."""
+    """Assign pieces to splits by song (a tune of a source file, all its tracks).
+
+    A piece whose source fixed its split (JSB) keeps it.
+    """
     out: dict[str, list[dict]] = {s: [] for s in SPLITS}
     songs: dict[str, list[dict]] = defaultdict(list)
     for entry in entries:
         if entry.get("split") in SPLITS:
             out[entry["split"]].append(entry)
-        else:
-            songs[entry["source"]].append(entry)
+        else:  # a song is one tune of a source file (ids are FILEHASH-TUNE-TRACK): its tracks stay together
+            songs[f"{entry['source']}#{entry['id'].rsplit('-', 1)[0]}"].append(entry)
     names = sorted(songs)
     random.Random(seed).shuffle(names)
     n = len(names)
-    n_valid = round(n * fractions[1]) if n > 2 else 0
-    n_test = round(n * fractions[2]) if n > 2 else 0
+    # With three songs or more, a split asked for gets at least one song, however small its fraction.
+    n_valid = max(1, round(n * fractions[1])) if n > 2 and fractions[1] > 0 else 0
+    n_test = max(1, round(n * fractions[2])) if n > 2 and fractions[2] > 0 else 0
     n_valid, n_test = min(n_valid, max(0, n - 1)), min(n_test, max(0, n - 1 - n_valid))
     cut = {"valid": names[:n_valid], "test": names[n_valid : n_valid + n_test], "train": names[n_valid + n_test :]}
     for split, chosen in cut.items():

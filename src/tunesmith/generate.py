@@ -276,6 +276,9 @@ class Generator:
         result = self.tokenizer.try_decode(ids)
         if not result.ok:
             record["error"] = result.error
+            if "abc" in self.options.formats:  # text that does not parse is still worth reading and fixing by hand
+                (out_dir / f"{stem}.abc").write_text(result.text or "".join(self.tokenizer.strip(ids)))
+                record["files"] = [str(out_dir / f"{stem}.abc")]
             return record
         score = cut_score(result.score, amount, unit, qpm, bar)
         score = self._instruments(score, index)

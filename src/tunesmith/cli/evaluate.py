@@ -24,10 +24,11 @@ def _options(args: argparse.Namespace):
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate one run and print its table."""
     from tunesmith.evaluate import evaluate_run, format_report
+    from tunesmith.evaluate.report import report_path
 
     report = evaluate_run(Path(args.run), _options(args), progress=not args.quiet)
     print(format_report(report))
-    print(f"wrote {Path(args.run) / 'eval.json'}")
+    print(f"wrote {report_path(Path(args.run), args.split)}")
     return 0
 
 
@@ -67,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Score RUN_DIR's best checkpoint on a split of its data (NLL, perplexity, accuracy; NLL per "
         "time step for the poly piano roll) next to a Kneser-Ney n-gram model of the same tokens; generate samples "
         "and compare their musical metrics with real pieces; check them for copies of the training data. "
-        "Writes RUN_DIR/eval.json.",
+        "Writes RUN_DIR/eval.json (eval-SPLIT.json for --split train or valid).",
     )
     p.add_argument("run", metavar="RUN_DIR")
     _add_evaluate_options(p)

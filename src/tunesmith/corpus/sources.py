@@ -97,23 +97,25 @@ def resolve_sources(sources: list[str]) -> list[SourceFile]:
     """Expand SOURCE arguments into unique source files, sorted by path within each argument.
 
     A folder is searched recursively for supported suffixes in any letter case; a file named directly is kept
-    whatever its suffix (an unsupported one is reported later, not dropped silently).
+    whatever its suffix (an unsupported one is reported later, not dropped silently). A file's style label is its
+    folder's name, or for ``corpus:NAME`` the name (so ``corpus:mozart`` pieces are labelled ``mozart``).
     """
     if not sources:
         raise TunesmithError("no SOURCE given: name files, folders, globs or corpus:NAME")
     files: list[SourceFile] = []
     seen: set[Path] = set()
 
-    def add(path: Path) -> None:
+    def add(path: Path, style: str | None = None) -> None:
         key = path.resolve()
         if key not in seen:
             seen.add(key)
-            files.append(SourceFile(path=path, style=path.parent.name or "default"))
+            files.append(SourceFile(path=path, style=style or path.parent.name or "default"))
 
     for source in sources:
         if source.startswith(CORPUS_PREFIX):
-            for path in _corpus_files(source[len(CORPUS_PREFIX) :]):
-                add(path)
+            name = source[len(CORPUS_PREFIX) :]
+            for path in _corpus_files(name):
+                add(path, style=name.split("/")[0])  # the corpus name (a composer, a collection) is the label
             continue
         path = Path(source)
         if path.is_dir():

@@ -12,6 +12,7 @@ from typing import Any
 from tunesmith.checkpoint import LAST, load_checkpoint
 from tunesmith.errors import TunesmithError
 from tunesmith.evaluate.report import EVAL_FILE
+from tunesmith.models import build_model
 
 COLUMNS = (
     ("run", "run"),
@@ -47,7 +48,7 @@ def run_row(run_dir: Path, name: str) -> tuple[dict[str, Any], list[dict[str, An
     row: dict[str, Any] = {
         "run": name,
         "model": ckpt["config"].get("model"),
-        "parameters": sum(v.numel() for v in ckpt["weights"].values()),
+        "parameters": build_model(ckpt["model"]).n_parameters(),
         "epochs": len(history),
         "best_valid_loss": min(valid) if valid else math.nan,
     }

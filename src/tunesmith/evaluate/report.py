@@ -85,7 +85,7 @@ def _network_samples(run_dir: Path, opts: EvaluateOptions, length: int, windows:
         checkpoint=opts.checkpoint,
     )
     records = Generator(run_dir, gen_opts).run(out_dir)
-    return [Path(r["files"][0]) for r in records if r.get("files")]
+    return [Path(r["files"][0]) for r in records if "error" not in r]
 
 
 def _ngram_samples(ngram, tokenizer, opts: EvaluateOptions, length: int, out_dir: Path) -> list[Path]:
@@ -138,7 +138,7 @@ def _memorisation(index: TrainingIndex, named: dict[str, list[tuple[str, Notes]]
 
 
 def evaluate_run(run_dir: str | Path, opts: EvaluateOptions | None = None, progress: bool = True) -> dict[str, Any]:
-    """Evaluate a training run and write ``RUN_DIR/eval.json``; returns the report."""
+    """Evaluate a training run and write its report (see ``report_path``); returns the report."""
     opts = opts or EvaluateOptions()
     run_dir = Path(run_dir)
     model, tokenizer, ckpt = load_model(run_dir, prefer=opts.checkpoint)
@@ -179,17 +179,27 @@ def evaluate_run(run_dir: str | Path, opts: EvaluateOptions | None = None, progr
         "split": opts.split,
         "options": asdict(opts),
         "model": {"preset": cfg.get("model"), "parameters": sum(p.numel() for p in model.parameters())},
-        "epochs": len(ckpt["history"]),
+        "best_epoch": len(ckpt["history"]),  # the checkpoint's own history ends at the epoch it was saved
         "best_valid_loss": best,
         "scoring": "full windows only" if windows else "every token, state carried",
         "likelihood": {"network": net.summary(), "ngram": {"order": ngram.order, **base.summary()}},
         "ngram": {**ngram.describe(), "valid_nll_by_order": order_scores},
-        "samples": {"length_tokens": length, **{k: len(v) for k, v in generated.items()}, "real": len(real)},
+        "samples": {
+            "length_tokens": length,
+            "requested": opts.samples,
+            **{k: len(v) for k, v in generated.items()},
+            "real": len(real),
+        },
         "metrics": _metric_table([compute_metrics(n) for n in real], metric_sets),
         "memorisation": memo,
     }
-    (run_dir / EVAL_FILE).write_text(json.dumps(report, indent=1, default=float))
+    report_path(run_dir, opts.split).write_text(json.dumps(report, indent=1, default=float))
     return report
+
+
+def report_path(run_dir: Path, split: str = "test") -> Path:
+    """``RUN_DIR/eval.json`` for the test split (the one ``compare`` reads), ``eval-SPLIT.json`` for the others."""
+    return Path(run_dir) / (EVAL_FILE if split == "test" else f"eval-{split}.json")
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -198,7 +208,7 @@ def format_report(report: dict[str, Any]) -> str:
     per_step = "nll_per_step" in lk["network"]
     lines = [
         f"{report['run']}: {report['model']['preset']}, {report['model']['parameters']:,} parameters, "
-        f"{report['epochs']} epochs; {report['split']} split, {lk['network']['targets']:,} targets "
+        f"checkpoint of epoch {report['best_epoch']}; {report['split']} split, {lk['network']['targets']:,} targets "
         f"({report['scoring']})",
         "",
         f"{'model':<16}{'nats/token':>12}{'bits/token':>12}{'perplexity':>12}{'accuracy':>10}"
@@ -209,10 +219,11 @@ def format_report(report: dict[str, Any]) -> str:
             f"{label:<16}{row['nll']:>12.4f}{row['bits']:>12.4f}{row['perplexity']:>12.3f}{row['accuracy']:>10.1%}"
             + (f"{row['nll_per_step']:>11.4f}" if per_step else "")
         )
+    n = report["samples"]
     lines += [
         "",
-        f"musical metrics: {report['samples']['network']} network and {report['samples']['ngram']} n-gram "
-        f"samples of {report['samples']['length_tokens']} tokens against {report['samples']['real']} real pieces",
+        f"musical metrics: {n['network']} network and {n['ngram']} n-gram samples (of {n['requested']} each, "
+        f"{n['length_tokens']} tokens; the others did not decode) against {n['real']} real pieces",
     ]
     lines.append(f"{'metric':<22}{'real':>9}{'network':>9}{'OA':>7}{'KL':>7}{'n-gram':>9}{'OA':>7}{'KL':>7}")
     for name, row in report["metrics"].items():

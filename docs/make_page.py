@@ -1,0 +1,85 @@
+"""Write docs/RECIPE.md from a full run of a recipe: command, minutes, curves, the evaluation table, samples.
+
+Usage: ``.venv/bin/python docs/make_page.py RUN_DIR recipes/NAME.toml [notes.md]``. Every figure on the page is
+copied from the run's own ``summary.json`` / ``eval.json`` (the table is what ``tunesmith evaluate`` printed), the
+pictures and samples from its folders; ``notes.md``, when given, is appended as the page's own words.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+SAMPLES_PER_RUN = 2
+
+
+def _copy(src: Path, dest: Path) -> str:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+    return dest.relative_to(DOCS).as_posix()
+
+
+def main(run_dir: str, recipe: str, notes: str | None = None) -> Path:
+    """Build the page and return its path."""
+    out, name = Path(run_dir), Path(recipe).stem
+    summary = json.loads((out / "summary.json").read_text())
+    assets = DOCS / "assets" / name
+    shutil.rmtree(assets, ignore_errors=True)
+    lines = [
+        f"# {name}",
+        "",
+        summary["about"],
+        "",
+        f"Command: `tunesmith run {recipe} -o {run_dir}` ({summary['minutes']:.1f} minutes in all on the 2-core CPU "
+        "described in [BENCHMARKS.md](../BENCHMARKS.md)). The recipe: [`" + recipe + "`](../" + recipe + ").",
+        "",
+        "| step | minutes | command |",
+        "|---|---:|---|",
+    ]
+    lines += [f"| {s['step']} | {s['minutes']:.2f} | `{s['command']}` |" for s in summary["steps"]]
+    if (out / "compare.md").is_file():
+        table = (out / "compare.md").read_text().split("\n![")[0].rstrip()
+        lines += [
+            "",
+            "## Comparison",
+            "",
+            table,
+            "",
+            f"![validation curves]({_copy(out / 'compare.png', assets / 'compare.png')})",
+        ]
+    for run_name, run in summary["runs"].items():
+        run_path = out / run_name
+        lines += ["", f"## {run_name}", "", "What `tunesmith evaluate` printed (test split, best checkpoint):", ""]
+        lines += ["```", run["table"], "```", ""]
+        if run.get("decoded_samples"):
+            shares = run["decoded_samples"]
+            lines += [f"Samples that decode into music: {shares['decoded']} of {shares['generated']}.", ""]
+        lines.append(f"![training curves]({_copy(run_path / 'curves.png', assets / f'{run_name}-curves.png')})")
+        records = json.loads((run_path / "samples" / "generate.json").read_text())["files"]
+        shown = 0
+        for record in records:
+            files = [Path(f) for f in record.get("files", [])]
+            if "error" in record or shown >= SAMPLES_PER_RUN:
+                continue
+            shown += 1
+            links = [
+                f"[{f.suffix[1:]}]({_copy(f, assets / f'{run_name}-{f.name}')})" for f in files if f.suffix != ".png"
+            ]
+            lines += ["", f"Sample `{record['name']}` (temperature {record['temperature']:g}): " + ", ".join(links)]
+            pngs = [f for f in files if f.suffix == ".png"]
+            if pngs:
+                lines += ["", f"![{record['name']}]({_copy(pngs[0], assets / f'{run_name}-{pngs[0].name}')})"]
+    if notes:
+        lines += ["", "## What works and what does not", "", Path(notes).read_text().strip()]
+    page = DOCS / f"{name}.md"
+    page.write_text("\n".join(lines) + "\n")
+    return page
+
+
+if __name__ == "__main__":
+    if len(sys.argv) not in (3, 4):
+        raise SystemExit(__doc__)
+    print(f"wrote {main(*sys.argv[1:])}")

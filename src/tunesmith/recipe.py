@@ -1,0 +1,138 @@
+"""Recipes: a whole experiment (prepare, train, generate, evaluate, compare) in one TOML file.
+
+A recipe's sections hold the options of the matching ``tunesmith`` subcommand, spelled as in TOML (``min_notes``
+for ``--min-notes``)::
+
+    name = "bollywood-attention"
+    about = "one line"
+    [prepare]   # sources = [...], encoding = "...", encoding_option = {grid = 0.25}, ...
+    [train]     # model = "...", model_option = {hidden = [256, 256]}, epochs = 50, ...
+    [[runs]]    # optional: several trainings on the same data, each {name = "...", <train options>}; compared
+    [generate]  # num, length, temperature = [...], instruments, format, ...
+    [evaluate]  # samples, sample_length, ...
+    [smoke]     # overrides per section for ``--smoke``: prepare = {sample = 8}, train = {epochs = 1}, ...
+
+Relative source paths are read from the current directory or, failing that, from the folder above the recipe's
+(the repository root for the bundled recipes), so ``../shared/data/bollywood`` works from either.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tunesmith.config import load_toml
+from tunesmith.errors import TunesmithError
+
+SECTIONS = ("prepare", "train", "generate", "evaluate")
+TOP_KEYS = {"name", "about", "runs", "smoke", *SECTIONS}
+DEFAULT_RUN = "model"
+
+
+@dataclass
+class Recipe:
+    """A loaded recipe: one options table per step and the trainings to run (at least one)."""
+
+    name: str
+    about: str
+    prepare: dict[str, Any]
+    runs: list[dict[str, Any]]  # each: {"name": ..., <train options>}
+    generate: dict[str, Any] = field(default_factory=dict)
+    evaluate: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _resolve_source(source: str, recipe_dir: Path) -> str:
+    if source.startswith("corpus:") or Path(source).is_absolute() or Path(source).exists():
+        return source
+    beside = (recipe_dir.parent / source).resolve()
+    return str(beside) if beside.exists() else source
+
+
+def load_recipe(path: str | Path, smoke: bool = False, sources: list[str] | None = None) -> Recipe:
+    """Read a recipe; ``smoke`` applies its ``[smoke]`` overrides; ``sources`` replaces its data sources."""
+    path = Path(path)
+    if not path.is_file():
+        raise TunesmithError(f"recipe not found: {path}")
+    data = load_toml(path)
+    unknown = set(data) - TOP_KEYS
+    if unknown:
+        raise TunesmithError(f"{path}: unknown recipe section(s) {', '.join(sorted(unknown))}")
+    if smoke:
+        overrides = data.get("smoke", {})
+        for key, value in overrides.items():
+            if key not in (*SECTIONS, "runs"):
+                raise TunesmithError(f"{path}: [smoke] overrides sections {', '.join(SECTIONS)}, not {key!r}")
+            if key != "runs":
+                data[key] = _merge(data.get(key, {}), value)
+    prepare = dict(data.get("prepare", {}))
+    if sources:
+        prepare["sources"] = list(sources)
+    if not prepare.get("sources"):
+        raise TunesmithError(f"{path}: [prepare] needs sources = [...]")
+    prepare["sources"] = [_resolve_source(str(s), path.parent) for s in prepare["sources"]]
+    train = dict(data.get("train", {}))
+    runs_spec = data.get("runs") or [{"name": DEFAULT_RUN}]
+    runs = []
+    for spec in runs_spec:
+        if "name" not in spec:
+            raise TunesmithError(f"{path}: every [[runs]] entry needs a name")
+        run = _merge(train, {k: v for k, v in spec.items() if k != "name"})
+        if smoke:
+            run = _merge(run, data.get("smoke", {}).get("train", {}))
+        runs.append({"name": str(spec["name"]), **run})
+    if len({r["name"] for r in runs}) != len(runs):
+        raise TunesmithError(f"{path}: run names must be different")
+    return Recipe(
+        name=str(data.get("name", path.stem)),
+        about=str(data.get("about", "")),
+        prepare=prepare,
+        runs=runs,
+        generate=dict(data.get("generate", {})),
+        evaluate=dict(data.get("evaluate", {})),
+        path=path,
+    )
+
+
+def to_argv(options: dict[str, Any], positional: tuple[str, ...] = ()) -> list[str]:
+    """Options as command-line arguments.
+
+    ``key = value`` -> ``--key=value``; ``true`` -> ``--key``; a table (``model_option``, ``encoding_option``) ->
+    one ``--key k=v`` per entry; a list -> ``--key v1 v2``. Keys named in ``positional`` come first, as bare values.
+    """
+    argv: list[str] = []
+    for key in positional:
+        value = options.get(key)
+        argv += [str(v) for v in value] if isinstance(value, list) else [str(value)] if value is not None else []
+    for key, value in options.items():
+        if key in positional or value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                argv += [flag, f"{k}={_value_text(v)}"]
+        elif isinstance(value, list):
+            argv += [flag, *(str(v) for v in value)]
+        else:
+            argv.append(f"{flag}={value}")
+    return argv
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(str(x) for x in value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
