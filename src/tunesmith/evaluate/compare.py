@@ -48,7 +48,7 @@ def run_row(run_dir: Path, name: str) -> tuple[dict[str, Any], list[dict[str, An
     row: dict[str, Any] = {
         "run": name,
         "model": ckpt["config"].get("model"),
-        "parameters": build_model(ckpt["model"]).n_parameters(),
+        "parameters": build_model(ckpt["model"]).n_parameters,
         "epochs": len(history),
         "best_valid_loss": min(valid) if valid else math.nan,
     }

@@ -178,7 +178,7 @@ def evaluate_run(run_dir: str | Path, opts: EvaluateOptions | None = None, progr
         "checkpoint": ckpt["path"],
         "split": opts.split,
         "options": asdict(opts),
-        "model": {"preset": cfg.get("model"), "parameters": sum(p.numel() for p in model.parameters())},
+        "model": {"preset": cfg.get("model"), "parameters": model.n_parameters},
         "best_epoch": len(ckpt["history"]),  # the checkpoint's own history ends at the epoch it was saved
         "best_valid_loss": best,
         "scoring": "full windows only" if windows else "every token, state carried",
