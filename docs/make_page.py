@@ -56,7 +56,15 @@ def main(run_dir: str, recipe: str, notes: str | None = None) -> Path:
         lines += ["```", run["table"], "```", ""]
         if run.get("decoded_samples"):
             shares = run["decoded_samples"]
-            lines += [f"Samples that decode into music: {shares['decoded']} of {shares['generated']}.", ""]
+            lines += [
+                f"Samples that decode into music as generated: {shares['as_written']} of {shares['generated']}"
+                + (
+                    f" ({shares['decoded']} after repairing the ABC text)."
+                    if shares["decoded"] > shares["as_written"]
+                    else "."
+                ),
+                "",
+            ]
         lines.append(f"![training curves]({_copy(run_path / 'curves.png', assets / f'{run_name}-curves.png')})")
         records = json.loads((run_path / "samples" / "generate.json").read_text())["files"]
         shown = 0
@@ -75,7 +83,7 @@ def main(run_dir: str, recipe: str, notes: str | None = None) -> Path:
     if notes:
         lines += ["", "## What works and what does not", "", Path(notes).read_text().strip()]
     page = DOCS / f"{name}.md"
-    page.write_text("\n".join(lines) + "\n")
+    page.write_text("\n".join(lines).replace(str(DOCS.parent) + "/", "") + "\n")  # paths relative to the repository
     return page
 
 

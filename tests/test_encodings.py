@@ -214,3 +214,18 @@ def test_abc_failure_is_reported_with_its_text():
     ids = [tokenizer.bos_id] + [tokenizer.index[c] for c in "K:D\n|::|"] + [tokenizer.eos_id]
     result = tokenizer.try_decode(ids)
     assert not result.ok and result.error and result.text == "K:D\n|::|"
+
+
+def test_damaged_abc_is_repaired_and_marked_so():
+    from tunesmith.encodings.abc import AbcTokenizer, repair_abc
+
+    damaged = 'M: jig|\nL: 1/8\nK:D\n"Am"A2B {g}c2d | e2f gfe |]\nR:rf2 | d6 ||\nq(de'
+    tokenizer = AbcTokenizer()
+    with pytest.raises(Exception):
+        tokenizer.parse(damaged)
+    repaired = repair_abc(damaged)
+    assert repaired.splitlines()[:3] == ["L:1/8", "M:4/4", "K:D"]  # the broken M: line gives way to the default
+    assert '"' not in repaired and "{" not in repaired and "q" not in repaired
+    assert tokenizer.parse(repaired).note_num() == 11  # the R: line goes whole (a field line), "q" goes
+    good = "M:6/8\nL:1/8\nK:G\nGAB c2d | e3 d3 |"
+    assert repair_abc(good).splitlines()[:3] == ["L:1/8", "M:6/8", "K:G"]

@@ -280,6 +280,11 @@ class Generator:
                 (out_dir / f"{stem}.abc").write_text(result.text or "".join(self.tokenizer.strip(ids)))
                 record["files"] = [str(out_dir / f"{stem}.abc")]
             return record
+        if result.repaired:
+            record["repaired"] = True
+            record.setdefault("warnings", []).append(
+                "the ABC text does not parse as written: the MIDI is of a repaired copy"
+            )
         score = cut_score(result.score, amount, unit, qpm, bar)
         score = self._instruments(score, index)
         ts = parse_time_signature(self.options.time_signature) if self.options.time_signature else None

@@ -45,7 +45,12 @@ def _abc_share(samples_dir: Path) -> dict[str, int] | None:
     if not path.is_file():
         return None
     files = json.loads(path.read_text())["files"]
-    return {"decoded": sum("error" not in f for f in files), "generated": len(files)}
+    decoded = [f for f in files if "error" not in f]
+    return {
+        "as_written": sum(not f.get("repaired") for f in decoded),  # ABC: parsed without repair
+        "decoded": len(decoded),
+        "generated": len(files),
+    }
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -95,7 +100,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\nrecipe {recipe.name} done in {summary['minutes']:.1f} minutes: {out}")
     for name, run in summary["runs"].items():
         shares = run["decoded_samples"]
-        decoded = f", {shares['decoded']} of {shares['generated']} samples decode" if shares else ""
+        decoded = ""
+        if shares:
+            decoded = f", {shares['as_written']} of {shares['generated']} samples decode as written"
+            if shares["decoded"] > shares["as_written"]:
+                decoded += f" ({shares['decoded']} after repair)"
         net, base = run["likelihood"]["network"], run["likelihood"]["ngram"]
         print(f"  {name}: test NLL {net['nll']:.4f} nats/token (n-gram {base['nll']:.4f}){decoded}")
     return 0

@@ -1,8 +1,10 @@
 """``abc``: ABC tune text, by character (the char-RNN seed) or by whitespace-separated token (as folk-rnn).
 
 A piece read from an ABC file carries its tune text; other pieces are written as ABC by symusic. Decoding parses
-the text with music21; a tune that does not parse comes back as a failed ``DecodeResult`` with its text, never as
-an exception that stops a batch of generations.
+the text with music21. A generated tune that does not parse as written is repaired when possible (``repair_abc``:
+malformed header lines, annotations and unbalanced brackets dropped, defaults for L, M and K) and comes back marked
+``repaired``, so the share of tunes that parse *as written* stays measurable; one that cannot be repaired comes back
+as a failed ``DecodeResult`` with its text, never as an exception that stops a batch of generations.
 """
 
 from __future__ import annotations
@@ -17,6 +19,38 @@ from tunesmith.encodings.base import DecodeResult, EncodingConfig, Tokenizer
 from tunesmith.errors import TunesmithError
 
 NEWLINE = "\n"
+FIELD = re.compile(r"^([A-Za-z]):(.*)$")
+WELL_FORMED = {
+    "L": re.compile(r"^\s*1/\d+\s*$"),
+    "M": re.compile(r"^\s*(C\|?|\d+/\d+)\s*$"),
+    "K": re.compile(r"^\s*[A-G][#b]?\s*(m|min|maj|dor|mix|lyd|phr|loc|aeo|ion)?\s*$", re.IGNORECASE),
+}
+DEFAULT_HEADER = {"L": "1/8", "M": "4/4", "K": "C"}
+
+
+def repair_abc(text: str) -> str:
+    """A parseable guess at a damaged tune.
+
+    The last well-formed L, M and K fields (or defaults), then the body lines without other fields, inline fields,
+    quoted annotations, grace-note braces, decorations, letters that are not notes or rests, and unbalanced brackets.
+    """
+    header = dict(DEFAULT_HEADER)
+    body = []
+    for line in text.splitlines():
+        field = FIELD.match(line)
+        if field:
+            key, value = field.group(1), field.group(2)
+            if key in WELL_FORMED and WELL_FORMED[key].match(value):
+                header[key] = value.strip()
+            continue
+        line = re.sub(r'"[^"]*"|\{[^}]*\}|![^!]*!|[{}"!+]', "", line)  # annotations, grace notes, decorations
+        line = re.sub(r"[A-Za-z]:|[^A-Ga-gzxZ\W\d_]", "", line)  # inline fields; letters that are not notes
+        for opening, closing in ("()", "[]"):
+            if line.count(opening) != line.count(closing):
+                line = line.replace(opening, "").replace(closing, "")
+        if line.strip():
+            body.append(line)
+    return NEWLINE.join([f"{k}:{v}" for k, v in header.items()] + body)
 
 
 @dataclass
@@ -90,11 +124,14 @@ class AbcTokenizer(Tokenizer):
         return NEWLINE.join(lines)
 
     def score(self, tokens: list[str]) -> Score:
+        return self.parse(self.join(tokens))
+
+    def parse(self, text: str) -> Score:
+        """The score of ABC tune text (``X:1`` added; ``K:C`` when it has no key); raises when it does not parse."""
         from music21 import converter
 
         from tunesmith.corpus.readers import music21_to_score
 
-        text = self.join(tokens)
         if "K:" not in text:
             text = "K:C\n" + text
         stream = converter.parse("X:1\n" + text, format="abc")
@@ -106,4 +143,9 @@ class AbcTokenizer(Tokenizer):
     def try_decode(self, ids) -> DecodeResult:
         result = super().try_decode(ids)
         result.text = self.join(self.strip(ids))
+        if not result.ok:
+            try:
+                return DecodeResult(self.parse(repair_abc(result.text)), None, result.text, repaired=True)
+            except Exception:  # beyond repair: the first error is the one worth reporting
+                pass
         return result

@@ -54,6 +54,7 @@ class DecodeResult:
     score: Score | None
     error: str | None = None
     text: str | None = None  # the ABC text, for text encodings
+    repaired: bool = False  # the text did not parse as written; the score is of a repaired copy (ABC)
 
     @property
     def ok(self) -> bool:
