@@ -64,7 +64,7 @@ def main(reuse: bool = False) -> None:
         "training_minutes": round(sum(float(r["seconds"]) for r in history) / 60, 2),
         "recipe_minutes": summary["minutes"],
         "epochs": len(history),
-        "best_epoch": test["best_epoch"],
+        "best_epoch": test["checkpoint_epoch"],
         "parameters": test["model"]["parameters"],
         "published": PUBLISHED,
         "target": "below 5.56 (RNN-NADE) with at most 30 minutes of training",

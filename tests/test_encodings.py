@@ -221,7 +221,7 @@ def test_damaged_abc_is_repaired_and_marked_so():
 
     damaged = 'M: jig|\nL: 1/8\nK:D\n"Am"A2B {g}c2d | e2f gfe |]\nR:rf2 | d6 ||\nq(de'
     tokenizer = AbcTokenizer()
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):
         tokenizer.parse(damaged)
     repaired = repair_abc(damaged)
     assert repaired.splitlines()[:3] == ["L:1/8", "M:4/4", "K:D"]  # the broken M: line gives way to the default

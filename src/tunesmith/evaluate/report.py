@@ -179,7 +179,7 @@ def evaluate_run(run_dir: str | Path, opts: EvaluateOptions | None = None, progr
         "split": opts.split,
         "options": asdict(opts),
         "model": {"preset": cfg.get("model"), "parameters": model.n_parameters},
-        "best_epoch": len(ckpt["history"]),  # the checkpoint's own history ends at the epoch it was saved
+        "checkpoint_epoch": len(ckpt["history"]),  # a checkpoint's history ends at the epoch it was saved
         "best_valid_loss": best,
         "scoring": "full windows only" if windows else "every token, state carried",
         "likelihood": {"network": net.summary(), "ngram": {"order": ngram.order, **base.summary()}},
@@ -208,8 +208,8 @@ def format_report(report: dict[str, Any]) -> str:
     per_step = "nll_per_step" in lk["network"]
     lines = [
         f"{report['run']}: {report['model']['preset']}, {report['model']['parameters']:,} parameters, "
-        f"checkpoint of epoch {report['best_epoch']}; {report['split']} split, {lk['network']['targets']:,} targets "
-        f"({report['scoring']})",
+        f"checkpoint of epoch {report['checkpoint_epoch']}; {report['split']} split, "
+        f"{lk['network']['targets']:,} targets ({report['scoring']})",
         "",
         f"{'model':<16}{'nats/token':>12}{'bits/token':>12}{'perplexity':>12}{'accuracy':>10}"
         + (f"{'nats/step':>11}" if per_step else ""),
