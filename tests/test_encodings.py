@@ -229,3 +229,12 @@ def test_damaged_abc_is_repaired_and_marked_so():
     assert tokenizer.parse(repaired).note_num() == 11  # the R: line goes whole (a field line), "q" goes
     good = "M:6/8\nL:1/8\nK:G\nGAB c2d | e3 d3 |"
     assert repair_abc(good).splitlines()[:3] == ["L:1/8", "M:6/8", "K:G"]
+
+
+def test_absurd_abc_note_lengths_are_refused_not_parsed_for_minutes():
+    from tunesmith.encodings.abc import AbcTokenizer, repair_abc
+
+    tokenizer = AbcTokenizer()
+    with pytest.raises(ValueError, match="three digits"):
+        tokenizer.parse("L:1/8\nK:C\nA2 B99999999 c|")
+    assert tokenizer.parse(repair_abc("L:1/8\nK:C\nA2 B99999999 c|")).note_num() == 3  # capped at B99

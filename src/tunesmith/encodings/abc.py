@@ -26,6 +26,7 @@ WELL_FORMED = {
     "K": re.compile(r"^\s*[A-G][#b]?\s*(m|min|maj|dor|mix|lyd|phr|loc|aeo|ion)?\s*$", re.IGNORECASE),
 }
 DEFAULT_HEADER = {"L": "1/8", "M": "4/4", "K": "C"}
+LONG_NOTE = re.compile(r"[A-Ga-gzxZ][,']*\d{3,}|/\d{3,}")
 
 
 def repair_abc(text: str) -> str:
@@ -45,6 +46,7 @@ def repair_abc(text: str) -> str:
             continue
         line = re.sub(r'"[^"]*"|\{[^}]*\}|![^!]*!|[{}"!+]', "", line)  # annotations, grace notes, decorations
         line = re.sub(r"[A-Za-z]:|[^A-Ga-gzxZ\W\d_]", "", line)  # inline fields; letters that are not notes
+        line = re.sub(r"(\d\d)\d+", r"\1", line)  # lengths of three digits or more
         for opening, closing in ("()", "[]"):
             if line.count(opening) != line.count(closing):
                 line = line.replace(opening, "").replace(closing, "")
@@ -132,6 +134,8 @@ class AbcTokenizer(Tokenizer):
 
         from tunesmith.corpus.readers import music21_to_score
 
+        if LONG_NOTE.search(text):  # music21 would spend minutes and gigabytes on a note thousands of bars long
+            raise ValueError("a note or rest length of three digits or more")
         if "K:" not in text:
             text = "K:C\n" + text
         stream = converter.parse("X:1\n" + text, format="abc")

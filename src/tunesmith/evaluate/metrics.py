@@ -99,26 +99,36 @@ def scale_consistency(notes: Notes) -> float:
     return float(best / len(notes))
 
 
-def _sounding(notes: Notes, resolution: float) -> np.ndarray:
-    """(frames, 128) booleans: which pitches sound in each frame of ``resolution`` quarters."""
-    n = int(np.ceil(notes.end / resolution - 1e-9)) if len(notes) else 0
-    roll = np.zeros((n, 128), dtype=bool)
+def _frame_intervals(notes: Notes, resolution: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each note as frames ``[start, stop)`` of ``resolution`` quarters (at least one frame)."""
     start = np.round(notes.onset / resolution).astype(np.int64)
     stop = np.maximum(start + 1, np.round((notes.onset + notes.duration) / resolution).astype(np.int64))
-    for a, b, p in zip(start, stop, notes.pitch):
-        roll[a:b, p] = True
-    return roll
+    return start, stop
+
+
+def _union_length(start: np.ndarray, stop: np.ndarray) -> int:
+    """How many frames the union of the intervals ``[start, stop)`` covers."""
+    if not start.size:
+        return 0
+    order = np.argsort(start, kind="stable")
+    start, stop = start[order], np.maximum.accumulate(stop[order])
+    gaps = np.maximum(0, start[1:] - stop[:-1])  # uncovered frames between consecutive intervals
+    return int(stop[-1] - start[0] - gaps.sum())
 
 
 def polyphony(notes: Notes, resolution: float = 0.25) -> float:
     """Mean number of distinct pitches sounding per frame, over frames where at least one sounds (MusPy).
 
     ``sum_t |P_t| / |{t : |P_t| > 0}|`` with ``P_t`` the pitches sounding in frame ``t`` of ``resolution``
-    quarters; 0 for an empty piece, 1 for a melody, 4 for a four-part chorale.
+    quarters; 0 for an empty piece, 1 for a melody, 4 for a four-part chorale. Computed from the notes' intervals,
+    not a dense roll, so a piece with an absurdly long note costs no memory.
     """
-    counts = _sounding(notes, resolution).sum(axis=1)
-    active = counts[counts > 0]
-    return float(active.mean()) if active.size else 0.0
+    if not len(notes):
+        return 0.0
+    start, stop = _frame_intervals(notes, resolution)
+    sounding = _union_length(start, stop)
+    per_pitch = sum(_union_length(start[notes.pitch == p], stop[notes.pitch == p]) for p in np.unique(notes.pitch))
+    return float(per_pitch / sounding) if sounding else 0.0
 
 
 def note_density(notes: Notes) -> float:
@@ -158,13 +168,13 @@ def groove_consistency(notes: Notes, resolution: float = 1 / 12) -> float:
     """``1 - 1/(M-1) sum_i d(G_i, G_i+1) / Q`` (Wu and Yang 2020, as implemented in MusPy).
 
     ``G_i`` is bar ``i``'s binary onset pattern on ``Q`` positions of ``resolution`` quarters (1/12 keeps
-    triplets), ``d`` the Hamming distance, ``M`` the number of bars. 1 when every bar has the same rhythm; a piece
-    of one bar scores 1.
+    triplets), ``d`` the Hamming distance, ``M`` the number of bars up to the last onset. 1 when every bar has the
+    same rhythm; a piece of one bar scores 1.
     """
     if not len(notes):
         return 0.0
     q = round(notes.beats_per_bar / resolution)
-    bars = max(1, int(np.ceil(notes.end / notes.beats_per_bar - 1e-9)))
+    bars = int(notes.onset.max() // notes.beats_per_bar) + 1  # up to the last onset: rhythm is onsets
     grid = np.zeros((bars, q), dtype=bool)
     pos = np.round(notes.onset / resolution).astype(np.int64)
     grid.reshape(-1)[np.minimum(pos, bars * q - 1)] = True
