@@ -55,7 +55,7 @@ def main(run_dir: str, recipe: str, notes: str | None = None) -> Path:
         lines += ["", f"## {run_name}", "", "What `tunesmith evaluate` printed (test split, best checkpoint):", ""]
         lines += ["```", run["table"], "```", ""]
         if run.get("decoded_samples"):
-            shares = run["decoded_samples"]
+            shares = {"as_written": run["decoded_samples"]["decoded"], **run["decoded_samples"]}  # older summaries
             lines += [
                 f"Samples that decode into music as generated: {shares['as_written']} of {shares['generated']}"
                 + (

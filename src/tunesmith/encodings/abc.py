@@ -33,7 +33,8 @@ def repair_abc(text: str) -> str:
     """A parseable guess at a damaged tune.
 
     The last well-formed L, M and K fields (or defaults), then the body lines without other fields, inline fields,
-    quoted annotations, grace-note braces, decorations, letters that are not notes or rests, and unbalanced brackets.
+    quoted annotations, grace-note braces, decorations, letters that are not notes or rests, chord brackets (their
+    notes follow one another) and slurs.
     """
     header = dict(DEFAULT_HEADER)
     body = []
@@ -47,9 +48,8 @@ def repair_abc(text: str) -> str:
         line = re.sub(r'"[^"]*"|\{[^}]*\}|![^!]*!|[{}"!+]', "", line)  # annotations, grace notes, decorations
         line = re.sub(r"[A-Za-z]:|[^A-Ga-gzxZ\W\d_]", "", line)  # inline fields; letters that are not notes
         line = re.sub(r"(\d\d)\d+", r"\1", line)  # lengths of three digits or more
-        for opening, closing in ("()", "[]"):
-            if line.count(opening) != line.count(closing):
-                line = line.replace(opening, "").replace(closing, "")
+        line = re.sub(r"\[\||\|\]", "|", line)  # thick bar lines, so that only chord brackets are left
+        line = re.sub(r"[\[\])]|\((?!\d)", "", line)  # chords become runs, slurs go, tuplets (3 stay
         if line.strip():
             body.append(line)
     return NEWLINE.join([f"{k}:{v}" for k, v in header.items()] + body)
@@ -148,8 +148,11 @@ class AbcTokenizer(Tokenizer):
         result = super().try_decode(ids)
         result.text = self.join(self.strip(ids))
         if not result.ok:
-            try:
-                return DecodeResult(self.parse(repair_abc(result.text)), None, result.text, repaired=True)
-            except Exception:  # beyond repair: the first error is the one worth reporting
-                pass
+            repaired = repair_abc(result.text)
+            # music21 trips over some meters (a duplicated TimeSignature): the second try keeps the default 4/4.
+            for text in (repaired, re.sub(r"^M:.*\n", "", repaired, flags=re.MULTILINE)):
+                try:
+                    return DecodeResult(self.parse(text), None, result.text, repaired=True)
+                except Exception:  # beyond repair: the first error is the one worth reporting
+                    continue
         return result
