@@ -29,7 +29,10 @@ class Steps:
 
         print(f"\n== {label}: tunesmith {shlex.join(argv)}", flush=True)
         start = time.perf_counter()
-        code = main(argv)
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # an option the subcommand does not know: argparse said so in one line
+            code = exc.code if isinstance(exc.code, int) else 2
         minutes = (time.perf_counter() - start) / 60
         self.log.append({"step": label, "command": "tunesmith " + shlex.join(argv), "minutes": round(minutes, 2)})
         (self.out / "commands.txt").write_text("\n".join(s["command"] for s in self.log) + "\n")
@@ -40,7 +43,7 @@ class Steps:
             raise TunesmithError(f"step {label!r} failed (exit code {code}); fix it and run the recipe again")
 
 
-def _abc_share(samples_dir: Path) -> dict[str, int] | None:
+def _decode_share(samples_dir: Path) -> dict[str, int] | None:
     path = samples_dir / "generate.json"
     if not path.is_file():
         return None
@@ -93,7 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         report = json.loads((run_dir / "eval.json").read_text())
         summary["runs"][run_dir.name] = {
             "likelihood": report["likelihood"],
-            "decoded_samples": _abc_share(run_dir / "samples"),
+            "decoded_samples": _decode_share(run_dir / "samples"),
             "table": format_report(report),
         }
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
