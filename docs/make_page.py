@@ -67,12 +67,15 @@ def main(run_dir: str, recipe: str, notes: str | None = None) -> Path:
             ]
         lines.append(f"![training curves]({_copy(run_path / 'curves.png', assets / f'{run_name}-curves.png')})")
         records = json.loads((run_path / "samples" / "generate.json").read_text())["files"]
-        shown = 0
+        temperatures = {r["temperature"] for r in records}
+        shown: list[float] = []  # one sample per temperature when there are several, else the first two
         for record in records:
             files = [Path(f) for f in record.get("files", [])]
-            if "error" in record or shown >= SAMPLES_PER_RUN:
+            if "error" in record or len(shown) >= max(SAMPLES_PER_RUN, len(temperatures)):
                 continue
-            shown += 1
+            if len(temperatures) > 1 and record["temperature"] in shown:
+                continue
+            shown.append(record["temperature"])
             links = [
                 f"[{f.suffix[1:]}]({_copy(f, assets / f'{run_name}-{f.name}')})" for f in files if f.suffix != ".png"
             ]
