@@ -89,6 +89,14 @@ def test_early_stopping(data_dir, tmp_path, capsys):
     assert "early stop" in capsys.readouterr().out
 
 
+def test_time_limit_stops_after_the_epoch_that_reaches_it(data_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", str(data_dir), "-o", str(run), *SMALL, "--epochs", "5", "--max-minutes", "0.00001"]
+    assert main([*args, "--seq-len", "16", "--batch-size", "8"]) == 0
+    assert len(rows(run)) == 1
+    assert "time limit" in capsys.readouterr().out
+
+
 def test_same_seed_same_numbers(data_dir, tmp_path):
     args = [str(data_dir), *SMALL, "--epochs", "2", "--seq-len", "24", "--batch-size", "8", "--seed", "5"]
     assert main(["train", "-o", str(tmp_path / "a"), *args]) == 0

@@ -401,7 +401,8 @@ class Trainer:
         st.best, st.bad_epochs = (monitored, 0) if improved else (st.best, st.bad_epochs + 1)
         st.stopped_early = bool(cfg.patience and st.bad_epochs >= cfg.patience)
         minutes = sum(r["seconds"] for r in self.history) / 60.0
-        out_of_time = bool(cfg.max_minutes and minutes >= cfg.max_minutes)
+        late = torch.tensor([float(bool(cfg.max_minutes) and minutes >= cfg.max_minutes)], dtype=torch.float64)
+        out_of_time = bool(self.dist.all_sum(late).item() > 0)  # every process stops after the same epoch
         st.stopped_early = st.stopped_early or out_of_time
         st.epoch, st.batch, st.sums = st.epoch + 1, 0, [0.0, 0.0, 0.0, 0.0]
         self.stream_state = None
