@@ -14,7 +14,7 @@ left out of it, since those models are told the length of the piece.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -62,10 +62,6 @@ class Likelihood:
             out["nll_per_step"] = self.frame_nll / self.frames
             out["steps"] = self.frames
         return out
-
-    def to_dict(self) -> dict[str, float]:
-        """The raw sums."""
-        return asdict(self)
 
 
 def frame_end_id(tokenizer: Tokenizer) -> int | None:
@@ -137,19 +133,9 @@ def score_split(
         correct = (logp.argmax(-1).numpy() == targets).astype(np.int64)
         net.add(nll, correct, targets, frame_end, eos)
         if base is not None:
-            ngram_nll, ngram_correct = _ngram_losses(ngram, ids, positions)
+            ngram_nll, ngram_correct = ngram.losses(ids, positions.tolist())
             base.add(ngram_nll, ngram_correct, targets, frame_end, eos)
     return net, base
-
-
-def _ngram_losses(ngram: KneserNey, ids: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    seq = ids.tolist()
-    nll, correct = np.zeros(len(positions)), np.zeros(len(positions), dtype=np.int64)
-    for j, t in enumerate(positions.tolist()):
-        p = ngram.distribution(seq[max(0, t - ngram.order + 1) : t])
-        nll[j] = -math.log(max(float(p[seq[t]]), 1e-300))
-        correct[j] = int(np.argmax(p) == seq[t])
-    return nll, correct
 
 
 def fit_ngram(
@@ -177,7 +163,7 @@ def fit_ngram(
                 break
             ids = np.asarray(valid.piece(i), dtype=np.int64)
             positions = np.arange(1, len(ids))
-            nll += float(_ngram_losses(m, ids, positions)[0].sum())
+            nll += m.score(ids, positions.tolist())[0]
             count += len(positions)
         scores[k] = nll / max(count, 1)
     best = min(scores, key=lambda k: scores[k])

@@ -73,22 +73,11 @@ class KneserNey:
     # -- probabilities ----------------------------------------------------------------------------------------
 
     def _history(self, context: Sequence[int]) -> Context:
-        return tuple(int(t) for t in context[len(context) - (self.order - 1) :]) if self.order > 1 else ()
+        return tuple(int(t) for t in context[max(0, len(context) - (self.order - 1)) :]) if self.order > 1 else ()
 
     def prob(self, context: Sequence[int], token: int) -> float:
         """``P(token | context)`` (only the last ``order - 1`` tokens of ``context`` matter)."""
-        if not self.support[token]:
-            return 0.0
-        p = 1.0 / int(self.support.sum())
-        history = self._history(context)
-        for k in range(0, len(history) + 1):
-            h = history[len(history) - k :]
-            total = self.totals[k].get(h)
-            if not total:
-                continue
-            nexts, d = self.counts[k][h], self.discounts[k]
-            p = max(nexts.get(token, 0) - d, 0.0) / total + d * len(nexts) / total * p
-        return p
+        return float(self.distribution(context)[token])
 
     def distribution(self, context: Sequence[int]) -> np.ndarray:
         """``P(. | context)`` over the whole vocabulary (zeros where a token cannot be a target)."""
@@ -105,15 +94,20 @@ class KneserNey:
             p = np.maximum(counts - d, 0.0) / total + d * len(nexts) / total * p
         return p
 
-    def score(self, ids: Sequence[int], positions: Iterable[int]) -> tuple[float, int]:
-        """Summed ``-log P(ids[t] | ids[:t])`` over ``positions`` and how many of them the argmax got right."""
+    def losses(self, ids: Sequence[int], positions: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Per position ``t``: ``-log P(ids[t] | ids[:t])`` and whether the most likely token was ``ids[t]``."""
         ids = [int(t) for t in ids]
-        nll, correct = 0.0, 0
-        for t in positions:
+        nll, correct = np.zeros(len(positions)), np.zeros(len(positions), dtype=np.int64)
+        for j, t in enumerate(positions):
             p = self.distribution(ids[max(0, t - self.order + 1) : t])
-            nll -= math.log(max(float(p[ids[t]]), 1e-300))
-            correct += int(np.argmax(p) == ids[t])
+            nll[j] = -math.log(max(float(p[ids[t]]), 1e-300))
+            correct[j] = int(np.argmax(p) == ids[t])
         return nll, correct
+
+    def score(self, ids: Sequence[int], positions: Sequence[int]) -> tuple[float, int]:
+        """Summed ``-log P(ids[t] | ids[:t])`` over ``positions`` and how many of them the argmax got right."""
+        nll, correct = self.losses(ids, positions)
+        return float(nll.sum()), int(correct.sum())
 
     def sample(self, prefix: Sequence[int], steps: int, rng: np.random.Generator, stop_id: int | None = None) -> list:
         """Up to ``steps`` tokens drawn after ``prefix``; stops after ``stop_id``."""
