@@ -75,7 +75,7 @@ def load_recipe(path: str | Path, smoke: bool = False, sources: list[str] | None
         for key, value in overrides.items():
             if key not in (*SECTIONS, "runs"):
                 raise TunesmithError(f"{path}: [smoke] overrides sections {', '.join(SECTIONS)}, not {key!r}")
-            if key != "runs":
+            if key not in ("runs", "train"):  # train overrides go onto each run below, after its own settings
                 data[key] = _merge(data.get(key, {}), value)
     prepare = dict(data.get("prepare", {}))
     if sources:
