@@ -80,6 +80,25 @@ def test_same_checkpoint_options_and_seed_give_identical_bytes(run_dir, tmp_path
     assert any(f.read_bytes() != (tmp_path / "c" / f.name).read_bytes() for f in a)
 
 
+@pytest.mark.parametrize("precision", ["bfloat16", "int8"])
+def test_reduced_precision_is_reproducible_and_close_to_float32(precision, run_dir, tmp_path):
+    args = ["generate", str(run_dir), "--num", "2", "--length", "64", "--seed", "3", "--primer", "none"]
+    for name in ("a", "b"):
+        assert main([*args, "--precision", precision, "-o", str(tmp_path / name)]) == 0
+    assert main([*args, "-o", str(tmp_path / "float32")]) == 0
+    files = sorted((tmp_path / "a").glob("*.mid"))
+    assert len(files) == 2 and all(f.read_bytes() == (tmp_path / "b" / f.name).read_bytes() for f in files)
+    # The weights are rounded, not changed: the samples mostly follow the float32 ones note for note.
+    same = [
+        sum(x == y for x, y in zip(note_pitches(f), note_pitches(tmp_path / "float32" / f.name))) for f in files
+    ]
+    assert sum(same) >= 0.5 * sum(len(note_pitches(f)) for f in files), same
+
+
+def note_pitches(path: Path) -> list[int]:
+    return [n.pitch for t in Score(str(path)).tracks for n in t.notes]
+
+
 @needs_fluidsynth
 def test_bollywood_output_is_multitrack_and_every_reader_accepts_it(run_dir, tmp_path):
     out = tmp_path / "out"
@@ -152,6 +171,7 @@ def test_render_any_midi_file(tmp_path, capsys):
         (["--length", "12parsecs"], "bad --length"),
         (["--format", "mid,mp3"], "--format takes"),
         (["--style", "jazz", "--primer", "none"], "unknown style 'jazz'"),
+        (["--precision", "fp8"], "--precision takes float32, bfloat16, int8"),
     ],
 )
 def test_wrong_input_is_one_line(extra, message, run_dir, tmp_path, capsys):

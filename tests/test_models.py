@@ -7,7 +7,8 @@ import torch
 
 from tunesmith.errors import TunesmithError
 from tunesmith.models import PRESETS, build_model, model_spec
-from tunesmith.sample import beam_search, pick, sample, top_k_filter, top_p_filter
+from tunesmith.models.fused_lstm import FusedLSTMStep
+from tunesmith.sample import beam_search, draw, pick, sample, top_k_filter, top_p_filter
 
 VOCAB = 24
 # Small sizes of the same architectures, so the whole registry trains in seconds.
@@ -83,6 +84,53 @@ def test_stepping_equals_the_full_sequence(name):
             outs.append(logits)
     stepped = torch.cat(outs, dim=1)[:, -full.shape[1] :]
     torch.testing.assert_close(stepped, full, atol=1e-5, rtol=1e-4)
+
+
+FUSED = [n for n in PRESETS if isinstance(small_model(n).stepper(), FusedLSTMStep)]
+
+
+def test_lstm_stacks_step_through_the_fused_stepper():
+    assert {"lstm", "lstm-seed", "charrnn"} <= set(FUSED)
+    assert not isinstance(small_model("gru").stepper(), FusedLSTMStep)  # GRU keeps nn.GRU
+
+
+@pytest.mark.parametrize("name", FUSED)
+@pytest.mark.parametrize("precision, tolerance", [("float32", 1e-5), ("bfloat16", 0.05), ("int8", 0.05)])
+def test_fused_stepping_continues_the_model(name, precision, tolerance):
+    """From the state of the model's own pass over a primer, the stepper gives the model's next log-probabilities."""
+    model = small_model(name).eval()
+    tokens = torch.randint(0, VOCAB, (3, 12))
+    with torch.no_grad():
+        full, _ = model(tokens)
+        step = model.stepper(precision)
+        logits, state = model(tokens[:, :4])
+        outs = [logits]
+        for t in range(4, tokens.shape[1]):
+            logits, state = step(tokens[:, t : t + 1], state)
+            outs.append(logits)
+    stepped = torch.log_softmax(torch.cat(outs, dim=1)[:, -full.shape[1] :], dim=-1)
+    torch.testing.assert_close(stepped, torch.log_softmax(full, dim=-1), atol=tolerance, rtol=0)
+
+
+def test_precisions_elsewhere():
+    gru = small_model("gru").eval()
+    primer = torch.randint(0, VOCAB, (2, 5))
+    runs = [sample(gru, primer, 20, generator=torch.Generator().manual_seed(1), precision="int8") for _ in range(2)]
+    assert runs[0].shape == (2, 20) and torch.equal(*runs)  # GRU in int8: PyTorch dynamic quantisation
+    with pytest.raises(ValueError, match="float32 or int8"):
+        gru.stepper("bfloat16")
+    with pytest.raises(ValueError, match="unknown precision"):
+        small_model("lstm").stepper("float16")
+
+
+def test_draw_follows_the_probabilities_and_never_picks_a_zero():
+    probs = torch.tensor([[0.0, 0.5, 0.0, 0.3, 0.2, 0.0]]).repeat(20_000, 1)
+    drawn = draw(probs, torch.Generator().manual_seed(0))
+    counts = torch.bincount(drawn, minlength=6).float() / len(drawn)
+    assert counts[[0, 2, 5]].sum() == 0
+    torch.testing.assert_close(counts, probs[0], atol=0.015, rtol=0)
+    unnormalised = torch.tensor([[0.0, 0.0, 3.0]])  # only the total's scale matters
+    assert draw(unnormalised, torch.Generator().manual_seed(5)).item() == 2
 
 
 def test_window_models_say_so():

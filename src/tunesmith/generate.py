@@ -21,6 +21,7 @@ from tunesmith.checkpoint import load_model
 from tunesmith.config import SelectConfig
 from tunesmith.corpus.pieces import Piece
 from tunesmith.errors import TunesmithError
+from tunesmith.models.fused_lstm import PRECISIONS
 from tunesmith.postprocess import (
     RANDOM_INDIAN,
     assign_instruments,
@@ -30,7 +31,7 @@ from tunesmith.postprocess import (
     set_meter,
 )
 from tunesmith.render import plot_piano_roll, render_wav, write_midi, write_musicxml
-from tunesmith.sample import beam_search, quantize_int8, sample
+from tunesmith.sample import beam_search, sample
 
 FORMATS = ("mid", "wav", "png", "abc", "musicxml")
 UNITS = {"": "tokens", "tokens": "tokens", "notes": "notes", "bars": "bars", "s": "seconds", "seconds": "seconds"}
@@ -65,7 +66,7 @@ class GenerateOptions:
     instruments: str | None = None  # a preset, random-indian, or FILE.toml; None keeps the decoded tracks
     formats: tuple[str, ...] = ("mid",)
     checkpoint: str = "best.pt"
-    int8: bool = False  # int8 weights for faster CPU stepping (see sample.quantize_int8)
+    precision: str = "float32"  # weights for each new token: float32, bfloat16 (LSTM stacks) or int8
 
     def __post_init__(self) -> None:
         self.temperatures = tuple(float(t) for t in self.temperatures)
@@ -78,6 +79,7 @@ class GenerateOptions:
             (self.beam >= 1, "--beam must be at least 1"),
             (self.tempo is None or 10 <= self.tempo <= 400, "--tempo must be between 10 and 400 BPM"),
             (set(self.formats) <= set(FORMATS), f"--format takes {', '.join(FORMATS)}"),
+            (self.precision in PRECISIONS, f"--precision takes {', '.join(PRECISIONS)}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -123,8 +125,12 @@ class Generator:
         self.options = options
         self.model, self.tokenizer, self.ckpt = load_model(target, prefer=options.checkpoint, device=device)
         self.device = torch.device(device)
-        if options.int8:
-            self.model = quantize_int8(self.model)
+        if options.precision == "int8" and self.device.type != "cpu":
+            raise TunesmithError("--precision int8 is for generating on the CPU (PyTorch dynamic quantisation)")
+        try:
+            self.model.stepper(options.precision)
+        except ValueError as exc:
+            raise TunesmithError(f"--precision {options.precision}: {exc}") from None
         self.cfg = self.ckpt["config"]
         self.window = int(self.cfg.get("seq_len") or 64)
         if options.style is not None and options.style not in self.tokenizer.styles:
@@ -249,7 +255,14 @@ class Generator:
         if self.options.beam > 1:
             rows = [
                 beam_search(
-                    self.model, primer[i : i + 1], steps, self.options.beam, self.window, self.forbid, tk.eos_id
+                    self.model,
+                    primer[i : i + 1],
+                    steps,
+                    self.options.beam,
+                    self.window,
+                    self.forbid,
+                    tk.eos_id,
+                    precision=self.options.precision,
                 )[0]
                 for i in range(primer.shape[0])
             ]
@@ -269,6 +282,7 @@ class Generator:
             pad_id=tk.pad_id,
             until=until,
             check_every=CHECK_EVERY,
+            precision=self.options.precision,
         )
 
     def _write(self, out_dir, stem, ids, temperature, index, amount, unit, qpm, bar) -> dict[str, Any]:

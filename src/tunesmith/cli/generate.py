@@ -31,7 +31,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         instruments=args.instruments,
         formats=_formats(args.format),
         checkpoint="last.pt" if args.last else "best.pt",
-        int8=args.int8,
+        precision=args.precision,
     )
     generator = Generator(args.checkpoint, options)
     if not generator.model.can_step:
@@ -112,7 +112,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--format", default="mid", metavar="LIST", help="any of mid,wav,png,abc,musicxml (default mid)")
     p.add_argument("--last", action="store_true", help="use checkpoints/last.pt instead of best.pt")
-    p.add_argument("--int8", action="store_true", help="int8 weights: several times faster stepping on a CPU")
+    p.add_argument(
+        "--precision",
+        default="float32",
+        metavar="P",
+        help="weights used for each new token on the CPU: float32 (default), bfloat16 (LSTM models) or int8; "
+        "int8 steps several times faster, with slightly different samples",
+    )
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("render", help="render a MIDI file to WAV (FluidSynth) and a piano-roll PNG")

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from tunesmith.models.base import PostLayer, SequenceModel, State, onednn
+from tunesmith.models.base import PostLayer, SequenceModel, State, Stepper, onednn
+from tunesmith.models.fused_lstm import FusedLSTMStep
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -93,6 +94,12 @@ class RNNModel(SequenceModel):
                 x = post(x)
         logits = self.out(self.head(x))  # (B, T or 1, V)
         return logits, (None if c.bidirectional else new_state)
+
+    def stepper(self, precision: str = "float32") -> Stepper:
+        """Unidirectional LSTM stacks step through ``FusedLSTMStep`` (one product per layer, any precision)."""
+        if self.config.cell == "lstm" and not self.config.bidirectional:
+            return FusedLSTMStep(self, precision)
+        return super().stepper(precision)
 
     def _window_end(self, x: torch.Tensor) -> torch.Tensor:
         if not self.config.bidirectional:
