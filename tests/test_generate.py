@@ -89,9 +89,7 @@ def test_reduced_precision_is_reproducible_and_close_to_float32(precision, run_d
     files = sorted((tmp_path / "a").glob("*.mid"))
     assert len(files) == 2 and all(f.read_bytes() == (tmp_path / "b" / f.name).read_bytes() for f in files)
     # The weights are rounded, not changed: the samples mostly follow the float32 ones note for note.
-    same = [
-        sum(x == y for x, y in zip(note_pitches(f), note_pitches(tmp_path / "float32" / f.name))) for f in files
-    ]
+    same = [sum(x == y for x, y in zip(note_pitches(f), note_pitches(tmp_path / "float32" / f.name))) for f in files]
     assert sum(same) >= 0.5 * sum(len(note_pitches(f)) for f in files), same
 
 
