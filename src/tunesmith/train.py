@@ -239,6 +239,15 @@ class Trainer:
             backend = "nccl" if self.device.type == "cuda" else "gloo"
             torch.distributed.init_process_group(backend)
 
+    def close(self) -> None:
+        """Leave the process group, if this run joined one.
+
+        Its threads must stop before the interpreter exits: left to interpreter shutdown, gloo aborted one process
+        in three ("terminate called without an active exception").
+        """
+        if self.dist.world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
     def _wrap_ddp(self) -> torch.nn.Module:
         if self.dist.world == 1:
             return self.model

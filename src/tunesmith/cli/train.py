@@ -104,7 +104,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"targets {cfg.targets}, window {cfg.seq_len}, batch {cfg.batch_size}, "
             f"{trainer.steps_per_epoch} batches/epoch, {cfg.optimizer} lr {cfg.lr:g}, device {trainer.device}"
         )
-    last = trainer.fit()
+    try:
+        last = trainer.fit()
+    finally:
+        trainer.close()
     if trainer.dist.main:
         run = trainer.run_dir
         print(f"wrote {run / 'checkpoints'}, {run / 'metrics.csv'}, {run / 'curves.png'}")
