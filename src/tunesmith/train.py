@@ -242,8 +242,9 @@ class Trainer:
     def close(self) -> None:
         """Leave the process group, if this run joined one.
 
-        Its threads must stop before the interpreter exits: left to interpreter shutdown, gloo aborted one process
-        in three ("terminate called without an active exception").
+        Its threads must stop before the interpreter exits, and no process may leave while another still writes
+        (``fit`` ends on a barrier): otherwise gloo aborted one process in four or five ("terminate called without
+        an active exception").
         """
         if self.dist.world > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -296,6 +297,8 @@ class Trainer:
                         writer.add_scalar(key, value, row["epoch"])
         if writer is not None:
             writer.close()
+        if self.dist.world > 1:
+            torch.distributed.barrier()  # the main process may still be writing the last checkpoint
         return self.history[-1] if self.history else {}
 
     def _train_epoch(self) -> None:
