@@ -69,6 +69,11 @@ def seeds_loop(model, primer: torch.Tensor, steps: int, generator: torch.Generat
     return torch.stack(out, dim=1)
 
 
+def incremental(model, primers: torch.Tensor, precision: str, generator: torch.Generator) -> torch.Tensor:
+    """``TOKENS`` new tokens per row as ``tunesmith generate --precision`` makes them, building the stepper included."""
+    return sample(model, primers, TOKENS, generator=generator, window=WINDOW, stepper=model.stepper(precision))
+
+
 def window_model(last_only: torch.nn.Module, precision: str) -> torch.nn.Module:
     """The seeds' window model with its weights in ``precision``."""
     if precision == "int8":
@@ -100,9 +105,8 @@ def speed(vocab: int, primers: torch.Tensor, rounds: int = ROUNDS) -> dict:
             SEEDS_TOKENS,
             partial(seeds_loop, seeds_model, primers[:1], SEEDS_TOKENS, g),
         )
-        step = partial(sample, model, generator=g, window=WINDOW, precision=precision)
-        loops[precision, "incremental_batch_1"] = (TOKENS, partial(step, primers[:1], TOKENS))
-        loops[precision, "incremental_batch_16"] = (16 * TOKENS, partial(step, primers, TOKENS))
+        loops[precision, "incremental_batch_1"] = (TOKENS, partial(incremental, model, primers[:1], precision, g))
+        loops[precision, "incremental_batch_16"] = (16 * TOKENS, partial(incremental, model, primers, precision, g))
     best = {key: float("inf") for key in loops}
     for _ in range(rounds + 1):  # the first round warms up and counts like the others
         for key, (_, fn) in loops.items():

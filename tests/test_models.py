@@ -115,7 +115,8 @@ def test_fused_stepping_continues_the_model(name, precision, tolerance):
 def test_precisions_elsewhere():
     gru = small_model("gru").eval()
     primer = torch.randint(0, VOCAB, (2, 5))
-    runs = [sample(gru, primer, 20, generator=torch.Generator().manual_seed(1), precision="int8") for _ in range(2)]
+    int8 = gru.stepper("int8")
+    runs = [sample(gru, primer, 20, generator=torch.Generator().manual_seed(1), stepper=int8) for _ in range(2)]
     assert runs[0].shape == (2, 20) and torch.equal(*runs)  # GRU in int8: PyTorch dynamic quantisation
     with pytest.raises(ValueError, match="float32 or int8"):
         gru.stepper("bfloat16")

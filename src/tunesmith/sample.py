@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from tunesmith.models import SequenceModel
+from tunesmith.models.base import Stepper
 
 
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -91,12 +92,13 @@ def sample(
     pad_id: int = 0,
     until: Callable[[torch.Tensor], torch.Tensor] | None = None,
     check_every: int = 64,
-    precision: str = "float32",
+    stepper: Stepper | None = None,
 ) -> torch.Tensor:
     """``steps`` new tokens after ``primer`` (B, P) for each row: (B, steps).
 
-    Stepping models read the primer in float32 and take each new token through ``model.stepper(precision)``;
-    window models re-run their window in ``precision``.
+    Stepping models read the primer with the model and take each new token through ``stepper`` (default
+    ``model.stepper()``; ``model.stepper(precision)`` for bfloat16 or int8 weights, built once by the caller);
+    window models re-run their window through it.
 
     ``forbid`` ids are never drawn (padding, BOS, UNK); a row that draws ``stop_id`` (EOS) is finished and
     continues with ``pad_id``; so is a row for which ``until(tokens so far)`` says True (asked every
@@ -107,7 +109,7 @@ def sample(
     out = torch.full((primer.shape[0], steps), pad_id, dtype=torch.long, device=primer.device)
     done = torch.zeros(primer.shape[0], dtype=torch.bool, device=primer.device)
     rerun = window_rerun(model)
-    step = model.stepper(precision)
+    step = stepper or model.stepper()
     context = primer
     logits, state = step(primer[:, -window:]) if rerun else model(primer)
     for t in range(steps):
@@ -142,12 +144,12 @@ def beam_search(
     window: int = 64,
     forbid: Sequence[int] = (),
     stop_id: int | None = None,
-    precision: str = "float32",
+    stepper: Stepper | None = None,
 ) -> torch.Tensor:
     """The most likely continuation of a (1, P) primer found with ``beam`` hypotheses: (1, steps)."""
     model.eval()
     rerun = window_rerun(model)
-    step = model.stepper(precision)
+    step = stepper or model.stepper()
     context = primer.expand(beam, -1).contiguous()
     logits, state = step(context[:, -window:]) if rerun else model(context)
     scores = torch.zeros(beam, device=primer.device)

@@ -80,8 +80,6 @@ class FusedLSTMStep:
     """
 
     def __init__(self, model: nn.Module, precision: str = "float32") -> None:
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}: one of {', '.join(PRECISIONS)}")
         self.model = model
         self.layers: list[tuple[Linear, int]] = []
         for rnn in model.rnns:
