@@ -12,7 +12,7 @@ Speed, in each precision of ``tunesmith generate --precision`` (float32, bfloat1
   precision (int8: PyTorch dynamic quantisation, as ``--precision int8`` does for window models; bfloat16: the
   model cast to bfloat16);
 - incremental, batch 1: read the primer once, then one step per token carrying the LSTM state (what ``sample``
-  does: ``FusedLSTMStep`` in that precision);
+  does: ``FusedStep`` in that precision);
 - incremental, 16 in one batch: the same for 16 samples at once (tokens per second counts all 16).
 
 Each figure is the best of five timed runs, the loops taking turns (this machine's speed wanders by 30 % with its
@@ -46,7 +46,7 @@ from tunesmith.cli import main as cli
 from tunesmith.data import TokenData, load_data_tokenizer
 from tunesmith.models import build_model, model_spec
 from tunesmith.models.base import int8_copy
-from tunesmith.models.fused_lstm import PRECISIONS, joined_linear
+from tunesmith.models.fused_rnn import PRECISIONS, joined_linear
 from tunesmith.sample import pick, sample
 
 WINDOW = 100

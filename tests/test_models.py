@@ -7,7 +7,7 @@ import torch
 
 from tunesmith.errors import TunesmithError
 from tunesmith.models import PRESETS, build_model, model_spec
-from tunesmith.models.fused_lstm import FusedLSTMStep
+from tunesmith.models.fused_rnn import FusedStep
 from tunesmith.sample import beam_search, draw, pick, sample, top_k_filter, top_p_filter
 
 VOCAB = 24
@@ -86,12 +86,12 @@ def test_stepping_equals_the_full_sequence(name):
     torch.testing.assert_close(stepped, full, atol=1e-5, rtol=1e-4)
 
 
-FUSED = [n for n in PRESETS if isinstance(small_model(n).stepper(), FusedLSTMStep)]
+FUSED = [n for n in PRESETS if isinstance(small_model(n).stepper(), FusedStep)]
 
 
-def test_lstm_stacks_step_through_the_fused_stepper():
-    assert {"lstm", "lstm-seed", "charrnn"} <= set(FUSED)
-    assert not isinstance(small_model("gru").stepper(), FusedLSTMStep)  # GRU keeps nn.GRU
+def test_recurrent_stacks_step_through_the_fused_stepper():
+    assert {"lstm", "lstm-seed", "charrnn", "gru", "gru-piano", "lstm-piano"} <= set(FUSED)
+    assert "bilstm-seed" not in FUSED  # a window model re-runs its window
 
 
 @pytest.mark.parametrize("name", FUSED)
@@ -113,13 +113,13 @@ def test_fused_stepping_continues_the_model(name, precision, tolerance):
 
 
 def test_precisions_elsewhere():
-    gru = small_model("gru").eval()
+    model = small_model("transformer").eval()
     primer = torch.randint(0, VOCAB, (2, 5))
-    int8 = gru.stepper("int8")
-    runs = [sample(gru, primer, 20, generator=torch.Generator().manual_seed(1), stepper=int8) for _ in range(2)]
-    assert runs[0].shape == (2, 20) and torch.equal(*runs)  # GRU in int8: PyTorch dynamic quantisation
+    int8 = model.stepper("int8")
+    runs = [sample(model, primer, 20, generator=torch.Generator().manual_seed(1), stepper=int8) for _ in range(2)]
+    assert runs[0].shape == (2, 20) and torch.equal(*runs)  # the transformer in int8: PyTorch dynamic quantisation
     with pytest.raises(ValueError, match="float32 or int8"):
-        gru.stepper("bfloat16")
+        model.stepper("bfloat16")
     with pytest.raises(ValueError, match="unknown precision"):
         small_model("lstm").stepper("float16")
 

@@ -21,7 +21,7 @@ from tunesmith.checkpoint import load_model
 from tunesmith.config import SelectConfig
 from tunesmith.corpus.pieces import Piece
 from tunesmith.errors import TunesmithError
-from tunesmith.models.fused_lstm import PRECISIONS
+from tunesmith.models.fused_rnn import PRECISIONS
 from tunesmith.postprocess import (
     RANDOM_INDIAN,
     assign_instruments,

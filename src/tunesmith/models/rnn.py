@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from tunesmith.models.base import PostLayer, SequenceModel, State, Stepper, onednn
-from tunesmith.models.fused_lstm import FusedLSTMStep
+from tunesmith.models.fused_rnn import FusedStep
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -96,9 +96,9 @@ class RNNModel(SequenceModel):
         return logits, (None if c.bidirectional else new_state)
 
     def stepper(self, precision: str = "float32") -> Stepper:
-        """Unidirectional LSTM stacks step through ``FusedLSTMStep`` (one product per layer, any precision)."""
-        if self.config.cell == "lstm" and not self.config.bidirectional:
-            return FusedLSTMStep(self, precision)
+        """Unidirectional stacks step through ``FusedStep`` (weights packed once, any precision)."""
+        if not self.config.bidirectional:
+            return FusedStep(self, precision)
         return super().stepper(precision)
 
     def _window_end(self, x: torch.Tensor) -> torch.Tensor:
