@@ -77,7 +77,9 @@ def onednn_linear(weight: torch.Tensor, bias: torch.Tensor) -> Linear | None:
 
 
 class FusedStep:
-    """Steps a unidirectional LSTM or GRU ``RNNModel`` one token at a time: ``(tokens (B, 1), state) -> (logits, state)``.
+    """Steps a unidirectional LSTM or GRU ``RNNModel`` one token at a time.
+
+    ``(tokens (B, 1), state) -> (logits, state)``.
 
     Built from the model's current weights (build a new one after they change); the model must be in eval mode.
     """
