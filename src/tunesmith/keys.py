@@ -1,0 +1,113 @@
+"""Keys: names, parsing, transposition and estimation from the notes (Krumhansl-Schmuckler).
+
+A key is a tonic pitch class and a mode (major or minor). Names are written with sharps or flats as a musician
+would read them (``"E-flat major"`` is printed ``"Eb major"``) and parsed from the spellings people type: ``"D minor"``,
+``"Dm"``, ``"d"``, ``"E-flat major"``, ``"Eb"``, ``"F# minor"``, music21's ``"E- major"``.
+
+Estimation is the Krumhansl-Schmuckler algorithm: the duration-weighted pitch-class histogram of the pitched notes is
+correlated (Pearson) with the Krumhansl-Kessler major and minor key profiles rotated to each of the 12 tonics, and
+the best of the 24 wins (Krumhansl, *Cognitive Foundations of Musical Pitch*, 1990, ch. 4; profiles from Krumhansl
+and Kessler 1982). This is music21's ``KrumhanslSchmuckler`` analysis computed on a symusic ``Score``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from symusic import Score, TimeUnit
+
+MODES = ("major", "minor")
+# Krumhansl and Kessler (1982) probe-tone ratings, tonic first.
+PROFILES = {
+    "major": np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88]),
+    "minor": np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17]),
+}
+# How each tonic is spelled in a key name: the spelling of the usual key signature (F major, not E# major).
+SPELLING = {
+    "major": ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"),
+    "minor": ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B"),
+}
+_STEP = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+_NAME = re.compile(
+    r"^\s*([a-gA-G])\s*(#|sharp|-sharp|b|flat|-flat|-)?\s*(major|minor|maj|min|m)?\s*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Key:
+    """A tonic pitch class (0 = C .. 11 = B) and a mode, ``"major"`` or ``"minor"``."""
+
+    tonic: int
+    mode: str
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES or not 0 <= self.tonic < 12:
+            raise ValueError(f"not a key: tonic {self.tonic}, mode {self.mode!r}")
+
+    @property
+    def name(self) -> str:
+        """``"Eb major"``, ``"F# minor"``."""
+        return f"{SPELLING[self.mode][self.tonic]} {self.mode}"
+
+    def transpose(self, semitones: int) -> Key:
+        """The key ``semitones`` higher (negative: lower)."""
+        return Key((self.tonic + semitones) % 12, self.mode)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+ALL_KEYS = tuple(Key(tonic, mode) for mode in MODES for tonic in range(12))
+
+
+def parse_key(text: str) -> Key:
+    """A key from its name: ``"D minor"``, ``"Dm"``, ``"E-flat major"``, ``"Eb"``; a lone lower-case letter is minor.
+
+    Raises ``ValueError`` with a one-line message naming what is accepted.
+    """
+    match = _NAME.match(text)
+    if not match:
+        raise ValueError(f"not a key: {text!r} (write it like 'D minor', 'Eb major', 'F#m' or 'A')")
+    letter, accidental, mode = match.groups()
+    accidental = (accidental or "").lower()
+    shift = 1 if accidental in ("#", "sharp", "-sharp") else -1 if accidental in ("b", "flat", "-flat", "-") else 0
+    if mode:
+        mode = "major" if mode.lower() in ("major", "maj") or mode == "M" else "minor"
+    else:
+        mode = "minor" if letter.islower() else "major"
+    return Key((_STEP[letter.lower()] + shift) % 12, mode)
+
+
+def pitch_class_weights(score: Score) -> np.ndarray:
+    """(12,) total duration in quarters of the pitched notes of each pitch class (drums left out)."""
+    quarter = score if score.ttype == TimeUnit.quarter else score.to("quarter")
+    weights = np.zeros(12)
+    for track in quarter.tracks:
+        if track.is_drum or not len(track.notes):
+            continue
+        notes = track.notes.numpy()
+        np.add.at(weights, notes["pitch"].astype(np.int64) % 12, notes["duration"].astype(np.float64))
+    return weights
+
+
+def key_scores(weights: np.ndarray) -> np.ndarray:
+    """(24,) Pearson correlation of a pitch-class histogram with each key's profile, in ``ALL_KEYS`` order."""
+    weights = np.asarray(weights, dtype=np.float64)
+    if not weights.any() or np.ptp(weights) == 0:
+        return np.zeros(len(ALL_KEYS))
+    scores = []
+    for key in ALL_KEYS:
+        profile = np.roll(PROFILES[key.mode], key.tonic)
+        scores.append(np.corrcoef(weights, profile)[0, 1])
+    return np.asarray(scores)
+
+
+def estimate_key(score: Score) -> Key | None:
+    """The Krumhansl-Schmuckler key of ``score``, or None when it has no pitched note (or one pitch class only)."""
+    weights = pitch_class_weights(score)
+    if np.count_nonzero(weights) < 2:
+        return None
+    return ALL_KEYS[int(np.argmax(key_scores(weights)))]

@@ -1,0 +1,80 @@
+import pytest
+
+from musicgen import make_score
+from tunesmith.keys import ALL_KEYS, Key, estimate_key, parse_key
+
+
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("D minor", "D minor"),
+        ("Dm", "D minor"),
+        ("d", "D minor"),
+        ("E-flat major", "Eb major"),
+        ("Eb", "Eb major"),
+        ("E- major", "Eb major"),
+        ("f# min", "F# minor"),
+        ("A minor", "A minor"),
+        ("C", "C major"),
+        ("B", "B major"),
+        ("bb", "Bb minor"),
+    ],
+)
+def test_key_names_parse(text, name):
+    assert parse_key(text).name == name
+
+
+@pytest.mark.parametrize("text", ["H major", "C dorian", "", "C##"])
+def test_bad_key_names_are_one_line_errors(text):
+    with pytest.raises(ValueError, match="not a key"):
+        parse_key(text)
+
+
+def _cadence(key: Key, beats: int = 8) -> list[tuple]:
+    """I - IV - V - I block chords and a scale in ``key`` (harmonic minor), low octave around C4."""
+    steps = (0, 2, 4, 5, 7, 9, 11) if key.mode == "major" else (0, 2, 3, 5, 7, 8, 11)
+    third = 4 if key.mode == "major" else 3
+    notes, t = [], 0.0
+    for root in (0, 5, 7, 0):
+        for interval in (0, third if root != 7 else 4, 7):
+            notes.append((t, 2.0, 60 + key.tonic + root + interval, 80))
+        t += 2.0
+    for step in (*steps, 12):
+        notes.append((t, 0.5, 60 + key.tonic + step, 80))
+        t += 0.5
+    return notes
+
+
+@pytest.mark.parametrize("key", ALL_KEYS, ids=str)
+def test_every_key_is_found_from_its_cadence(key):
+    assert estimate_key(make_score([{"program": 0, "notes": _cadence(key)}])) == key
+
+
+def test_transposition_moves_the_estimated_key():
+    notes = _cadence(parse_key("D minor"))
+    for shift in range(-5, 7):
+        moved = [(t, d, p + shift, v) for t, d, p, v in notes]
+        assert estimate_key(make_score([{"program": 0, "notes": moved}])) == parse_key("D minor").transpose(shift)
+
+
+def test_drums_and_silence_have_no_key():
+    assert (
+        estimate_key(make_score([{"program": 0, "is_drum": True, "notes": [(0, 1, 36, 90), (1, 1, 38, 90)]}])) is None
+    )
+    assert estimate_key(make_score([{"program": 0, "notes": []}])) is None
+
+
+def test_agrees_with_music21_on_bach_chorales():
+    """The same algorithm as music21's KrumhanslSchmuckler, so the same answer on real chorales."""
+    from music21 import analysis, corpus
+
+    from tunesmith.corpus.readers import music21_to_score
+
+    paths = corpus.getComposer("bach")[:8]
+    agree = 0
+    for path in paths:
+        stream = corpus.parse(path)
+        theirs = analysis.discrete.KrumhanslSchmuckler().getSolution(stream)
+        ours = estimate_key(music21_to_score(stream, grid=480))
+        agree += ours == parse_key(f"{theirs.tonic.name} {theirs.mode}")
+    assert agree == len(paths), agree
