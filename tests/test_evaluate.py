@@ -49,19 +49,20 @@ def test_metrics_of_a_c_major_scale():
     assert polyphony(n) == 1.0
     assert note_density(n) == 4.0  # 8 notes over 2 bars of 4/4
     assert ioi_histogram(n).tolist() == [0, 0, 0, 1, 0, 0]  # every gap is one quarter
-    assert empty_beat_rate(n) == 0.0
-    assert groove_consistency(n) == 1.0  # both bars have an onset on every beat
+    assert empty_beat_rate(n) == 0.0  # beats 0..8 (MusPy counts the beat the last note ends on), all sounding
+    assert groove_consistency(n) == pytest.approx(1 - 4 / 96)  # bars 0..2 as MusPy counts them; the last is empty
     assert repeated_ngram_ratio(n) == 0.0
 
 
 def test_metrics_of_chords_rests_and_repetition():
     triad_then_note = Notes.of([(0, 4, 60), (0, 4, 64), (0, 4, 67), (8, 1, 72)])
     assert polyphony(triad_then_note) == pytest.approx((16 * 3 + 4 * 1) / 20)  # 16th frames with sound only
-    assert empty_beat_rate(triad_then_note) == pytest.approx(7 / 9)  # beats 0..8, onsets on beats 0 and 8
+    assert empty_beat_rate(triad_then_note) == pytest.approx(3 / 10)  # beats 0..9; sounding in 0..4, 8 and 9
     assert note_density(triad_then_note) == pytest.approx(4 / 3)  # 4 notes, 3 bars (the last note ends at 9)
 
     busy_then_sparse = Notes.of([(0, 1, 60), (1, 1, 62), (2, 1, 64), (3, 1, 65), (4, 4, 67)])
-    assert groove_consistency(busy_then_sparse) == pytest.approx(1 - 3 / 48)  # 3 of 48 1/12-quarter positions
+    # bars 0..2 (the last note ends on bar 2's line): 3 then 1 of 48 1/12-quarter positions differ
+    assert groove_consistency(busy_then_sparse) == pytest.approx(1 - 4 / 96)
 
     riff = Notes.of([(i * 0.5, 0.5, p) for i, p in enumerate([60, 62, 64, 65] * 2)])
     assert repeated_ngram_ratio(riff) == pytest.approx(1 / 5)  # five 4-grams, the last repeats the first

@@ -16,12 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from symusic import Score
-
-from tunesmith.encodings.common import pitched_notes
+from symusic import Score, TimeUnit
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 10)
+KEYS = (("time", np.float64), ("duration", np.float64), ("pitch", np.int64))
 IOI_EDGES = (0.0, 0.1875, 0.375, 0.75, 1.5, 3.0, float("inf"))  # around 1/8, 1/4, 1/2, 1, 2, 4 quarters
 
 
@@ -36,13 +35,25 @@ class Notes:
 
     @classmethod
     def from_score(cls, score: Score) -> Notes:
-        """The pitched notes of ``score`` and the quarters per bar of its first time signature."""
-        onset, duration, pitch, _ = pitched_notes(score)
+        """The pitched notes of ``score`` and the quarters per bar of its first time signature.
+
+        Times are read in ticks and divided in float64, so a note that ends exactly between two grid frames
+        rounds as MusPy rounds it (float32 quarters, symusic's quarter time, move such ties by a hair).
+        """
+        ticks = score if score.ttype == TimeUnit.tick else score.to("tick")
+        parts = [t.notes.numpy() for t in ticks.tracks if not t.is_drum and len(t.notes)]
+        onset, duration, pitch = (
+            (np.concatenate([p[key] for p in parts]).astype(dtype) for key, dtype in KEYS)
+            if parts
+            else (np.zeros(0, dtype) for _, dtype in KEYS)
+        )
+        order = np.lexsort((pitch, onset))
+        tpq = float(ticks.ticks_per_quarter)
         bar = 4.0
         if len(score.time_signatures):
             ts = score.time_signatures[0]
             bar = ts.numerator * 4.0 / ts.denominator
-        return cls(onset, duration, pitch, bar)
+        return cls(onset[order] / tpq, duration[order] / tpq, pitch[order], bar)
 
     @classmethod
     def of(cls, notes: list[tuple[float, float, int]], beats_per_bar: float = 4.0) -> Notes:
@@ -100,9 +111,14 @@ def scale_consistency(notes: Notes) -> float:
 
 
 def _frame_intervals(notes: Notes, resolution: float) -> tuple[np.ndarray, np.ndarray]:
-    """Each note as frames ``[start, stop)`` of ``resolution`` quarters (at least one frame)."""
-    start = np.round(notes.onset / resolution).astype(np.int64)
-    stop = np.maximum(start + 1, np.round((notes.onset + notes.duration) / resolution).astype(np.int64))
+    """Each note as frames ``[start, stop)`` of ``resolution`` quarters.
+
+    Onset and end are rounded to the grid as MusPy's ``adjust_resolution`` does (a note shorter than half a frame
+    may cover none).
+    """
+    per_quarter = 1 / resolution
+    start = np.round(notes.onset * per_quarter).astype(np.int64)
+    stop = np.round((notes.onset + notes.duration) * per_quarter).astype(np.int64)
     return start, stop
 
 
@@ -155,31 +171,36 @@ def ioi_histogram(notes: Notes, edges: tuple[float, ...] = IOI_EDGES) -> np.ndar
 
 
 def empty_beat_rate(notes: Notes) -> float:
-    """``|{beats with no onset}| / |beats|`` over the quarter-note beats up to the last note's end (MusPy)."""
+    """``1 - |{beats in which a note sounds}| / |beats|`` over quarter-note beats (MusPy ``empty_beat_rate``).
+
+    As MusPy counts them: beats ``0 .. floor(end)`` (``floor(end) + 1`` of them, ``end`` the last note's end), a
+    note sounding in beats ``floor(onset) .. floor(onset + duration)``, both ends included (so a note ending on a
+    beat marks that beat too). Pitched notes only (MusPy counts drum tracks as well); 1 for an empty piece.
+    """
     if not len(notes):
         return 1.0
-    beats = max(1, int(np.ceil(notes.end - 1e-9)))
-    hit = np.zeros(beats, dtype=bool)
-    hit[np.minimum(np.floor(notes.onset + 1e-9).astype(np.int64), beats - 1)] = True
-    return float(1.0 - hit.mean())
+    first = np.floor(notes.onset + 1e-9).astype(np.int64)
+    last = np.floor(notes.onset + notes.duration + 1e-9).astype(np.int64)
+    return float(1.0 - _union_length(first, last + 1) / (int(last.max()) + 1))
 
 
 def groove_consistency(notes: Notes, resolution: float = 1 / 12) -> float:
-    """``1 - 1/(M-1) sum_i d(G_i, G_i+1) / Q`` (Wu and Yang 2020, as implemented in MusPy).
+    """``1 - 1/(M-1) sum_i d(G_i, G_i+1) / Q`` (Wu and Yang 2020, as MusPy implements it).
 
     ``G_i`` is bar ``i``'s binary onset pattern on ``Q`` positions of ``resolution`` quarters (1/12 keeps
-    triplets), ``d`` the Hamming distance, ``M`` the number of bars up to the last onset. 1 when every bar has the
-    same rhythm; a piece of one bar scores 1.
+    triplets), ``d`` the Hamming distance, ``M = floor(end / bar) + 1`` bars as MusPy counts them (``end`` the last
+    note's end, so a piece ending on a barline has a last empty bar). 1 when every bar has the same rhythm; a piece
+    of one bar scores 1 (MusPy: NaN).
     """
     if not len(notes):
         return 0.0
+    start, end = _frame_intervals(notes, resolution)  # onsets and ends on the grid, as MusPy
     q = round(notes.beats_per_bar / resolution)
-    bars = int(notes.onset.max() // notes.beats_per_bar) + 1  # up to the last onset: rhythm is onsets
-    grid = np.zeros((bars, q), dtype=bool)
-    pos = np.round(notes.onset / resolution).astype(np.int64)
-    grid.reshape(-1)[np.minimum(pos, bars * q - 1)] = True
+    bars = int(end.max() // q) + 1
     if bars < 2:
         return 1.0
+    grid = np.zeros((bars, q), dtype=bool)
+    grid.reshape(-1)[start] = True
     return float(1.0 - np.mean((grid[1:] != grid[:-1]).sum(axis=1) / q))
 
 
