@@ -49,6 +49,7 @@ bench: install
 	$(PY) benchmarks/ingest.py
 	$(PY) benchmarks/dataset_memory.py
 	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/threads.py
 	$(PY) benchmarks/generate_speed.py
 
 # The JSB Chorales polyphonic benchmark: about 35 minutes (30 of training) on a 2-core CPU.
