@@ -49,6 +49,8 @@ def test_recipe_runs_end_to_end_in_smoke_mode(recipe, tmp_path):
         assert list(run.glob("eval/**/*.mid")), f"{name}: evaluation wrote no MIDI samples"
         generated = json.loads((run / "samples" / "generate.json").read_text())["files"]
         assert generated and all(f.get("files") for f in generated)
+        training = summary["runs"][name]["training"]  # the whole step budget, never cut by the safety cap
+        assert training["steps"] == training["steps_planned"] > 0 and not training["cut_short"]
     if len(loaded.runs) > 1:
         assert (out / "compare.md").is_file() and (out / "compare.png").is_file()
     assert (out / "commands.txt").read_text().startswith("tunesmith prepare ")
