@@ -49,6 +49,9 @@ def test_recipe_runs_end_to_end_in_smoke_mode(recipe, tmp_path):
         assert list(run.glob("eval/**/*.mid")), f"{name}: evaluation wrote no MIDI samples"
         generated = json.loads((run / "samples" / "generate.json").read_text())["files"]
         assert generated and all(f.get("files") for f in generated)
+        if loaded.prepare.get("drums") == "keep":  # the songs' drums reach the model and the drum metrics
+            assert "Program_-1" in json.loads((out / "data" / "tokenizer.json").read_text())["vocab"]
+            assert report["metrics"]["drum_pattern_consistency"]["real"]["pieces"] > 0
         training = summary["runs"][name]["training"]  # the whole step budget, never cut by the safety cap
         assert training["steps"] == training["steps_planned"] > 0 and not training["cut_short"]
     if len(loaded.runs) > 1:
