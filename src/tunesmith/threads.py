@@ -66,10 +66,11 @@ def free_cores() -> int:
     return max(1, min(len(cores), round(len(cores) - busy)))
 
 
-def choose_threads(requested: int = 0) -> tuple[int, str]:
+def choose_threads(requested: int = 0, processes: int = 1) -> tuple[int, str]:
     """The intra-op thread count for ``--threads requested`` (0: the free cores) and why, in words.
 
-    A request above the affinity's cores is lowered to them: more threads than cores only thrash.
+    A request above the affinity's cores is lowered to them: more threads than cores only thrash. ``processes``
+    training side by side on this machine (``torchrun``'s local world) share the free cores.
     """
     cores = len(allowed_cores())
     if requested > cores:
@@ -77,4 +78,6 @@ def choose_threads(requested: int = 0) -> tuple[int, str]:
     if requested:
         return requested, f"--threads {requested}"
     free = free_cores()
-    return free, f"{free} of the {cores} cores this process may use were free"
+    share = max(1, free // max(1, processes))
+    shared = f", shared by {processes} processes" if processes > 1 else ""
+    return share, f"{free} of the {cores} cores this process may use were free{shared}"

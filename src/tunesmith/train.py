@@ -206,7 +206,7 @@ class Trainer:
         self.tokenizer = load_data_tokenizer(Path(cfg.data))
         preset = get_preset(cfg.model)
         cfg = cfg.resolved(preset.train)
-        threads, why = choose_threads(cfg.threads)
+        threads, why = choose_threads(cfg.threads, int(os.environ.get("LOCAL_WORLD_SIZE", self.dist.world)))
         torch.set_num_threads(threads)
         self.log(f"threads: {threads} ({why})")
         self.cfg = cfg = dataclasses.replace(cfg, threads=threads)  # recorded: a resume computes with the same
