@@ -101,6 +101,17 @@ def test_safety_cap_stops_after_the_epoch_that_reaches_it_and_says_so(data_dir, 
     assert record["steps"] == record["steps_per_epoch"] and record["steps_planned"] == 5 * record["steps_per_epoch"]
 
 
+def test_a_run_cut_short_by_the_cap_goes_on_when_resumed(data_dir, tmp_path):
+    run = tmp_path / "run"
+    args = ["train", str(data_dir), "-o", str(run), *SMALL, "--epochs", "2", "--max-minutes", "0.00001"]
+    assert main([*args, "--seq-len", "16", "--batch-size", "8"]) == 0
+    assert json.loads((run / "train.json").read_text())["cut_short"]
+    assert main(["train", "--resume", str(run), "-q"]) == 0  # one more epoch: the budget's last
+    record = json.loads((run / "train.json").read_text())
+    assert len(rows(run)) == 2 and record["epochs"] == 2 and record["steps"] == record["steps_planned"]
+    assert not record["cut_short"]
+
+
 def test_a_run_that_ends_within_its_cap_is_not_cut_short(data_dir, tmp_path, capsys):
     run = tmp_path / "run"
     args = ["train", str(data_dir), "-o", str(run), *SMALL, "--epochs", "2", "--max-minutes", "60", "--threads", "1"]

@@ -162,7 +162,7 @@ class TrainConfig:
     schedule: str = "none"
     warmup: int = 0  # steps of linear warm-up
     patience: int = 0  # early stopping after this many epochs without a better validation loss; 0: never
-    max_minutes: float = 0.0  # safety cap: stop after the epoch that passes this much training time; 0: none
+    max_minutes: float = 0.0  # safety cap: stop after the epoch that passes this many minutes of this command; 0: none
     checkpoint_every: int = 100  # steps between mid-epoch checkpoints; 0: at epoch ends only
     sample_every: int = 0  # epochs between sample MIDI files; 0: none
     sample_length: int = 256

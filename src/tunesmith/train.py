@@ -230,9 +230,11 @@ class Trainer:
         self.scheduler = make_scheduler(cfg, self.optimizer, self.steps_per_epoch * cfg.epochs)
         self.state = Progress()
         self.history: list[dict[str, Any]] = []
+        self.epochs_before = 0  # epochs of earlier commands (a resume): the safety cap counts this command's only
         self.stream_state = None
         if ckpt is not None:
             self._restore(ckpt)
+            self.epochs_before = len(self.history)
         self.net = self._wrap_ddp()
 
     # -- setup ------------------------------------------------------------------------------------------------
@@ -285,6 +287,9 @@ class Trainer:
         if torch.cuda.is_available() and ckpt["rng"].get("cuda"):
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
         self.stream_state = ckpt.get("stream_state")
+        if self.state.cut_short:  # the cap limits one command's training: a resume goes on with the budget
+            self.state.cut_short = self.state.stopped_early = False
+            self.log(f"{self.run_dir} was cut short by the --max-minutes safety cap: going on with its budget")
         self.log(f"resuming {self.run_dir} at epoch {self.state.epoch + 1}, batch {self.state.batch}")
 
     # -- the loop ---------------------------------------------------------------------------------------------
@@ -421,7 +426,8 @@ class Trainer:
         st.best, st.bad_epochs = (monitored, 0) if improved else (st.best, st.bad_epochs + 1)
         patience_stop = bool(cfg.patience and st.bad_epochs >= cfg.patience)
         minutes = sum(r["seconds"] for r in self.history) / 60.0
-        late = torch.tensor([float(bool(cfg.max_minutes) and minutes >= cfg.max_minutes)], dtype=torch.float64)
+        session = sum(r["seconds"] for r in self.history[self.epochs_before :]) / 60.0
+        late = torch.tensor([float(bool(cfg.max_minutes) and session >= cfg.max_minutes)], dtype=torch.float64)
         out_of_time = bool(self.dist.all_sum(late).item() > 0)  # every process stops after the same epoch
         st.stopped_early = patience_stop or out_of_time
         st.cut_short = st.cut_short or (out_of_time and not patience_stop and st.epoch + 1 < cfg.epochs)
@@ -434,9 +440,10 @@ class Trainer:
             self.log(format_row(row) + (" *" if improved else ""))
             if st.cut_short:
                 self.log(
-                    f"warning: cut short by the safety cap: {minutes:.1f} minutes of training passed --max-minutes "
+                    f"warning: cut short by the safety cap: {session:.1f} minutes of training passed --max-minutes "
                     f"{cfg.max_minutes:g} after {st.epoch} of {cfg.epochs} epochs ({st.step} of "
-                    f"{self.planned_steps} steps); this model is not the one its config describes"
+                    f"{self.planned_steps} steps); this model is not the one its config describes "
+                    f"(--resume {self.run_dir} goes on)"
                 )
             elif patience_stop and st.epoch < cfg.epochs:
                 self.log(f"early stop: no better validation loss for {cfg.patience} epochs")
