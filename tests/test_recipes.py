@@ -133,3 +133,20 @@ def test_threads_are_never_more_than_the_cores_and_at_least_one():
     assert choose_threads(cores + 3)[0] == cores and "lowered" in choose_threads(cores + 3)[1]
     assert choose_threads(1) == (1, "--threads 1")
     assert 1 <= choose_threads(0)[0] <= cores
+
+
+def test_docs_pages_state_the_step_budget_and_any_cut_by_the_safety_cap():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_page", ROOT / "docs" / "make_page.py")
+    page = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(page)
+    full = {"steps": 540, "steps_planned": 540, "epochs": 9, "epochs_planned": 9, "steps_per_epoch": 60}
+    full.update(minutes=6.4, threads=2, max_minutes=20.0, cut_short=False)
+    cut = {**full, "steps": 60, "epochs": 1, "minutes": 20.3, "threads": 1, "cut_short": True}
+    text = "\n".join(page.budget_lines({"model": full}))
+    assert "| model | 540 of 540 | 9 of 9 | 60 | 6.40 | 2 | 20 min | no |" in text
+    assert "No run was cut short" in text
+    text = "\n".join(page.budget_lines({"a": full, "b": cut}))
+    assert "| b | 60 of 540 | 1 of 9 | 60 | 20.30 | 1 | 20 min | **yes** |" in text
+    assert "**Cut short by the safety cap: b (60 of 540 steps).**" in text and "No run was cut" not in text
