@@ -49,6 +49,7 @@ bench: install
 	$(PY) benchmarks/ingest.py
 	$(PY) benchmarks/dataset_memory.py
 	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/threads.py
 	$(PY) benchmarks/generate_speed.py
 	$(PY) benchmarks/piano_roll.py
 

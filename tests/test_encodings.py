@@ -238,3 +238,32 @@ def test_absurd_abc_note_lengths_are_refused_not_parsed_for_minutes():
     with pytest.raises(ValueError, match="three digits"):
         tokenizer.parse("L:1/8\nK:C\nA2 B99999999 c|")
     assert tokenizer.parse(repair_abc("L:1/8\nK:C\nA2 B99999999 c|")).note_num() == 3  # capped at B99
+
+
+def test_event_encoding_keeps_a_drum_track_on_midi_channel_10(tmp_path):
+    """Drums survive encode -> decode -> MIDI: their own track, is_drum, drum pitches untouched, channel 10."""
+    import mido
+
+    from musicgen import make_score
+    from tunesmith.corpus.pieces import Piece
+
+    kick_snare = [(b * 0.5, 0.25, 36 if b % 2 == 0 else 38, 100) for b in range(16)]
+    triplets = [(4 + k / 3, 0.25, 42, 80) for k in range(6)]
+    score = make_score(
+        [{"program": 33, "notes": melody(16, 40)}, {"is_drum": True, "notes": kick_snare + triplets}]
+    ).to("quarter")
+    piece = Piece(score, id="band", style="s")
+    tokenizer = make_tokenizer("event", use_tempos=False, positions_per_beat=12).fit([piece])
+    ids = tokenizer.encode(piece)
+    assert "Program_-1" in tokenizer.vocab and any(t.startswith("PitchDrum_") for t in tokenizer.vocab)
+    assert all(tokenizer.transpose_token(t, 3) == t for t in tokenizer.vocab if t.startswith("PitchDrum_"))
+    decoded = tokenizer.decode(ids)
+    drums = [t for t in decoded.tracks if t.is_drum]
+    assert len(drums) == 1 and [t.program for t in decoded.tracks if not t.is_drum] == [33]
+    got = sorted((round(n.time * 12), n.pitch) for n in drums[0].notes)
+    assert got == sorted((round(t * 12), p) for t, _, p, _ in kick_snare + triplets)  # triplets kept on 12/beat
+    path = tmp_path / "band.mid"
+    decoded.dump_midi(str(path))
+    on = [m for tr in mido.MidiFile(path).tracks for m in tr if m.type == "note_on" and m.velocity]
+    assert sorted(m.note for m in on if m.channel == 9) == sorted(p for _, _, p, _ in kick_snare + triplets)
+    assert len([m for m in on if m.channel != 9]) == 16  # the bass line, on a channel of its own

@@ -19,6 +19,8 @@ from tunesmith.evaluate.distances import kl_divergence, overlap_area, set_distan
 from tunesmith.evaluate.memorisation import SuffixAutomaton, TrainingIndex, looks_copied
 from tunesmith.evaluate.metrics import (
     Notes,
+    drum_in_pattern_rate,
+    drum_pattern_consistency,
     empty_beat_rate,
     groove_consistency,
     ioi_histogram,
@@ -73,6 +75,32 @@ def test_metrics_of_chords_rests_and_repetition():
 
     empty = Notes.of([])
     assert pitch_range(empty) == 0 and polyphony(empty) == 0 and empty_beat_rate(empty) == 1.0
+
+
+def test_drum_metrics_count_drum_onsets_on_the_16th_and_triplet_grids():
+    # Six drum hits: on the beat, a 16th after, an 8th after, a triplet 8th after (1/3), two triplets (2/3), and
+    # one 32nd off (1/8): duple grid 0, 1/4, 1/2, 3/4 holds 3 of 6, triple grid 0, 1/3, 2/3 holds 3 of 6 too.
+    onsets = [0.0, 1.25, 2.5, 3 + 1 / 3, 4 + 2 / 3, 5.125]
+    score = make_score(
+        [
+            {"program": 0, "notes": [(0, 1, 60, 80)]},
+            {"program": 0, "is_drum": True, "notes": [(t, 0.1, 38, 100) for t in onsets]},
+        ],
+        tpq=480,
+    )
+    notes = Notes.from_score(score.to("quarter"))
+    assert notes.drum_onset.size == 6 and len(notes) == 1  # drums are not pitched notes
+    assert drum_in_pattern_rate(notes, "duple") == pytest.approx(3 / 6)
+    assert drum_in_pattern_rate(notes, "triple") == pytest.approx(3 / 6)
+    straight = Notes.from_score(
+        make_score(
+            [{"is_drum": True, "notes": [(i * 0.25, 0.1, 42, 90) for i in range(8)] + [(2 + 1 / 3, 0.1, 38, 90)]}]
+        )
+    )
+    assert drum_in_pattern_rate(straight, "duple") == pytest.approx(8 / 9)  # eight 16ths; one triplet is off
+    assert drum_in_pattern_rate(straight, "triple") == pytest.approx(3 / 9)  # the beats 0, 1 and the triplet
+    assert drum_pattern_consistency(straight) == pytest.approx(8 / 9)
+    assert math.isnan(drum_in_pattern_rate(C_MAJOR_SCALE)) and math.isnan(drum_pattern_consistency(C_MAJOR_SCALE))
 
 
 def test_distances_tell_same_from_different():

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from tunesmith.cli import main
 from tunesmith.recipe import load_recipe, to_argv
+from tunesmith.threads import allowed_cores, choose_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted((ROOT / "recipes").glob("*.toml"))
@@ -44,6 +49,11 @@ def test_recipe_runs_end_to_end_in_smoke_mode(recipe, tmp_path):
         assert list(run.glob("eval/**/*.mid")), f"{name}: evaluation wrote no MIDI samples"
         generated = json.loads((run / "samples" / "generate.json").read_text())["files"]
         assert generated and all(f.get("files") for f in generated)
+        if loaded.prepare.get("drums") == "keep":  # the songs' drums reach the model and the drum metrics
+            assert "Program_-1" in json.loads((out / "data" / "tokenizer.json").read_text())["vocab"]
+            assert report["metrics"]["drum_pattern_consistency"]["real"]["pieces"] > 0
+        training = summary["runs"][name]["training"]  # the whole step budget, never cut by the safety cap
+        assert training["steps"] == training["steps_planned"] > 0 and not training["cut_short"]
     if len(loaded.runs) > 1:
         assert (out / "compare.md").is_file() and (out / "compare.png").is_file()
     assert (out / "commands.txt").read_text().startswith("tunesmith prepare ")
@@ -72,3 +82,71 @@ def test_bad_recipes_are_one_line_errors(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == "tunesmith: error: " + f"{bad}: unknown recipe section(s) trian"
     assert main(["run", str(tmp_path / "missing.toml")]) == 2
     assert "recipe not found" in capsys.readouterr().err
+
+
+LOSS_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "lr")
+
+
+def _loss_columns(run: Path) -> list[dict[str, str]]:
+    with open(run / "metrics.csv", newline="") as fh:
+        return [{k: row[k] for k in LOSS_COLUMNS} for row in csv.DictReader(fh)]
+
+
+def _tensors(run: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of the last checkpoint: weights, optimizer moments, RNG state."""
+    ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    flat = {f"weights.{k}": v for k, v in ckpt["weights"].items()}
+    for key, state in ckpt["optimizer"]["state"].items():
+        flat.update({f"optimizer.{key}.{k}": v for k, v in state.items() if isinstance(v, torch.Tensor)})
+    flat["rng"] = ckpt["rng"]["torch"]
+    return flat
+
+
+def test_a_recipe_gives_the_same_model_beside_a_competing_process(tmp_path):
+    """The step budget, not the machine's load, decides the model: the smoke multitrack recipe's training twice,
+    the second time with a CPU-bound process on one of the cores, gives the same losses and the same tensors."""
+    recipe = load_recipe(ROOT / "recipes" / "bollywood-multitrack.toml", smoke=True)
+    if not SHARED.is_dir():
+        pytest.skip("needs ../shared/data")
+    data = tmp_path / "data"
+    assert main(["prepare", *to_argv(recipe.prepare, ("sources",)), "-o", str(data), "-q"]) == 0
+    options = {k: v for k, v in recipe.runs[0].items() if k != "name"}
+    options["threads"] = min(2, len(allowed_cores()))  # the count is the run's: pinned, as a resume pins it
+    train = lambda run: main(["train", str(data), "-o", str(run), "-q", *to_argv(options)])  # noqa: E731
+    assert train(tmp_path / "idle") == 0
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        assert train(tmp_path / "busy") == 0
+        assert busy.poll() is None, "the competing process was running all along"
+    finally:
+        busy.kill()
+        busy.wait()
+    idle, loaded = (json.loads((tmp_path / r / "train.json").read_text()) for r in ("idle", "busy"))
+    assert idle["steps"] == loaded["steps"] == idle["steps_planned"] and not loaded["cut_short"]
+    assert _loss_columns(tmp_path / "idle") == _loss_columns(tmp_path / "busy")
+    a, b = _tensors(tmp_path / "idle"), _tensors(tmp_path / "busy")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_threads_are_never_more_than_the_cores_and_at_least_one():
+    cores = len(allowed_cores())
+    assert choose_threads(cores + 3)[0] == cores and "lowered" in choose_threads(cores + 3)[1]
+    assert choose_threads(1) == (1, "--threads 1")
+    assert 1 <= choose_threads(0)[0] <= cores
+
+
+def test_docs_pages_state_the_step_budget_and_any_cut_by_the_safety_cap():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_page", ROOT / "docs" / "make_page.py")
+    page = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(page)
+    full = {"steps": 540, "steps_planned": 540, "epochs": 9, "epochs_planned": 9, "steps_per_epoch": 60}
+    full.update(minutes=6.4, threads=2, max_minutes=20.0, cut_short=False)
+    cut = {**full, "steps": 60, "epochs": 1, "minutes": 20.3, "threads": 1, "cut_short": True}
+    text = "\n".join(page.budget_lines({"model": full}))
+    assert "| model | 540 of 540 | 9 of 9 | 60 | 6.40 | 2 | 20 min | no |" in text
+    assert "No run was cut short" in text
+    text = "\n".join(page.budget_lines({"a": full, "b": cut}))
+    assert "| b | 60 of 540 | 1 of 9 | 60 | 20.30 | 1 | 20 min | **yes** |" in text
+    assert "**Cut short by the safety cap: b (60 of 540 steps).**" in text and "No run was cut" not in text

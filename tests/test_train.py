@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import pickle
 import signal
@@ -89,12 +90,35 @@ def test_early_stopping(data_dir, tmp_path, capsys):
     assert "early stop" in capsys.readouterr().out
 
 
-def test_time_limit_stops_after_the_epoch_that_reaches_it(data_dir, tmp_path, capsys):
+def test_safety_cap_stops_after_the_epoch_that_reaches_it_and_says_so(data_dir, tmp_path, capsys):
     run = tmp_path / "run"
     args = ["train", str(data_dir), "-o", str(run), *SMALL, "--epochs", "5", "--max-minutes", "0.00001"]
     assert main([*args, "--seq-len", "16", "--batch-size", "8"]) == 0
     assert len(rows(run)) == 1
-    assert "time limit" in capsys.readouterr().out
+    assert "warning: cut short by the safety cap" in capsys.readouterr().out
+    record = json.loads((run / "train.json").read_text())
+    assert record["cut_short"] and record["epochs"] == 1 and record["epochs_planned"] == 5
+    assert record["steps"] == record["steps_per_epoch"] and record["steps_planned"] == 5 * record["steps_per_epoch"]
+
+
+def test_a_run_cut_short_by_the_cap_goes_on_when_resumed(data_dir, tmp_path):
+    run = tmp_path / "run"
+    args = ["train", str(data_dir), "-o", str(run), *SMALL, "--epochs", "2", "--max-minutes", "0.00001"]
+    assert main([*args, "--seq-len", "16", "--batch-size", "8"]) == 0
+    assert json.loads((run / "train.json").read_text())["cut_short"]
+    assert main(["train", "--resume", str(run), "-q"]) == 0  # one more epoch: the budget's last
+    record = json.loads((run / "train.json").read_text())
+    assert len(rows(run)) == 2 and record["epochs"] == 2 and record["steps"] == record["steps_planned"]
+    assert not record["cut_short"]
+
+
+def test_a_run_that_ends_within_its_cap_is_not_cut_short(data_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", str(data_dir), "-o", str(run), *SMALL, "--epochs", "2", "--max-minutes", "60", "--threads", "1"]
+    assert main([*args, "--seq-len", "16", "--batch-size", "8"]) == 0
+    record = json.loads((run / "train.json").read_text())
+    assert not record["cut_short"] and record["steps"] == record["steps_planned"] and record["threads"] == 1
+    assert "warning" not in capsys.readouterr().out
 
 
 def test_same_seed_same_numbers(data_dir, tmp_path):

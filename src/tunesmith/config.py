@@ -162,12 +162,13 @@ class TrainConfig:
     schedule: str = "none"
     warmup: int = 0  # steps of linear warm-up
     patience: int = 0  # early stopping after this many epochs without a better validation loss; 0: never
-    max_minutes: float = 0.0  # stop after the epoch in which this much training time has passed; 0: no limit
+    max_minutes: float = 0.0  # safety cap: stop after the epoch that passes this many minutes of this command; 0: none
     checkpoint_every: int = 100  # steps between mid-epoch checkpoints; 0: at epoch ends only
     sample_every: int = 0  # epochs between sample MIDI files; 0: none
     sample_length: int = 256
     seed: int = 0
     device: str = "auto"
+    threads: int = 0  # torch intra-op threads; 0: the cores of the CPU affinity that other work leaves free
     bf16: bool = False
 
     def __post_init__(self) -> None:
@@ -189,6 +190,7 @@ class TrainConfig:
             (self.weight_decay is None or self.weight_decay >= 0, "--weight-decay must be 0 or more"),
             (self.clip >= 0, "--clip must be 0 (off) or positive"),
             (self.max_minutes >= 0, "--max-minutes must be 0 (no limit) or positive"),
+            (self.threads >= 0, "--threads must be 0 (the free cores) or positive"),
             (min(self.warmup, self.patience, self.checkpoint_every, self.sample_every) >= 0, "counts must be >= 0"),
         ]
         for ok, message in checks:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import math
 import os
 import time
@@ -35,9 +36,11 @@ from tunesmith.config import TrainConfig, dump_toml, from_dict, to_dict
 from tunesmith.data import TokenData, WindowSampler, load_data_tokenizer, stream_batches, stream_steps
 from tunesmith.errors import TunesmithError
 from tunesmith.models import SequenceModel, build_model, detach_state, get_preset, model_spec
+from tunesmith.threads import choose_threads
 
 METRICS = "metrics.csv"
 CURVES = "curves.png"
+TRAINING = "train.json"  # how far the run got against its budget, and whether the safety cap cut it
 COLUMNS = (
     "epoch",
     "step",
@@ -65,6 +68,7 @@ class Progress:
     best: float = math.inf
     bad_epochs: int = 0
     stopped_early: bool = False
+    cut_short: bool = False  # the --max-minutes safety cap stopped the run before its epochs were done
     sums: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # loss, correct, targets, seconds
 
 
@@ -201,7 +205,11 @@ class Trainer:
             raise TunesmithError("no training config given")
         self.tokenizer = load_data_tokenizer(Path(cfg.data))
         preset = get_preset(cfg.model)
-        self.cfg = cfg = cfg.resolved(preset.train)
+        cfg = cfg.resolved(preset.train)
+        threads, why = choose_threads(cfg.threads, int(os.environ.get("LOCAL_WORLD_SIZE", self.dist.world)))
+        torch.set_num_threads(threads)
+        self.log(f"threads: {threads} ({why})")
+        self.cfg = cfg = dataclasses.replace(cfg, threads=threads)  # recorded: a resume computes with the same
         if self.dist.world > 1 and cfg.batch_size % self.dist.world:
             raise TunesmithError(f"--batch-size {cfg.batch_size} does not split over {self.dist.world} processes")
         self.device = pick_device(cfg.device, self.dist)
@@ -222,9 +230,11 @@ class Trainer:
         self.scheduler = make_scheduler(cfg, self.optimizer, self.steps_per_epoch * cfg.epochs)
         self.state = Progress()
         self.history: list[dict[str, Any]] = []
+        self.epochs_before = 0  # epochs of earlier commands (a resume): the safety cap counts this command's only
         self.stream_state = None
         if ckpt is not None:
             self._restore(ckpt)
+            self.epochs_before = len(self.history)
         self.net = self._wrap_ddp()
 
     # -- setup ------------------------------------------------------------------------------------------------
@@ -277,6 +287,9 @@ class Trainer:
         if torch.cuda.is_available() and ckpt["rng"].get("cuda"):
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
         self.stream_state = ckpt.get("stream_state")
+        if self.state.cut_short:  # the cap limits one command's training: a resume goes on with the budget
+            self.state.cut_short = self.state.stopped_early = False
+            self.log(f"{self.run_dir} was cut short by the --max-minutes safety cap: going on with its budget")
         self.log(f"resuming {self.run_dir} at epoch {self.state.epoch + 1}, batch {self.state.batch}")
 
     # -- the loop ---------------------------------------------------------------------------------------------
@@ -411,20 +424,28 @@ class Trainer:
             self.scheduler.step(monitored)
         improved = monitored < st.best
         st.best, st.bad_epochs = (monitored, 0) if improved else (st.best, st.bad_epochs + 1)
-        st.stopped_early = bool(cfg.patience and st.bad_epochs >= cfg.patience)
+        patience_stop = bool(cfg.patience and st.bad_epochs >= cfg.patience)
         minutes = sum(r["seconds"] for r in self.history) / 60.0
-        late = torch.tensor([float(bool(cfg.max_minutes) and minutes >= cfg.max_minutes)], dtype=torch.float64)
+        session = sum(r["seconds"] for r in self.history[self.epochs_before :]) / 60.0
+        late = torch.tensor([float(bool(cfg.max_minutes) and session >= cfg.max_minutes)], dtype=torch.float64)
         out_of_time = bool(self.dist.all_sum(late).item() > 0)  # every process stops after the same epoch
-        st.stopped_early = st.stopped_early or out_of_time
+        st.stopped_early = patience_stop or out_of_time
+        st.cut_short = st.cut_short or (out_of_time and not patience_stop and st.epoch + 1 < cfg.epochs)
         st.epoch, st.batch, st.sums = st.epoch + 1, 0, [0.0, 0.0, 0.0, 0.0]
         self.stream_state = None
         if self.dist.main:
             write_metrics(self.run_dir, self.history)
+            self._write_training(minutes)
             plot_curves(self.run_dir / CURVES, self.history)
             self.log(format_row(row) + (" *" if improved else ""))
-            if out_of_time:
-                self.log(f"time limit: {minutes:.1f} minutes of training (--max-minutes {cfg.max_minutes:g})")
-            elif st.stopped_early:
+            if st.cut_short:
+                self.log(
+                    f"warning: cut short by the safety cap: {session:.1f} minutes of training passed --max-minutes "
+                    f"{cfg.max_minutes:g} after {st.epoch} of {cfg.epochs} epochs ({st.step} of "
+                    f"{self.planned_steps} steps); this model is not the one its config describes "
+                    f"(--resume {self.run_dir} goes on)"
+                )
+            elif patience_stop and st.epoch < cfg.epochs:
                 self.log(f"early stop: no better validation loss for {cfg.patience} epochs")
             if self.on_epoch_end and cfg.sample_every and st.epoch % cfg.sample_every == 0:
                 self.on_epoch_end(self.model, self.tokenizer, cfg, st.epoch, self.run_dir)
@@ -432,6 +453,30 @@ class Trainer:
             self._save(BEST)
         self._save(LAST)
         return row
+
+    @property
+    def planned_steps(self) -> int:
+        """The run's budget in optimizer steps: its epochs times the batches of an epoch."""
+        return self.steps_per_epoch * self.cfg.epochs
+
+    def _write_training(self, minutes: float) -> None:
+        """``train.json``: steps and epochs done against the budget, minutes, threads, and any cut by the cap."""
+        st = self.state
+        record = {
+            "steps": st.step,
+            "steps_planned": self.planned_steps,
+            "epochs": st.epoch,
+            "epochs_planned": self.cfg.epochs,
+            "steps_per_epoch": self.steps_per_epoch,
+            "minutes": round(minutes, 3),
+            "threads": self.cfg.threads,
+            "max_minutes": self.cfg.max_minutes,
+            "cut_short": st.cut_short,
+            "stopped_early": st.stopped_early and not st.cut_short and st.epoch < self.cfg.epochs,
+        }
+        tmp = self.run_dir / f".{TRAINING}.tmp"
+        tmp.write_text(json.dumps(record, indent=1))
+        os.replace(tmp, self.run_dir / TRAINING)
 
     def _save(self, name: str) -> None:
         if not self.dist.main:

@@ -56,6 +56,12 @@ def _decode_share(samples_dir: Path) -> dict[str, int] | None:
     }
 
 
+def _training(run_dir: Path) -> dict[str, Any] | None:
+    """What ``train`` wrote to ``train.json``: steps and epochs against the budget, minutes, a cut by the cap."""
+    path = run_dir / "train.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run every step of a recipe."""
     from tunesmith.evaluate.report import format_report
@@ -72,6 +78,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     for spec in recipe.runs:
         run_dir = out / spec["name"]
         options = {k: v for k, v in spec.items() if k != "name"}
+        if args.threads is not None:
+            options["threads"] = args.threads
         if (run_dir / "checkpoints" / "last.pt").is_file():
             steps(f"train {spec['name']}", ["train", "--resume", str(run_dir), "-q"])
         else:
@@ -97,6 +105,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary["runs"][run_dir.name] = {
             "likelihood": report["likelihood"],
             "decoded_samples": _decode_share(run_dir / "samples"),
+            "training": _training(run_dir),
             "table": format_report(report),
         }
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
@@ -110,6 +119,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 decoded += f" ({shares['decoded']} after repair)"
         net, base = run["likelihood"]["network"], run["likelihood"]["ngram"]
         print(f"  {name}: test NLL {net['nll']:.4f} nats/token (n-gram {base['nll']:.4f}){decoded}")
+        training = run["training"]
+        if training and training["cut_short"]:
+            print(
+                f"  warning: {name} was cut short by the --max-minutes {training['max_minutes']:g} safety cap after "
+                f"{training['steps']} of {training['steps_planned']} steps: its figures are not the recipe's"
+            )
     return 0
 
 
@@ -126,4 +141,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="RUN_DIR", help="where to write (default runs/NAME)")
     p.add_argument("--smoke", action="store_true", help="tiny data and epochs: the whole recipe in under 2 minutes")
     p.add_argument("--source", action="append", metavar="PATH", help="train on these files/folders instead")
+    p.add_argument("--threads", type=int, metavar="N", help="torch threads for every training (default: free cores)")
     p.set_defaults(func=cmd_run)

@@ -33,6 +33,7 @@ _TRAIN_OPTIONS = [
     "sample_length",
     "seed",
     "device",
+    "threads",
 ]
 
 
@@ -160,11 +161,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--schedule", choices=["none", "cosine", "plateau", "step"], help="learning-rate schedule")
     g.add_argument("--warmup", type=int, metavar="STEPS", help="linear warm-up steps")
     g.add_argument("--patience", type=int, metavar="E", help="early stopping after E epochs without improvement")
-    g.add_argument("--max-minutes", type=float, metavar="M", help="stop after the epoch that reaches M minutes")
+    g.add_argument(
+        "--max-minutes",
+        type=float,
+        metavar="M",
+        help="safety cap: stop after the epoch that reaches M minutes, and say the run was cut short",
+    )
     g.add_argument("--checkpoint-every", type=int, metavar="STEPS", help="mid-epoch checkpoints (default 100)")
     g.add_argument("--sample-every", type=int, metavar="E", help="write RUN_DIR/samples/epoch-N.mid every E epochs")
     g.add_argument("--sample-length", type=int, metavar="TOKENS", help="length of those samples (default 256)")
     g.add_argument("--seed", type=int, help="random seed (default 0)")
     g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto")
+    g.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch threads (default: the cores of this process's CPU affinity that other work leaves free)",
+    )
     g.add_argument("--bf16", action="store_true", help="bfloat16 autocast (faster on recent CPUs and GPUs)")
     p.set_defaults(func=cmd_train)

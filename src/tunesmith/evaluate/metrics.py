@@ -6,14 +6,18 @@ Sources:
 - Dong, Hsiao, Yang and Yang, "MuseGAN", AAAI 2018 (used pitch classes).
 - Yang and Lerch, "On the evaluation of generative models in music", Neural Computing and Applications 2020
   (pitch range, used pitches, note count per bar, inter-onset-interval histogram).
+- Dong, Hsiao, Yang and Yang, "MuseGAN", AAAI 2018, as implemented in MusPy (drum-in-pattern rate, drum pattern
+  consistency).
 
-Times are in quarter notes. Drum tracks are left out (``Notes.from_score``).
+Times are in quarter notes. Drum tracks are left out of every metric but the drum metrics, which read only them
+(``Notes.drum_onset``) and are NaN for a piece without drums.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from symusic import Score, TimeUnit
@@ -22,20 +26,26 @@ MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 10)
 KEYS = (("time", np.float64), ("duration", np.float64), ("pitch", np.int64))
 IOI_EDGES = (0.0, 0.1875, 0.375, 0.75, 1.5, 3.0, float("inf"))  # around 1/8, 1/4, 1/2, 1, 2, 4 quarters
+DRUM_PATTERNS = {"duple": 4, "triple": 3}  # a beat cut in 4 (16th notes) or 3 (8th-note triplets)
+ON_GRID = 1e-3  # quarters: onsets are compared with the pattern exactly, up to float rounding (as MusPy's ticks)
 
 
 @dataclass(frozen=True)
 class Notes:
-    """Onsets and durations in quarters and pitches of a piece's pitched notes, sorted by onset then pitch."""
+    """Onsets and durations in quarters and pitches of a piece's pitched notes, sorted by onset then pitch.
+
+    ``drum_onset`` holds the onsets of the notes of its drum tracks (empty for a piece without drums).
+    """
 
     onset: np.ndarray
     duration: np.ndarray
     pitch: np.ndarray
     beats_per_bar: float = 4.0
+    drum_onset: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @classmethod
     def from_score(cls, score: Score) -> Notes:
-        """The pitched notes of ``score`` and the quarters per bar of its first time signature.
+        """The pitched notes of ``score``, its drum onsets and the quarters per bar of its first time signature.
 
         Times are read in ticks and divided in float64, so a note that ends exactly between two grid frames
         rounds as MusPy rounds it (float32 quarters, symusic's quarter time, move such ties by a hair).
@@ -49,11 +59,13 @@ class Notes:
         )
         order = np.lexsort((pitch, onset))
         tpq = float(ticks.ticks_per_quarter)
+        drums = [t.notes.numpy()["time"] for t in ticks.tracks if t.is_drum and len(t.notes)]
+        drum_onset = np.sort(np.concatenate(drums)).astype(np.float64) / tpq if drums else np.zeros(0)
         bar = 4.0
         if len(score.time_signatures):
             ts = score.time_signatures[0]
             bar = ts.numerator * 4.0 / ts.denominator
-        return cls(onset[order] / tpq, duration[order] / tpq, pitch[order], bar)
+        return cls(onset[order] / tpq, duration[order] / tpq, pitch[order], bar, drum_onset)
 
     @classmethod
     def of(cls, notes: list[tuple[float, float, int]], beats_per_bar: float = 4.0) -> Notes:
@@ -223,6 +235,33 @@ def repeated_ngram_ratio(notes: Notes, n: int = 4) -> float:
     return repeats / len(grams)
 
 
+def drum_in_pattern_rate(notes: Notes, meter: str = "duple") -> float:
+    """``#(drum notes in pattern) / #(drum notes)``: the share of drum onsets on the meter's grid within a beat.
+
+    ``duple``: at 0, 1/4, 1/2 or 3/4 of a beat (16th notes); ``triple``: at 0, 1/3 or 2/3 (8th-note triplets).
+    Only drum tracks count; NaN for a piece without drum notes. Dong et al. 2018 (MuseGAN, "DP"), with MusPy's
+    patterns (``muspy.drum_in_pattern_rate``). A piece quantised to 16th notes scores 1 in duple meter by
+    construction: the metric needs a grid that can hold triplets (e.g. 12 positions per beat) to say anything.
+    """
+    if not notes.drum_onset.size:
+        return math.nan
+    divisions = DRUM_PATTERNS[meter]
+    phase = notes.drum_onset * divisions  # onsets in pattern steps; in the pattern when a whole number of them
+    return float(np.mean(np.abs(phase - np.round(phase)) < ON_GRID * divisions))
+
+
+def drum_pattern_consistency(notes: Notes) -> float:
+    """``max_meter drum_in_pattern_rate(meter)`` over duple and triple meters (MusPy ``drum_pattern_consistency``).
+
+    1 when every drum onset sits on one of the two grids; NaN for a piece without drum notes.
+    """
+    if not notes.drum_onset.size:
+        return math.nan
+    return max(drum_in_pattern_rate(notes, meter) for meter in DRUM_PATTERNS)
+
+
+DRUM_METRICS = ("drum_in_pattern_rate", "drum_pattern_consistency")  # NaN for pieces without drums
+
 METRICS: dict[str, Callable[[Notes], float | np.ndarray]] = {
     "pitch_range": pitch_range,
     "used_pitches": used_pitches,
@@ -235,6 +274,8 @@ METRICS: dict[str, Callable[[Notes], float | np.ndarray]] = {
     "empty_beat_rate": empty_beat_rate,
     "groove_consistency": groove_consistency,
     "repeated_ngram_ratio": repeated_ngram_ratio,
+    "drum_in_pattern_rate": drum_in_pattern_rate,
+    "drum_pattern_consistency": drum_pattern_consistency,
 }
 
 

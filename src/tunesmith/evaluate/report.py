@@ -21,7 +21,7 @@ from tunesmith.errors import TunesmithError
 from tunesmith.evaluate.distances import set_distance
 from tunesmith.evaluate.likelihood import fit_ngram, score_split, uses_windows
 from tunesmith.evaluate.memorisation import TrainingIndex, looks_copied
-from tunesmith.evaluate.metrics import METRICS, Notes, compute_metrics
+from tunesmith.evaluate.metrics import DRUM_METRICS, METRICS, Notes, compute_metrics
 from tunesmith.generate import GenerateOptions, Generator
 from tunesmith.render import write_midi
 
@@ -100,16 +100,30 @@ def _ngram_samples(ngram, tokenizer, opts: EvaluateOptions, length: int, out_dir
 
 
 def _metric_table(real: list[dict], sets: dict[str, list[dict]]) -> dict[str, dict[str, Any]]:
-    """Per metric: mean and spread of each set, and the generated sets' distances to the real one."""
+    """Per metric: mean and spread of each set, and the generated sets' distances to the real one.
+
+    The drum metrics are taken over the pieces that have drums (``pieces`` says how many), and left out of the
+    table when no piece, real or generated, has any.
+    """
     table: dict[str, dict[str, Any]] = {}
     for name in METRICS:
-        r = [m[name] for m in real]
+        kept = lambda ms, name=name: [m[name] for m in ms if not _is_nan(m[name])]  # noqa: E731 - NaN: no drums
+        if name in DRUM_METRICS and not any(kept(ms) for ms in (real, *sets.values())):
+            continue
+        r = kept(real)
         row: dict[str, Any] = {"real": _mean_std(r)}
         for label, values in sets.items():
-            g = [m[name] for m in values]
+            g = kept(values)
             row[label] = {**_mean_std(g), **set_distance(r, g)}
+        if name in DRUM_METRICS:
+            for label, values in (("real", real), *sets.items()):
+                row[label]["pieces"] = len(kept(values))
         table[name] = row
     return table
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and value != value
 
 
 def _mean_std(values: list) -> dict[str, Any]:
@@ -225,13 +239,18 @@ def format_report(report: dict[str, Any]) -> str:
         f"musical metrics: {n['network']} network and {n['ngram']} n-gram samples (of {n['requested']} each, "
         f"{n['length_tokens']} tokens; the others did not decode) against {n['real']} real pieces",
     ]
-    lines.append(f"{'metric':<22}{'real':>9}{'network':>9}{'OA':>7}{'KL':>7}{'n-gram':>9}{'OA':>7}{'KL':>7}")
+    width = max(22, *(len(name) + 1 for name in report["metrics"]))
+    lines.append(f"{'metric':<{width}}{'real':>9}{'network':>9}{'OA':>7}{'KL':>7}{'n-gram':>9}{'OA':>7}{'KL':>7}")
     for name, row in report["metrics"].items():
         cells = [_mean_cell(row["real"]["mean"])]
         for label in ("network", "ngram"):
             part = row[label]
             cells += [_mean_cell(part["mean"]), f"{part['overlap']:.3f}", f"{part['kl']:.3f}"]
-        lines.append(f"{name:<22}" + "".join(f"{c:>{w}}" for c, w in zip(cells, (9, 9, 7, 7, 9, 7, 7))))
+        lines.append(f"{name:<{width}}" + "".join(f"{c:>{w}}" for c, w in zip(cells, (9, 9, 7, 7, 9, 7, 7))))
+    drums = [row for name, row in report["metrics"].items() if name in DRUM_METRICS]
+    if drums:
+        counts = ", ".join(f"{label} {drums[0][label]['pieces']}" for label in ("real", "network", "ngram"))
+        lines.append(f"(drum metrics over the pieces that have drums: {counts})")
     lines += ["", "memorisation (longest run copied from training, in notes; share of 8-note n-grams found there)"]
     for label, memo in report["memorisation"].items():
         lines.append(
