@@ -1,10 +1,12 @@
-"""Training steps per second at 1 and 2 torch threads, on an idle machine and beside a competing CPU-bound process.
+"""Training steps per second at 1 and 2 torch threads, spinning or passive, idle and beside a competing process.
 
 Run: ``make bench`` (or ``.venv/bin/python benchmarks/threads.py``). Writes ``benchmarks/results/threads.json``.
 Models: two recipes' networks at full size on the Bollywood songs: ``bollywood-v4`` (the attention recipe: one
 target per window of 15, batch 64) and the multitrack recipe's transformer (REMI events with drums, window 256,
 batch 16). Each measurement runs in a fresh interpreter: three warm-up steps, then steps until 40 are done or
-15 seconds have passed. "Competing" is one ``python -c "while True: pass"`` started before the measurement and
+15 seconds have passed. Two threads run with OpenMP's two wait policies: ``ACTIVE`` (threads spin at barriers:
+GNU OpenMP's default, and torch's before this project set ``PASSIVE``) and ``PASSIVE`` (threads sleep at barriers:
+what tunesmith sets). "Competing" is one ``python -c "while True: pass"`` started before the measurement and
 killed after it. The machine may be shared: the load average and the cores other work kept busy (measured just
 before each run) are recorded beside every figure.
 """
@@ -73,14 +75,22 @@ def measure(data_dir: str, model: str, threads: int) -> dict:
     return {"steps": steps, "seconds": round(seconds, 2), "steps_per_s": round(steps / seconds, 3)}
 
 
+def busy_cores(seconds: float = 1.0) -> float:
+    """How many cores other work kept busy over ``seconds`` (from ``/proc/stat``; this process sleeps)."""
+
+    def times() -> tuple[float, float]:
+        values = [float(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+        return sum(values) - values[3] - values[4], sum(values)  # busy, total (idle and iowait left out)
+
+    (busy0, total0), _, (busy1, total1) = times(), time.sleep(seconds), times()
+    return (os.cpu_count() or 1) * (busy1 - busy0) / max(total1 - total0, 1e-9)
+
+
 def load() -> dict:
-    from tunesmith.threads import allowed_cores, busy_cores
-
-    busy = busy_cores(allowed_cores(), seconds=1.0)
-    return {"load_average_1min": round(os.getloadavg()[0], 2), "busy_cores": round(busy, 2) if busy else None}
+    return {"load_average_1min": round(os.getloadavg()[0], 2), "busy_cores": round(busy_cores(), 2)}
 
 
-def run_one(data_dir: Path, model: str, threads: int, competing: bool) -> dict:
+def run_one(data_dir: Path, model: str, threads: int, policy: str, competing: bool) -> dict:
     before = load()
     rival = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if competing else None
     try:
@@ -89,6 +99,7 @@ def run_one(data_dir: Path, model: str, threads: int, competing: bool) -> dict:
             capture_output=True,
             text=True,
             check=True,
+            env={**os.environ, "OMP_WAIT_POLICY": policy},
         )
     finally:
         if rival is not None:
@@ -107,9 +118,9 @@ def main() -> None:
             data_dir = Path(tmp) / model
             assert cli(["prepare", str(songs), "-o", str(data_dir), "-q", *spec["prepare"]]) == 0
             for competing in (False, True):
-                for threads in (1, 2):
-                    row = {"model": model, "threads": threads, "competing": competing}
-                    row.update(run_one(data_dir, model, threads, competing))
+                for threads, policy in ((1, "PASSIVE"), (2, "ACTIVE"), (2, "PASSIVE")):
+                    row = {"model": model, "threads": threads, "wait_policy": policy, "competing": competing}
+                    row.update(run_one(data_dir, model, threads, policy, competing))
                     results["runs"].append(row)
                     print(json.dumps(row), flush=True)
     results["load_at_end"] = load()

@@ -168,7 +168,7 @@ class TrainConfig:
     sample_length: int = 256
     seed: int = 0
     device: str = "auto"
-    threads: int = 0  # torch intra-op threads; 0: the cores of the CPU affinity that other work leaves free
+    threads: int = 0  # torch intra-op threads; 0: the cores of the CPU affinity
     bf16: bool = False
 
     def __post_init__(self) -> None:
@@ -190,7 +190,7 @@ class TrainConfig:
             (self.weight_decay is None or self.weight_decay >= 0, "--weight-decay must be 0 or more"),
             (self.clip >= 0, "--clip must be 0 (off) or positive"),
             (self.max_minutes >= 0, "--max-minutes must be 0 (no limit) or positive"),
-            (self.threads >= 0, "--threads must be 0 (the free cores) or positive"),
+            (self.threads >= 0, "--threads must be 0 (the cores) or positive"),
             (min(self.warmup, self.patience, self.checkpoint_every, self.sample_every) >= 0, "counts must be >= 0"),
         ]
         for ok, message in checks:

@@ -141,5 +141,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="RUN_DIR", help="where to write (default runs/NAME)")
     p.add_argument("--smoke", action="store_true", help="tiny data and epochs: the whole recipe in under 2 minutes")
     p.add_argument("--source", action="append", metavar="PATH", help="train on these files/folders instead")
-    p.add_argument("--threads", type=int, metavar="N", help="torch threads for every training (default: free cores)")
+    p.add_argument("--threads", type=int, metavar="N", help="torch threads for every training (default: the cores)")
     p.set_defaults(func=cmd_run)

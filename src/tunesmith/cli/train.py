@@ -176,7 +176,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--threads",
         type=int,
         metavar="N",
-        help="torch threads (default: the cores of this process's CPU affinity that other work leaves free)",
+        help="torch threads (default: the cores of this process's CPU affinity, whatever the load)",
     )
     g.add_argument("--bf16", action="store_true", help="bfloat16 autocast (faster on recent CPUs and GPUs)")
     p.set_defaults(func=cmd_train)
