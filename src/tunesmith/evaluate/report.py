@@ -83,6 +83,10 @@ def _network_samples(run_dir: Path, opts: EvaluateOptions, length: int, windows:
         primer="random" if windows else "none",
         seed=opts.seed,
         checkpoint=opts.checkpoint,
+        check=False,  # every sample is measured, degenerate ones too: the metrics are about the model
+        allow_early_end=True,
+        overwrite=True,
+        progress=False,
     )
     records = Generator(run_dir, gen_opts).run(out_dir)
     return [Path(r["files"][0]) for r in records if "error" not in r]
