@@ -275,10 +275,9 @@ class Generator:
         reason = None
         if self.options.check:
             short = unit != "tokens" and reached < amount and not self.options.allow_early_end
-            reason = absurd_note(score, meter.bar) or (
-                f"short: {reached:g} of {amount} {unit} before the token budget ran out" if short else None
-            )
-            reason = reason or check_new_music(score, start.time, end, meter.bar)
+            reason = absurd_note(score, meter.bar) or check_new_music(score, start.time, end, meter.bar)
+            if reason is None and short:
+                reason = f"short: {reached:g} of {amount} {unit} before the token budget ran out"
         if reason:
             record.reasons.append(reason)
             return

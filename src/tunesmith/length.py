@@ -86,11 +86,15 @@ def new_length(score: Score, unit: str, start: Start, meter: Meter) -> float:
 
 
 def end_of(score: Score, amount: int, unit: str, start: Start, meter: Meter) -> float:
-    """The time where ``amount`` new notes, bars or seconds after ``start`` end (``inf`` if the score is shorter)."""
+    """The time where ``amount`` new notes, bars or seconds after ``start`` end (``inf`` if the score is shorter).
+
+    In notes: the next onset after the last asked note, so a chord is never cut in two.
+    """
     if unit == "notes":
         onsets = sorted(float(n.time) for t in score.tracks for n in t.notes)
-        index = start.notes + amount
-        return onsets[index] if len(onsets) > index else float("inf")
+        last = start.notes + amount - 1
+        later = [t for t in onsets[last + 1 :] if t > onsets[last]] if len(onsets) > last >= 0 else []
+        return later[0] if later else float("inf")
     return start.time + meter.quarters(amount, unit)
 
 
