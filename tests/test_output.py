@@ -249,3 +249,48 @@ def test_a_far_event_renders_no_more_than_max_seconds(tmp_path, capsys):
     score.dump_midi(str(path))
     assert main(["render", str(path), "--wav", "--max-seconds", "3"]) == 0
     assert wav_seconds(path.with_suffix(".wav")) <= 3 + TAIL_SECONDS + 0.01
+
+
+def test_earlier_samples_are_kept_numbered_or_replaced(tmp_path, tiny_data):
+    run = tiny_run(tiny_data, "gru", tmp_path / "run")
+    out = tmp_path / "out"
+    args = ["generate", str(run), "-o", str(out), "--num", "2", "--length", "2bars", "-q"]
+    assert main(args) == 0
+    first = {p.name: p.read_bytes() for p in out.glob("*.mid")}
+    assert sorted(first) == ["sample-01.mid", "sample-02.mid"]
+    assert main([*args, "--seed", "4"]) == 0  # again into the same folder: new numbers, nothing lost
+    assert sorted(p.name for p in out.glob("*.mid")) == [f"sample-0{i}.mid" for i in (1, 2, 3, 4)]
+    assert all((out / name).read_bytes() == data for name, data in first.items())
+    listed = json.loads((out / "generate.json").read_text())["files"]
+    assert sorted(Path(f).name for r in listed for f in r["files"]) == sorted(p.name for p in out.glob("sample-*"))
+    assert main([*args, "--overwrite"]) == 0
+    assert sorted(p.name for p in out.glob("*.mid")) == ["sample-01.mid", "sample-02.mid"]
+    assert all((out / name).read_bytes() == data for name, data in first.items())  # same seed, same bytes
+    assert len(json.loads((out / "generate.json").read_text())["files"]) == 2
+
+
+def test_generate_refusals_are_one_line(tmp_path, tiny_data, capsys):
+    from tunesmith.locks import exclusive
+
+    run = tiny_run(tiny_data, "gru", tmp_path / "run")
+    a_file = tmp_path / "taken.txt"
+    a_file.write_text("mine")
+    header_only = tmp_path / "header.mid"
+    header_only.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x00\x01\xe0")
+    out = tmp_path / "out"
+    cases = [
+        (["-o", str(a_file)], "is an existing file"),
+        (["-o", str(out), "--primer", str(header_only)], "has no notes to continue"),
+        (["-o", str(out), "--length", "99999999999"], "more than one sample can hold"),
+        (["-o", str(out), "--length", "9999999bars"], "more than one sample can hold"),
+    ]
+    for extra, message in cases:
+        assert main(["generate", str(run), *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+    assert a_file.read_text() == "mine"
+    with exclusive(out, "generate"):  # another generate writing there
+        assert main(["generate", str(run), "-o", str(out), "--length", "8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is being written by PID" in err and len(err.splitlines()) == 1
+    assert not list(out.glob("sample-*"))

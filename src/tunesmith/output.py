@@ -38,13 +38,13 @@ def write_samples(generator: Generator, out_dir: Path) -> list[dict[str, Any]]:
         raise TunesmithError(f"output {out_dir} is an existing file: give a directory to write samples into")
     out_dir.mkdir(parents=True, exist_ok=True)
     with exclusive(out_dir, "generate"):
+        samples = generator.generate()  # before anything is removed: a failure here leaves the folder as it was
         if options.overwrite:
             for path in out_dir.iterdir():
                 if path.is_file() and (SAMPLE_FILE.match(path.name) or path.name == SUMMARY):
                     path.unlink()
         earlier = _earlier_records(out_dir)
         offset = max((int(m.group(1)) for p in out_dir.iterdir() if (m := SAMPLE_FILE.match(p.name))), default=0)
-        samples = generator.generate()
         several = len(options.temperatures) > 1
         records = []
         for sample in samples:
