@@ -231,9 +231,10 @@ class Generator:
             primer, keep_primer = self.primers(rng)
             starts = [self._start(primer[i].tolist()) if keep_primer else Start() for i in range(primer.shape[0])]
             suffix = f"-t{temperature:g}" if len(self.options.temperatures) > 1 else ""
-            samples = [Sample(f"{i + 1:02d}{suffix}", temperature, i) for i in range(self.options.num)]
+            samples = [Sample(f"sample-{i + 1:02d}{suffix}", temperature, i) for i in range(self.options.num)]
             pending = list(range(self.options.num))
-            for attempt in range(self.options.retries + 1 if self.options.check else 1):
+            drawn = self.options.beam == 1 and temperature > 0  # beam search and greedy draw nothing to redraw
+            for attempt in range(self.options.retries + 1 if self.options.check and drawn else 1):
                 seed = self.options.seed * 1_000 + ti + 1_000_003 * attempt  # attempt 0: the seed it always had
                 generator = torch.Generator(device=self.device).manual_seed(seed)
                 rows = primer[pending]
