@@ -83,6 +83,8 @@ def _write(generator: Generator, sample: Sample, out_dir: Path, stem: str) -> di
         return record
     record["tokens"] = sample.tokens
     record["length"] = {"asked": amount, "unit": unit, "reached": round(sample.reached, 3)}
+    if sample.result is not None and sample.result.warnings:
+        record.setdefault("warnings", []).extend(sample.result.warnings)
     if sample.result is not None and sample.result.repaired:
         record["repaired"] = True
         record.setdefault("warnings", []).append(

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import glob
-import io
 import math
 import os
 import shutil
 import subprocess
 import tempfile
-import warnings
 import wave
-from collections import Counter
 from pathlib import Path
 
 from symusic import Score
 
 from tunesmith.errors import TunesmithError
 from tunesmith.instruments import gm_name
+from tunesmith.quiet import captured, summarise
 
 SOUNDFONT_DIRS = ("/usr/share/sounds/sf2", "/usr/share/soundfonts", "/usr/local/share/soundfonts")
 MAX_SECONDS = 600.0  # the longest WAV written unless asked otherwise
@@ -198,9 +195,8 @@ def write_musicxml(midi_path: Path, path: Path, title: str = "", composer: str =
     """
     from music21 import converter, metadata
 
-    caught = io.StringIO()
-    with warnings.catch_warnings(record=True) as raised, contextlib.redirect_stderr(caught):
-        warnings.simplefilter("always")
+    messages: list[str] = []
+    with captured(messages):
         try:
             score = converter.parse(str(midi_path))
             score.metadata = metadata.Metadata()
@@ -210,7 +206,4 @@ def write_musicxml(midi_path: Path, path: Path, title: str = "", composer: str =
             score.write("musicxml", fp=str(path))
         except Exception as exc:  # music21 fails in many ways on odd rhythms; one file is reported, not fatal
             raise TunesmithError(f"music21 could not write MusicXML for {midi_path}: {exc}") from None
-    messages = [str(w.message).strip() for w in raised] + [line.strip() for line in caught.getvalue().splitlines()]
-    counts = Counter(m for m in messages if m)
-    summary = [f"music21: {m[:160]}" + (f" (x{n})" if n > 1 else "") for m, n in counts.items()]
-    return Path(path), summary
+    return Path(path), summarise(messages)
