@@ -19,16 +19,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-# FluidSynth and a small General MIDI soundfont for WAV rendering, from the system packages.
+# FluidSynth and a small General MIDI soundfont for WAV rendering, abcmidi (abc2midi) to check the ABC files written,
+# vorbis-tools (oggenc) for OGG audio, from the system packages.
+SYSTEM_PKGS := fluidsynth $(SOUNDFONT_PKG) abcmidi vorbis-tools
 system-deps:
-	@if command -v fluidsynth >/dev/null && ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1; then :; \
+	@if command -v fluidsynth >/dev/null && command -v abc2midi >/dev/null && command -v oggenc >/dev/null && \
+	  ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	  echo "installing fluidsynth and $(SOUNDFONT_PKG) (apt-get)"; \
-	  (apt-get install -y -qq --no-install-recommends fluidsynth $(SOUNDFONT_PKG) >/dev/null 2>&1 || \
+	  echo "installing $(SYSTEM_PKGS) (apt-get)"; \
+	  (apt-get install -y -qq --no-install-recommends $(SYSTEM_PKGS) >/dev/null 2>&1 || \
 	   (apt-get update -qq >/dev/null 2>&1 && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fluidsynth $(SOUNDFONT_PKG) >/dev/null)) \
-	  || echo "warning: could not install fluidsynth; WAV output needs: apt-get install fluidsynth $(SOUNDFONT_PKG)"; \
-	else echo "note: WAV output needs FluidSynth and a GM soundfont: sudo apt-get install fluidsynth $(SOUNDFONT_PKG)"; fi
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PKGS) >/dev/null)) \
+	  || echo "warning: could not install them; WAV, OGG and ABC checks need: apt-get install $(SYSTEM_PKGS)"; \
+	else echo "note: WAV, OGG and ABC checks need: sudo apt-get install $(SYSTEM_PKGS)"; fi
 
 demo: install
 	rm -rf out/demo

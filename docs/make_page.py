@@ -2,9 +2,11 @@
 
 Usage: ``.venv/bin/python docs/make_page.py RUN_DIR recipes/NAME.toml [notes.md]``. Every figure on the page is
 copied from the run's own ``summary.json`` / ``eval.json`` / ``train.json`` (the table is what ``tunesmith
-evaluate`` printed), the pictures and samples from its folders; ``notes.md``, when given, is appended as the page's
-own words. The unit of an experiment is its budget in optimizer steps (and epochs); the minutes they took on the
-documented machine stand beside them, and a run that the ``max_minutes`` safety cap cut short is marked as such.
+evaluate`` printed), the pictures and samples from its folders, with the length each sample reached and an OGG
+to listen to (rendered here with FluidSynth and oggenc when the run wrote none); ``notes.md``, when given, is
+appended as the page's own words. The unit of an experiment is its budget in optimizer steps (and epochs); the
+minutes they took on the documented machine stand beside them, and a run that the ``max_minutes`` safety cap
+cut short is marked as such.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +95,27 @@ def drum_lines(run_path: Path, report: dict[str, Any], records: list[dict[str, A
     return lines
 
 
+def _audio(midi: Path, dest: Path) -> str:
+    """An OGG of a sample for readers to listen to: FluidSynth, then oggenc (``make system-deps`` installs both)."""
+    from tunesmith.render import encode_ogg, render_wav
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        encode_ogg(render_wav(midi, Path(tmp) / "sample.wav"), dest)
+    return dest.relative_to(DOCS).as_posix()
+
+
+def _reached(record: dict) -> str:
+    """The length a sample reached, as generate.json recorded it."""
+    length = record.get("length")
+    if not length:  # written before lengths were recorded
+        return f"{record.get('notes', '?')} notes"
+    unit = length["unit"]
+    if length["reached"] >= length["asked"]:
+        return f"{length['reached']:g} {unit} of new music as asked, {record['notes']} notes"
+    return f"{length['reached']:g} of the {length['asked']} {unit} asked, {record['notes']} notes"
+
+
 def main(run_dir: str, recipe: str, notes: str | None = None) -> Path:
     """Build the page and return its path."""
     out, name = Path(run_dir), Path(recipe).stem
@@ -158,12 +182,24 @@ def main(run_dir: str, recipe: str, notes: str | None = None) -> Path:
                 continue
             shown.append(record["temperature"])
             links = [
-                f"[{f.suffix[1:]}]({_copy(f, assets / f'{run_name}-{f.name}')})" for f in files if f.suffix != ".png"
+                f"[{f.suffix[1:]}]({_copy(f, assets / f'{run_name}-{f.name}')})"
+                for f in files
+                if f.suffix not in (".png", ".wav")
             ]
-            lines += ["", f"Sample `{record['name']}` (temperature {record['temperature']:g}): " + ", ".join(links)]
+            if not any(f.suffix == ".ogg" for f in files):
+                links.append(f"[listen (ogg)]({_audio(files[0], assets / f'{run_name}-{files[0].stem}.ogg')})")
+            lines += [
+                "",
+                f"Sample `{record['name']}` (temperature {record['temperature']:g}, {_reached(record)}): "
+                + ", ".join(links),
+            ]
             pngs = [f for f in files if f.suffix == ".png"]
             if pngs:
                 lines += ["", f"![{record['name']}]({_copy(pngs[0], assets / f'{run_name}-{pngs[0].name}')})"]
+        failed = [r for r in records if "error" in r]
+        if failed:
+            lines += ["", f"Samples refused by the checks and not written: {len(failed)} of {len(records)}:"]
+            lines += [f"- `{r['name']}`: {r['error']}" for r in failed]
     if notes:
         lines += ["", "## What works and what does not", "", Path(notes).read_text().strip()]
     page = DOCS / f"{name}.md"

@@ -268,3 +268,12 @@ def test_window_models_are_scored_from_full_windows_on_the_same_targets(memorise
     small, _ = score_split(stepping, tokenizer, test, 7, False, progress=False)
     whole, _ = score_split(stepping, tokenizer, test, 10_000, False, progress=False)
     assert small.targets == whole.targets and small.nll == pytest.approx(whole.nll, rel=1e-5)
+
+
+def test_evaluate_names_each_stage_unless_quiet(memorised, capsys):
+    assert main(["evaluate", str(memorised), "--samples", "2", "--last", "--max-pieces", "1"]) == 0
+    err = capsys.readouterr().err
+    stages = [line for line in err.splitlines() if line.startswith("evaluate: ")]
+    assert [s.split()[1] for s in stages] == ["fitting", "scoring", "generating", "musical"], err
+    assert main(["evaluate", str(memorised), "-q", "--samples", "2", "--last", "--max-pieces", "1"]) == 0
+    assert "evaluate: " not in capsys.readouterr().err

@@ -1,26 +1,44 @@
-"""From a checkpoint to files: primers, sampling at each temperature, decoding, instruments, MIDI / WAV / PNG / ABC.
+"""From a checkpoint to music: primers, sampling at each temperature, checks, decoding, instruments.
 
-Every sample of one temperature is one batch. Randomness comes from one seed: primers, sampling and the
+Every sample of one temperature is one batch. Randomness comes from one seed: primers, sampling, redraws and the
 ``random-indian`` instrument choice, so the same checkpoint, options and seed give byte-identical MIDI files.
+
+A length counts new music, after the primer; EOS is held back until it is reached (``allow_early_end`` restores the
+old cap). Every sample is checked before it becomes a ``Sample`` with a score (``tunesmith.quality``): one that is
+empty, degenerate, broken or short is redrawn with a seed derived from the run's, up to ``retries`` times, and then
+comes back failed with its reasons. ``Generator.generate`` returns the samples in memory; ``Generator.run`` writes
+them (``tunesmith.output``).
 """
 
 from __future__ import annotations
 
-import json
 import random
-import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from symusic import Score
+from tqdm import tqdm
 
 from tunesmith.checkpoint import load_model
 from tunesmith.config import SelectConfig
 from tunesmith.corpus.pieces import Piece
+from tunesmith.encodings.base import DecodeResult
 from tunesmith.errors import TunesmithError
+from tunesmith.length import (
+    MAX_TOKENS,
+    Meter,
+    Start,
+    clip,
+    drop_before,
+    end_of,
+    new_length,
+    note_end,
+    parse_length,
+    token_budget,
+)
 from tunesmith.models.fused_rnn import PRECISIONS
 from tunesmith.postprocess import (
     RANDOM_INDIAN,
@@ -28,24 +46,13 @@ from tunesmith.postprocess import (
     load_instrument_map,
     parse_time_signature,
     pick_random_indian,
-    set_meter,
 )
-from tunesmith.render import plot_piano_roll, render_wav, write_midi, write_musicxml
+from tunesmith.quality import absurd_note, check_new_music
+from tunesmith.render import MAX_SECONDS
 from tunesmith.sample import beam_search, sample
 
-FORMATS = ("mid", "wav", "png", "abc", "musicxml")
-UNITS = {"": "tokens", "tokens": "tokens", "notes": "notes", "bars": "bars", "s": "seconds", "seconds": "seconds"}
-TOKENS_PER_UNIT = {"notes": 24, "bars": 256, "seconds": 128}  # a generous token budget per unit asked for
-MAX_TOKENS = 50_000
+FORMATS = ("mid", "wav", "ogg", "png", "abc", "musicxml")
 CHECK_EVERY = 64  # tokens between checks of a length given in notes, bars or seconds
-
-
-def parse_length(text: str) -> tuple[int, str]:
-    """``"512"`` -> (512, "tokens"); ``"200notes"``, ``"32bars"``, ``"60s"`` likewise."""
-    match = re.fullmatch(r"\s*(\d+)\s*([a-z]*)\s*", str(text).lower())
-    if not match or match.group(2) not in UNITS or int(match.group(1)) < 1:
-        raise TunesmithError(f"bad --length {text!r}: a positive number of tokens, or like 200notes, 32bars, 60s")
-    return int(match.group(1)), UNITS[match.group(2)]
 
 
 @dataclass
@@ -67,6 +74,13 @@ class GenerateOptions:
     formats: tuple[str, ...] = ("mid",)
     checkpoint: str = "best.pt"
     precision: str = "float32"  # weights for each new token: float32, bfloat16 (LSTM stacks) or int8
+    retries: int = 3  # redraws of a sample that fails its checks
+    allow_early_end: bool = False  # EOS may end a sample before the asked length (the length is then a cap)
+    primer_in_output: bool = True  # a user's primer file stays at the start of each sample
+    max_seconds: float = MAX_SECONDS  # the longest WAV / OGG rendered
+    overwrite: bool = False  # replace the samples already in the output directory (else number after them)
+    check: bool = True  # refuse empty, degenerate, broken and short samples (evaluation measures them all)
+    progress: bool = True  # a bar over tokens, on a terminal
 
     def __post_init__(self) -> None:
         self.temperatures = tuple(float(t) for t in self.temperatures)
@@ -80,6 +94,8 @@ class GenerateOptions:
             (self.tempo is None or 10 <= self.tempo <= 400, "--tempo must be between 10 and 400 BPM"),
             (set(self.formats) <= set(FORMATS), f"--format takes {', '.join(FORMATS)}"),
             (self.precision in PRECISIONS, f"--precision takes {', '.join(PRECISIONS)}"),
+            (self.retries >= 0, "--retries must be 0 or more"),
+            (self.max_seconds > 0, "--max-seconds must be positive"),
         ]
         for ok, message in checks:
             if not ok:
@@ -91,31 +107,24 @@ class GenerateOptions:
             load_instrument_map(self.instruments)
 
 
-def score_length(score: Score, unit: str, qpm: float, beats_per_bar: float) -> float:
-    """How long a decoded score is in ``unit`` (notes, bars or seconds)."""
-    notes = [n for t in score.tracks for n in t.notes]
-    if unit == "notes":
-        return len(notes)
-    end = max((n.time + n.duration for n in notes), default=0.0)
-    return end / beats_per_bar if unit == "bars" else end * 60.0 / qpm
+@dataclass
+class Sample:
+    """One generated sample: its score (None when it failed every try), how long it came out, and why not."""
 
+    name: str
+    temperature: float
+    index: int
+    score: Score | None = None
+    tokens: int = 0
+    reached: float = 0.0  # new music, in the unit of --length
+    attempts: int = 1
+    reasons: list[str] = field(default_factory=list)  # why earlier tries (or all of them) were refused
+    result: DecodeResult | None = None
 
-def cut_score(score: Score, amount: int, unit: str, qpm: float, beats_per_bar: float) -> Score:
-    """The score up to ``amount`` notes, bars or seconds (notes starting later dropped, the last ones shortened)."""
-    if unit == "tokens":
-        return score
-    if unit == "notes":
-        onsets = sorted(n.time for t in score.tracks for n in t.notes)
-        limit = onsets[amount] if len(onsets) > amount else float("inf")
-    else:
-        limit = amount * beats_per_bar if unit == "bars" else amount * qpm / 60.0
-    out = score.copy()
-    for track in out.tracks:
-        kept = [n for n in track.notes if n.time < limit]
-        for n in kept:
-            n.duration = min(n.duration, limit - n.time)
-        track.notes = type(track.notes)(kept) if kept else type(track.notes)()
-    return out
+    @property
+    def ok(self) -> bool:
+        """Whether the sample passed its checks."""
+        return self.score is not None
 
 
 class Generator:
@@ -136,10 +145,8 @@ class Generator:
         if options.style is not None and options.style not in self.tokenizer.styles:
             known = ", ".join(self.tokenizer.styles) or "none: the model was trained without --style-tokens"
             raise TunesmithError(f"unknown style {options.style!r}: this model knows {known}")
-        if "abc" in options.formats and self.tokenizer.name != "abc":
-            raise TunesmithError(
-                f"--format abc needs a model trained on the abc encoding (this one: {self.tokenizer.name})"
-            )
+        path = Path(self.ckpt["path"])
+        self.run_name = path.parent.parent.name if path.parent.name == "checkpoints" else path.stem
         specials = (self.tokenizer.pad_id, self.tokenizer.bos_id, self.tokenizer.unk_id)
         styles = tuple(self.tokenizer.token_id(f"<style:{s}>") for s in self.tokenizer.styles)
         self.forbid = tuple(dict.fromkeys(specials + styles))
@@ -193,6 +200,8 @@ class Generator:
             raise TunesmithError(f"primer not found: {path} (use --primer random, none or a MIDI/ABC file)")
         try:
             parsed, _ = read_source(path, path.read_bytes(), 480)
+            if not parsed or not sum(len(t.notes) for t in parsed[0].score.tracks):
+                raise TunesmithError(f"primer {path} has no notes to continue (a file with a header and no notes?)")
             merged = select_tracks(parsed[0].score, SelectConfig(instruments="merge"))
             piece = Piece(merged[0].to("quarter"), id=path.stem, source=str(path), abc=parsed[0].abc)
             ids = self.tokenizer.encode(piece, style=False)
@@ -203,55 +212,105 @@ class Generator:
         body = [i for i in ids if i not in (self.tokenizer.bos_id, self.tokenizer.eos_id)]
         if not body:
             raise TunesmithError(f"primer {path} has no notes to continue")
-        return self._head() + body[-max(self.window - len(self._head()), 1) :]
+        if len(body) > MAX_TOKENS:
+            raise TunesmithError(f"primer {path} is {len(body):,} tokens long: at most {MAX_TOKENS:,}")
+        return self._head() + body  # all of it: it is written back; window models read its last window
 
     # -- sampling ---------------------------------------------------------------------------------------------
 
-    def _budget(self) -> tuple[int, str, int]:
-        amount, unit = parse_length(self.options.length)
-        steps = amount if unit == "tokens" else min(amount * TOKENS_PER_UNIT[unit], MAX_TOKENS)
-        return amount, unit, steps
-
-    def _meter(self) -> tuple[float, float]:
-        qpm = self.options.tempo or 120.0
+    def _meter(self) -> Meter:
         num, den = parse_time_signature(self.options.time_signature or "4/4")
-        return qpm, num * 4 / den
+        return Meter(self.options.tempo or 120.0, num * 4 / den)
 
-    def run(self, out_dir: Path) -> list[dict[str, Any]]:
-        """Generate every sample at every temperature into ``out_dir``; returns one record per file set."""
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        amount, unit, steps = self._budget()
-        qpm, bar = self._meter()
-        records = []
+    def generate(self) -> list[Sample]:
+        """Every sample at every temperature, checked (and redrawn) in memory, nothing written."""
+        amount, unit = parse_length(self.options.length)
+        steps, meter, out = token_budget(amount, unit), self._meter(), []
         for ti, temperature in enumerate(self.options.temperatures):
             rng = np.random.default_rng((self.options.seed, ti))
             primer, keep_primer = self.primers(rng)
-            generator = torch.Generator(device=self.device).manual_seed(self.options.seed * 1_000 + ti)
-            until = None if unit == "tokens" else self._until(primer, keep_primer, amount, unit, qpm, bar)
-            ids = self._sample(primer, steps, temperature, generator, until)
-            for i in range(self.options.num):
-                row = ids[i].tolist()
-                full = primer[i].tolist() + row if keep_primer else self._head() + row
-                stem = f"sample-{i + 1:02d}" + (f"-t{temperature:g}" if len(self.options.temperatures) > 1 else "")
-                records.append(self._write(out_dir, stem, full, temperature, i, amount, unit, qpm, bar))
-        summary = {"checkpoint": self.ckpt["path"], "options": asdict(self.options), "files": records}
-        (out_dir / "generate.json").write_text(json.dumps(summary, indent=1))
-        return records
+            starts = [self._start(primer[i].tolist()) if keep_primer else Start() for i in range(primer.shape[0])]
+            suffix = f"-t{temperature:g}" if len(self.options.temperatures) > 1 else ""
+            samples = [Sample(f"sample-{i + 1:02d}{suffix}", temperature, i) for i in range(self.options.num)]
+            pending = list(range(self.options.num))
+            drawn = self.options.beam == 1 and temperature > 0  # beam search and greedy draw nothing to redraw
+            for attempt in range(self.options.retries + 1 if self.options.check and drawn else 1):
+                seed = self.options.seed * 1_000 + ti + 1_000_003 * attempt  # attempt 0: the seed it always had
+                generator = torch.Generator(device=self.device).manual_seed(seed)
+                rows = primer[pending]
+                row_starts = [starts[i] for i in pending]
+                until = None if unit == "tokens" else self._until(rows, keep_primer, amount, unit, row_starts, meter)
+                label = f"T={temperature:g}" + (f" retry {attempt}" if attempt else "")
+                ids = self._sample(rows, steps, temperature, generator, until, label)
+                for j, i in enumerate(pending):
+                    self._judge(samples[i], rows[j].tolist(), keep_primer, ids[j].tolist(), row_starts[j], meter)
+                    samples[i].attempts = attempt + 1
+                pending = [i for i in pending if not samples[i].ok]
+                if not pending:
+                    break
+            out += samples
+        return out
 
-    def _until(self, primer, keep_primer, amount, unit, qpm, bar):
+    def _start(self, primer_ids: list[int]) -> Start:
+        result = self.tokenizer.try_decode(primer_ids)
+        return Start.of(result.score) if result.ok else Start()
+
+    def _judge(self, record: Sample, primer_ids: list[int], keep_primer: bool, row: list[int], start, meter) -> None:
+        """Decode one try; keep it in ``record`` when it passes the checks, else add the reason it failed."""
+        amount, unit = parse_length(self.options.length)
+        new_ids = [i for i in row if i != self.tokenizer.pad_id]
+        if self.tokenizer.eos_id in new_ids:
+            new_ids = new_ids[: new_ids.index(self.tokenizer.eos_id)]
+        ids = (primer_ids if keep_primer else self._head()) + row
+        result = self.tokenizer.try_decode(ids)
+        if not result.ok:
+            record.reasons.append(f"does not decode: {result.error}")
+            record.result = result
+            return
+        score = result.score
+        reached = len(new_ids) if unit == "tokens" else min(new_length(score, unit, start, meter), amount)
+        if unit == "tokens":
+            end = note_end(score)
+        else:
+            end = min(end_of(score, amount, unit, start, meter), max(note_end(score), start.time))
+        reason = None
+        if self.options.check:
+            short = unit != "tokens" and reached < amount and not self.options.allow_early_end
+            reason = absurd_note(score, meter.bar) or check_new_music(score, start.time, end, meter.bar)
+            if reason is None and short:
+                reason = f"short: {reached:g} of {amount} {unit} before the token budget ran out"
+        if reason:
+            record.reasons.append(reason)
+            return
+        score = clip(score, end)
+        if keep_primer and not self.options.primer_in_output:
+            score = drop_before(score, start, unit)
+        record.score, record.result, record.tokens, record.reached = score, result, len(new_ids), reached
+
+    def run(self, out_dir: Path) -> list[dict[str, Any]]:
+        """Generate every sample at every temperature into ``out_dir``; returns one record per sample written now.
+
+        ``out_dir`` is locked while generating; samples already there are kept and the new ones numbered after
+        them, unless ``overwrite`` replaces them; ``generate.json`` lists every sample the directory holds.
+        """
+        from tunesmith.output import write_samples
+
+        return write_samples(self, Path(out_dir))
+
+    def _until(self, rows: torch.Tensor, keep_primer: bool, amount: int, unit: str, starts: list[Start], meter):
         def enough(out: torch.Tensor) -> torch.Tensor:
             done = []
             for i in range(out.shape[0]):
-                ids = (primer[i].tolist() if keep_primer else self._head()) + out[i].tolist()
+                ids = (rows[i].tolist() if keep_primer else self._head()) + out[i].tolist()
                 result = self.tokenizer.try_decode(ids)
-                done.append(result.ok and score_length(result.score, unit, qpm, bar) > amount)
+                done.append(result.ok and new_length(result.score, unit, starts[i], meter) > amount)
             return torch.tensor(done, device=out.device)
 
         return enough
 
-    def _sample(self, primer: torch.Tensor, steps: int, temperature: float, generator, until) -> torch.Tensor:
+    def _sample(self, primer: torch.Tensor, steps: int, temperature: float, generator, until, label: str):
         tk = self.tokenizer
+        forbid = self.forbid if self.options.allow_early_end else (*self.forbid, tk.eos_id)
         if self.options.beam > 1:
             rows = [
                 beam_search(
@@ -260,7 +319,7 @@ class Generator:
                     steps,
                     self.options.beam,
                     self.window,
-                    self.forbid,
+                    forbid,
                     tk.eos_id,
                     stepper=self.stepper,
                 )[0]
@@ -268,64 +327,28 @@ class Generator:
             ]
             width = max(len(r) for r in rows)
             return torch.stack([torch.cat([r, r.new_full((width - len(r),), tk.pad_id)]) for r in rows])
-        return sample(
-            self.model,
-            primer,
-            steps,
-            temperature,
-            self.options.top_k,
-            self.options.top_p,
-            generator=generator,
-            window=self.window,
-            forbid=self.forbid,
-            stop_id=tk.eos_id,
-            pad_id=tk.pad_id,
-            until=until,
-            check_every=CHECK_EVERY,
-            stepper=self.stepper,
-        )
-
-    def _write(self, out_dir, stem, ids, temperature, index, amount, unit, qpm, bar) -> dict[str, Any]:
-        record: dict[str, Any] = {"name": stem, "temperature": temperature, "tokens": len(ids)}
-        result = self.tokenizer.try_decode(ids)
-        if not result.ok:
-            record["error"] = result.error
-            if "abc" in self.options.formats:  # text that does not parse is still worth reading and fixing by hand
-                (out_dir / f"{stem}.abc").write_text(result.text or "".join(self.tokenizer.strip(ids)))
-                record["files"] = [str(out_dir / f"{stem}.abc")]
-            return record
-        if result.repaired:
-            record["repaired"] = True
-            record.setdefault("warnings", []).append(
-                "the ABC text does not parse as written: the MIDI is of a repaired copy"
+        disable = None if self.options.progress else True  # None: a bar on a terminal only
+        with tqdm(total=steps, desc=label, unit="tok", disable=disable, leave=False) as bar:
+            return sample(
+                self.model,
+                primer,
+                steps,
+                temperature,
+                self.options.top_k,
+                self.options.top_p,
+                generator=generator,
+                window=self.window,
+                forbid=forbid,
+                stop_id=tk.eos_id,
+                pad_id=tk.pad_id,
+                until=until,
+                check_every=CHECK_EVERY,
+                stepper=self.stepper,
+                on_step=bar.update,
             )
-        score = cut_score(result.score, amount, unit, qpm, bar)
-        score = self._instruments(score, index)
-        ts = parse_time_signature(self.options.time_signature) if self.options.time_signature else None
-        score = set_meter(score, self.options.tempo, ts)
-        midi = write_midi(score, out_dir / f"{stem}.mid")
-        record["files"] = [str(midi)]
-        record["notes"] = sum(len(t.notes) for t in score.tracks)
-        record["programs"] = sorted({t.program for t in score.tracks if not t.is_drum})
-        for fmt in self.options.formats:
-            try:
-                if fmt == "wav":
-                    record["files"].append(str(render_wav(midi, out_dir / f"{stem}.wav")))
-                elif fmt == "png":
-                    record["files"].append(str(plot_piano_roll(score, out_dir / f"{stem}.png")))
-                elif fmt == "musicxml":
-                    record["files"].append(str(write_musicxml(midi, out_dir / f"{stem}.musicxml")))
-                elif fmt == "abc":
-                    text = result.text or "".join(self.tokenizer.strip(ids))
-                    (out_dir / f"{stem}.abc").write_text(text)
-                    record["files"].append(str(out_dir / f"{stem}.abc"))
-            except TunesmithError as exc:
-                if fmt == "wav":
-                    raise  # a missing synthesizer is the user's to fix: say so once
-                record.setdefault("warnings", []).append(str(exc))
-        return record
 
-    def _instruments(self, score: Score, index: int) -> Score:
+    def instruments(self, score: Score, index: int) -> Score:
+        """The score with the instruments asked for (``--instruments``), else as decoded."""
         spec = self.options.instruments
         if spec is None:
             return score

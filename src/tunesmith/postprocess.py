@@ -152,3 +152,46 @@ def parse_time_signature(text: str) -> tuple[int, int]:
     if num < 1 or den not in (1, 2, 4, 8, 16, 32):
         raise TunesmithError(f"bad time signature {text!r}: N >= 1 and D a power of two up to 32")
     return num, den
+
+
+MELODIC_CHANNELS = 15  # 16 MIDI channels less channel 10, which General MIDI keeps for drums
+
+
+def fit_channels(score: Score) -> tuple[Score, list[str]]:
+    """A copy every General MIDI player sounds as written: one track per program, at most 15 plus one drum track.
+
+    Tracks of the same program are merged (each MIDI channel holds one program for the whole file), named after
+    their General MIDI instrument; all drum tracks become one, last, so that it lands on channel 10. With more
+    programs than melodic channels the 15 with most notes are kept; the returned notes say what was dropped.
+    """
+    melodic: dict[int, list[Note]] = {}
+    drums: list[Note] = []
+    for track in score.tracks:
+        if track.is_drum:
+            drums.extend(track.notes)
+        else:
+            melodic.setdefault(int(track.program), []).extend(track.notes)
+    melodic = {p: notes for p, notes in melodic.items() if notes}
+    notes: list[str] = []
+    if len(melodic) > MELODIC_CHANNELS:
+        ranked = sorted(melodic, key=lambda p: (-len(melodic[p]), p))
+        dropped = ranked[MELODIC_CHANNELS:]
+        lost = sum(len(melodic[p]) for p in dropped)
+        notes.append(
+            f"{len(melodic)} programs for {MELODIC_CHANNELS} melodic MIDI channels: kept the {MELODIC_CHANNELS} with "
+            f"most notes, dropped {len(dropped)} ({', '.join(gm_name(p) for p in sorted(dropped))}; {lost} notes)"
+        )
+        melodic = {p: melodic[p] for p in ranked[:MELODIC_CHANNELS]}
+    out = Score(score.ticks_per_quarter, ttype=score.ttype)
+    out.tempos = score.tempos.copy()
+    out.time_signatures = score.time_signatures.copy()
+    out.key_signatures = score.key_signatures.copy()
+    groups = [(gm_name(p), p, False, melodic[p]) for p in sorted(melodic)]
+    if drums:
+        groups.append((gm_name(0, is_drum=True), 0, True, drums))
+    for name, program, is_drum, group in groups:
+        track = Track(name, program, is_drum, ttype=score.ttype)
+        for note in sorted(group, key=lambda n: (n.time, n.pitch, n.duration)):
+            track.notes.append(note.copy())
+        out.tracks.append(track)
+    return out, notes

@@ -93,6 +93,7 @@ def sample(
     until: Callable[[torch.Tensor], torch.Tensor] | None = None,
     check_every: int = 64,
     stepper: Stepper | None = None,
+    on_step: Callable[[int], Any] | None = None,
 ) -> torch.Tensor:
     """``steps`` new tokens after ``primer`` (B, P) for each row: (B, steps).
 
@@ -102,7 +103,8 @@ def sample(
 
     ``forbid`` ids are never drawn (padding, BOS, UNK); a row that draws ``stop_id`` (EOS) is finished and
     continues with ``pad_id``; so is a row for which ``until(tokens so far)`` says True (asked every
-    ``check_every`` tokens; a length in notes or bars). Stops early when every row is finished.
+    ``check_every`` tokens; a length in notes or bars). Stops early when every row is finished. ``on_step(1)`` is
+    called after each token (a progress bar's ``update``).
     """
     model.eval()
     forbid_t = torch.as_tensor(list(forbid), dtype=torch.long, device=primer.device)
@@ -119,6 +121,8 @@ def sample(
         token = pick(last, temperature, top_k, top_p, generator)
         token = torch.where(done, torch.full_like(token, pad_id), token)
         out[:, t] = token
+        if on_step is not None:
+            on_step(1)
         if stop_id is not None:
             done |= token == stop_id
         if until is not None and (t + 1) % check_every == 0:

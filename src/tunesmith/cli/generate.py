@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from tunesmith.errors import TunesmithError
@@ -32,6 +33,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
         formats=_formats(args.format),
         checkpoint="last.pt" if args.last else "best.pt",
         precision=args.precision,
+        retries=args.retries,
+        allow_early_end=args.allow_early_end,
+        primer_in_output=not args.no_primer_in_output,
+        max_seconds=args.max_seconds,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
     )
     generator = Generator(args.checkpoint, options)
     if not generator.model.can_step:
@@ -44,15 +51,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
     for record in records:
         if "error" in record:
             failed += 1
-            print(f"{record['name']}: could not be decoded ({record['error']})")
+            print(f"{record['name']}: not written, {record['error']}", file=sys.stderr)
             continue
         programs = ",".join(map(str, record["programs"]))
-        print(f"{record['name']}: {record['notes']} notes, programs {programs} -> {', '.join(record['files'])}")
+        length = record["length"]
+        print(
+            f"{record['name']}: {length['reached']:g} {length['unit']} of new music, {record['notes']} notes, "
+            f"programs {programs} -> {', '.join(record['files'])}"
+        )
+        if record["attempts"] > 1:
+            print(f"  redrawn {record['attempts'] - 1} times: {'; '.join(record['refused'])}")
         for warning in record.get("warnings", []):
             print(f"  warning: {warning}")
     print(f"wrote {Path(args.output) / 'generate.json'}")
     if failed == len(records):
-        raise TunesmithError("no sample could be decoded into music")
+        raise TunesmithError("no sample passed its checks (see generate.json); try more --retries or another model")
     return 0
 
 
@@ -75,7 +88,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else path.parent
     out.mkdir(parents=True, exist_ok=True)
     if want_wav:
-        print(f"wrote {render_wav(path, out / (path.stem + '.wav'))}")
+        print(f"wrote {render_wav(path, out / (path.stem + '.wav'), max_seconds=args.max_seconds)}")
     if want_png:
         print(f"wrote {plot_piano_roll(score, out / (path.stem + '.png'))}")
     return 0
@@ -110,7 +123,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="instruments by pitch range: bollywood, bollywood-band, piano, strings, band, random-indian, or a "
         "TOML file (default: the tracks as decoded)",
     )
-    p.add_argument("--format", default="mid", metavar="LIST", help="any of mid,wav,png,abc,musicxml (default mid)")
+    p.add_argument("--format", default="mid", metavar="LIST", help="any of mid,wav,ogg,png,abc,musicxml (default mid)")
     p.add_argument("--last", action="store_true", help="use checkpoints/last.pt instead of best.pt")
     p.add_argument(
         "--precision",
@@ -119,6 +132,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="weights used for each new token on the CPU: float32 (default), bfloat16 (LSTM models) or int8; "
         "int8 steps several times faster, with slightly different samples",
     )
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=3,
+        metavar="N",
+        help="redraw a sample that is empty, a rest or one-pitch loop, broken or short up to N times (default 3)",
+    )
+    p.add_argument(
+        "--allow-early-end",
+        action="store_true",
+        help="let the model end a piece before --length (then only a cap); by default the end is held back",
+    )
+    p.add_argument("--no-primer-in-output", action="store_true", help="write only the new music after a --primer FILE")
+    p.add_argument("--max-seconds", type=float, default=600.0, metavar="S", help="longest WAV/OGG (default 600)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace the samples in OUT_DIR (default: number new ones after them)"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("render", help="render a MIDI file to WAV (FluidSynth) and a piano-roll PNG")
@@ -126,4 +157,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="DIR", help="where to write (default: next to the file)")
     p.add_argument("--wav", action="store_true", help="write FILE.wav")
     p.add_argument("--png", action="store_true", help="write FILE.png (both when neither is given)")
+    p.add_argument("--max-seconds", type=float, default=600.0, metavar="S", help="longest WAV (default 600)")
     p.set_defaults(func=cmd_render)

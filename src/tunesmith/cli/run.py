@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -71,9 +72,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.output or Path("runs") / (recipe.name + ("-smoke" if args.smoke else "")))
     out.mkdir(parents=True, exist_ok=True)
     steps = Steps(out)
+    q = ["-q"] if args.quiet or not sys.stderr.isatty() else []  # progress bars on a terminal, unless asked not to
     data = out / "data"
     if not (data / "tokens" / "meta.json").is_file():
-        steps("prepare", ["prepare", *to_argv(recipe.prepare, ("sources",)), "-o", str(data), "-q"])
+        steps("prepare", ["prepare", *to_argv(recipe.prepare, ("sources",)), "-o", str(data), *q])
     runs = []
     for spec in recipe.runs:
         run_dir = out / spec["name"]
@@ -81,17 +83,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.threads is not None:
             options["threads"] = args.threads
         if (run_dir / "checkpoints" / "last.pt").is_file():
-            steps(f"train {spec['name']}", ["train", "--resume", str(run_dir), "-q"])
+            steps(f"train {spec['name']}", ["train", "--resume", str(run_dir), *q])
         else:
-            steps(f"train {spec['name']}", ["train", str(data), "-o", str(run_dir), "-q", *to_argv(options)])
+            steps(f"train {spec['name']}", ["train", str(data), "-o", str(run_dir), *q, *to_argv(options)])
         samples = run_dir / "samples"
         # A model whose samples do not decode (an undertrained char-RNN) still gets evaluated: that is a finding.
-        generate = ["generate", str(run_dir), "-o", str(samples), *to_argv(recipe.generate)]
+        generate = ["generate", str(run_dir), "-o", str(samples), "--overwrite", *q, *to_argv(recipe.generate)]
         steps(f"generate {spec['name']}", generate, required=False)
-        steps(f"evaluate {spec['name']}", ["evaluate", str(run_dir), "-q", *to_argv(recipe.evaluate)])
+        steps(f"evaluate {spec['name']}", ["evaluate", str(run_dir), *q, *to_argv(recipe.evaluate)])
         runs.append(run_dir)
     if len(runs) > 1:
-        steps("compare", ["compare", *map(str, runs), "-o", str(out / "compare"), "--no-evaluate", "-q"])
+        steps("compare", ["compare", *map(str, runs), "-o", str(out / "compare"), "--no-evaluate", *q])
     summary = {
         "recipe": recipe.name,
         "about": recipe.about,
@@ -140,6 +142,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("recipe", metavar="RECIPE.toml")
     p.add_argument("-o", "--output", metavar="RUN_DIR", help="where to write (default runs/NAME)")
     p.add_argument("--smoke", action="store_true", help="tiny data and epochs: the whole recipe in under 2 minutes")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars (also when not on a terminal)")
     p.add_argument("--source", action="append", metavar="PATH", help="train on these files/folders instead")
     p.add_argument("--threads", type=int, metavar="N", help="torch threads for every training (default: the cores)")
     p.set_defaults(func=cmd_run)

@@ -17,6 +17,7 @@ from symusic import Score
 from tunesmith.corpus.pieces import Piece
 from tunesmith.encodings.base import DecodeResult, EncodingConfig, Tokenizer
 from tunesmith.errors import TunesmithError
+from tunesmith.quiet import captured, summarise
 
 NEWLINE = "\n"
 FIELD = re.compile(r"^([A-Za-z]):(.*)$")
@@ -138,13 +139,23 @@ class AbcTokenizer(Tokenizer):
             raise ValueError("a note or rest length of three digits or more")
         if "K:" not in text:
             text = "K:C\n" + text
-        stream = converter.parse("X:1\n" + text, format="abc")
+        said: list[str] = []
+        with captured(said):  # music21's complaints reach generate.json summarised, not the terminal
+            stream = converter.parse("X:1\n" + text, format="abc")
+        getattr(self, "_said", []).extend(said)  # kept by try_decode, dropped by a bare decode
         score = music21_to_score(stream, self.config.grid).to("quarter")
         if score.note_num() == 0:
             raise ValueError("the tune has no notes")
         return score
 
     def try_decode(self, ids) -> DecodeResult:
+        self._said: list[str] = []
+        result = self._try_decode(ids)
+        result.warnings = summarise(self._said)
+        del self._said
+        return result
+
+    def _try_decode(self, ids) -> DecodeResult:
         result = super().try_decode(ids)
         result.text = self.join(self.strip(ids))
         if not result.ok:

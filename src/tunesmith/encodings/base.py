@@ -55,6 +55,7 @@ class DecodeResult:
     error: str | None = None
     text: str | None = None  # the ABC text, for text encodings
     repaired: bool = False  # the text did not parse as written; the score is of a repaired copy (ABC)
+    warnings: list[str] = dataclasses.field(default_factory=list)  # what the parser said (music21, for ABC)
 
     @property
     def ok(self) -> bool:

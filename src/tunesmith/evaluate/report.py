@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,10 @@ def _network_samples(run_dir: Path, opts: EvaluateOptions, length: int, windows:
         primer="random" if windows else "none",
         seed=opts.seed,
         checkpoint=opts.checkpoint,
+        check=False,  # every sample is measured, degenerate ones too: the metrics are about the model
+        allow_early_end=True,
+        overwrite=True,
+        progress=False,
     )
     records = Generator(run_dir, gen_opts).run(out_dir)
     return [Path(r["files"][0]) for r in records if "error" not in r]
@@ -168,12 +173,19 @@ def evaluate_run(run_dir: str | Path, opts: EvaluateOptions | None = None, progr
     window = int(cfg.get("seq_len") or 64)
     windows = uses_windows(model, cfg.get("targets", "all"))
 
+    def stage(text: str) -> None:
+        if progress:
+            print(f"evaluate: {text}", file=sys.stderr, flush=True)
+
+    stage(f"fitting the n-gram baseline (orders 1..{opts.ngram_order}) on {len(train)} training pieces")
     ngram, order_scores = fit_ngram(tokenizer, train, valid, opts.ngram_order)
+    stage(f"scoring the {opts.split} split ({len(split)} pieces) with the network and the n-gram")
     net, base = score_split(model, tokenizer, split, window, windows, ngram, opts.max_pieces, progress)
     if not net.targets:
         raise TunesmithError(f"no piece of the {opts.split} split is longer than the model's window of {window} tokens")
 
     length = _sample_length(split, opts.sample_length)
+    stage(f"generating {opts.samples} samples of {length} tokens from the network and from the n-gram")
     out_dir = run_dir / EVAL_DIR
     net_paths = _network_samples(run_dir, opts, length, windows, out_dir / "network")
     ngram_paths = _ngram_samples(ngram, tokenizer, opts, length, out_dir / "ngram")
@@ -181,6 +193,7 @@ def evaluate_run(run_dir: str | Path, opts: EvaluateOptions | None = None, progr
         "network": [(p.stem, Notes.from_score(Score(str(p)))) for p in net_paths],
         "ngram": [(p.stem, Notes.from_score(Score(str(p)))) for p in ngram_paths],
     }
+    stage("musical metrics of the samples and the real pieces; memorisation against the training pieces")
     real = _decoded_notes(tokenizer, split, opts.max_pieces or 200)
     metric_sets = {label: [compute_metrics(n) for _, n in pieces if len(n)] for label, pieces in generated.items()}
     index = TrainingIndex.build(_decoded_notes(tokenizer, train, opts.max_train_pieces))
