@@ -8,8 +8,9 @@ STAMP := $(VENV)/.installed
 # The CPU build of PyTorch, installed before the package so that pip never pulls CUDA wheels.
 TORCH_SPEC ?= torch==2.13.0
 SOUNDFONT_PKG ?= timgm6mb-soundfont
+BROWSER_PKG ?= chromium
 
-.PHONY: install system-deps demo test bench bench-jsb lint format clean
+.PHONY: install system-deps demo studio test bench bench-jsb lint format clean
 
 install: $(STAMP) system-deps
 
@@ -19,16 +20,22 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-# FluidSynth and a small General MIDI soundfont for WAV rendering, from the system packages.
+# FluidSynth and a small General MIDI soundfont for WAV rendering, and Debian's Chromium for the studio's browser
+# tests (Playwright drives the system browser; it never downloads one), from the system packages.
 system-deps:
-	@if command -v fluidsynth >/dev/null && ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1; then :; \
+	@need=""; \
+	if ! command -v fluidsynth >/dev/null || ! ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1; then \
+	  need="fluidsynth $(SOUNDFONT_PKG)"; fi; \
+	if ! command -v chromium >/dev/null && ! command -v chromium-headless-shell >/dev/null; then \
+	  need="$$need $(BROWSER_PKG)"; fi; \
+	if [ -z "$$need" ]; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	  echo "installing fluidsynth and $(SOUNDFONT_PKG) (apt-get)"; \
-	  (apt-get install -y -qq --no-install-recommends fluidsynth $(SOUNDFONT_PKG) >/dev/null 2>&1 || \
+	  echo "installing$$need (apt-get)"; \
+	  (apt-get install -y -qq --no-install-recommends $$need >/dev/null 2>&1 || \
 	   (apt-get update -qq >/dev/null 2>&1 && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fluidsynth $(SOUNDFONT_PKG) >/dev/null)) \
-	  || echo "warning: could not install fluidsynth; WAV output needs: apt-get install fluidsynth $(SOUNDFONT_PKG)"; \
-	else echo "note: WAV output needs FluidSynth and a GM soundfont: sudo apt-get install fluidsynth $(SOUNDFONT_PKG)"; fi
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need >/dev/null)) \
+	  || echo "warning: could not install$$need; WAV output needs fluidsynth $(SOUNDFONT_PKG), the studio's browser tests $(BROWSER_PKG)"; \
+	else echo "note: WAV output needs FluidSynth and a GM soundfont, the studio's browser tests Chromium: sudo apt-get install$$need"; fi
 
 demo: install
 	rm -rf out/demo
@@ -42,6 +49,10 @@ demo: install
 	@echo "demo outputs: out/demo/sample-01.mid out/demo/sample-01.wav out/demo/sample-01.png" \
 	    "(and sample-02.*, run/curves.png, corpus.png)"
 
+# The studio in the browser: http://127.0.0.1:8765/ with the runs under out/ and runs/ (the demo's among them).
+studio: install
+	$(TS) studio
+
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider
 
@@ -51,6 +62,7 @@ bench: install
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/generate_speed.py
 	$(PY) benchmarks/piano_roll.py
+	$(PY) benchmarks/studio_latency.py
 
 # The JSB Chorales polyphonic benchmark: about 35 minutes (30 of training) on a 2-core CPU.
 bench-jsb: install
