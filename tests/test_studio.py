@@ -199,3 +199,22 @@ def test_studio_command_refuses_what_it_cannot_serve(tmp_path, capsys):
     assert "no trained run" in capsys.readouterr().err
     assert main(["studio", str(tmp_path / "missing")]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_abc_primer_is_read_in_a_worker(client):
+    tune = "X:1\nT:Scale\nM:4/4\nL:1/8\nK:C\nCDEF GABc|c2B2 A2G2|]\n"
+    upload = client.post("/api/primers?name=tune.abc", content=tune.encode())
+    assert upload.status_code == 200, upload.text
+    assert upload.json()["notes"] == 12
+
+
+def test_a_primer_past_the_timeout_is_skipped(tmp_path):
+    from tunesmith.studio import engine
+
+    path = tmp_path / "slow.mid"
+    make_score([{"program": 0, "notes": [(0, 1, 60, 80)]}]).dump_midi(str(path))
+    with pytest.raises(engine.StudioError, match=r"took longer than 0\.01 s"):
+        engine.check_primer(path, timeout=0.01)  # a worker cannot even start in 10 ms: it is killed
+    from tunesmith.config import IngestConfig
+
+    assert engine.primer_timeout() == IngestConfig().file_timeout  # the default is prepare's --file-timeout

@@ -438,6 +438,7 @@ def _parse_in_worker(path: str, conn) -> None:
         merged = select_tracks(parsed[0].score, SelectConfig(instruments="merge"))
         if not merged:
             raise UnreadableFile("no notes", "nothing to continue")
+        parsed[0].score.dump_midi(str(_notes_file(file)))  # what the page draws, read back without a parser
         conn.send({"ok": True})
     except UnreadableFile as exc:
         conn.send({"ok": False, "error": str(exc)})
@@ -476,16 +477,8 @@ def check_primer(path: Path, timeout: float | None = None, name: str | None = No
         here.close()
     if not answer["ok"]:
         raise StudioError(f"cannot read {name or Path(path).name}: {answer['error']}")
-    return primer_notes(Path(path))
+    return score_notes(_notes_file(Path(path)))
 
 
-def primer_notes(path: Path) -> dict[str, Any]:
-    """The notes of a checked primer, for the page (ABC through music21, as prepare reads it)."""
-    from tunesmith.corpus.readers import read_source
-
-    if Path(path).suffix.lower() in (".mid", ".midi"):
-        return score_notes(path)
-    parsed, _ = read_source(Path(path), Path(path).read_bytes(), 480)
-    midi = Path(path).with_suffix(".mid")
-    parsed[0].score.dump_midi(str(midi))
-    return score_notes(midi)
+def _notes_file(path: Path) -> Path:
+    return path.with_name(path.name + ".notes.mid")
