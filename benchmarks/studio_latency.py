@@ -5,14 +5,14 @@ Run: ``make bench`` (or ``.venv/bin/python benchmarks/studio_latency.py``). Writ
 
 The model is ``make demo``'s (``out/demo/run``: piano-roll tokens on an 8th-note grid from 120 Bach chorales, LSTM
 2 x 256, embedding 64). Without it, the script makes one with the demo's own ``prepare`` and ``train`` commands
-but fewer epochs (``--epochs 8``; a token costs the same whatever the training) in ``out/bench/studio-demo``.
+but one epoch (``--epochs 1``: a token costs the same whatever the training) in ``out/bench/studio-demo``.
 
 A real ``tunesmith studio`` is started as a child process; each measurement is what the page does: ``POST
 /api/generate`` (16 bars, strings, the page's default temperature 1.0 and top-p 1.0, a new seed each time), poll
 ``GET /api/jobs/ID`` every 50 ms until done, then ``GET`` the WAV in full. The clock covers all of it: loading
-the checkpoint, sampling, decoding, writing the MIDI, FluidSynth and the transfer. One request alone: five rounds;
-two at once (two clients started together, as two users would): three rounds, both latencies kept. The machine's
-load average is recorded beside the figures (this machine is shared).
+the checkpoint, sampling, decoding, writing the MIDI, FluidSynth and the transfer. Four rounds, each one request
+alone and then two at once (two clients started together, as two users would; both latencies kept), after one
+warm-up request. The machine's load average is recorded beside the figures (this machine is shared).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from common import ROOT, machine, write_result
 DEMO_RUN = ROOT / "out" / "demo" / "run"
 BENCH_DIR = ROOT / "out" / "bench" / "studio-demo"
 TS = [sys.executable, "-m", "tunesmith"]
-ALONE_ROUNDS, PAIR_ROUNDS = 5, 3
+ROUNDS = 4
 
 
 def demo_run() -> tuple[Path, str]:
@@ -52,11 +52,11 @@ def demo_run() -> tuple[Path, str]:
         )  # fmt: skip
         subprocess.run(
             [*TS, "train", str(data), "-o", str(run), "--model", "lstm", "--model-option", "hidden=256,256",
-             "--model-option", "embed_dim=64", "--model-option", "dropout=0.2", "--epochs", "8", "--seq-len", "128",
+             "--model-option", "embed_dim=64", "--model-option", "dropout=0.2", "--epochs", "1", "--seq-len", "128",
              "--batch-size", "32", "--lr", "3e-3", "-q"],
             check=True,
         )  # fmt: skip
-    return run, "out/bench/studio-demo/run (the demo's commands, 8 epochs)"
+    return run, "out/bench/studio-demo/run (the demo's commands, 1 epoch)"
 
 
 def free_port() -> int:
@@ -121,8 +121,10 @@ def main() -> None:
         run_id = runs[0]["id"]
         load_before = os.getloadavg()
         one_piece(base, run_id, seed=999)  # warm-up: imports in the server, FluidSynth's first start
-        alone = [one_piece(base, run_id, seed=s) for s in range(ALONE_ROUNDS)]
-        pairs = [pair(base, run_id, (100 + 2 * r, 101 + 2 * r)) for r in range(PAIR_ROUNDS)]
+        alone, pairs = [], []
+        for r in range(ROUNDS):  # taking turns, so the neighbours' load weighs on both alike
+            alone.append(one_piece(base, run_id, seed=r))
+            pairs.append(pair(base, run_id, (100 + 2 * r, 101 + 2 * r)))
         load_after = os.getloadavg()
     finally:
         server.terminate()

@@ -35,11 +35,15 @@ def cmd_studio(args: argparse.Namespace) -> int:
         raise TunesmithError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     studio = Studio(roots, max_upload=int(args.max_upload * 1024 * 1024), device=args.device)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"tunesmith studio: {len(runs)} run(s) under {', '.join(str(p) for p in roots)}")
-    print(f"open http://{host}:{args.port}/  (Ctrl-C stops)", flush=True)
+    print(f"tunesmith studio: {len(runs)} run(s) under {', '.join(str(p) for p in roots)}; starting", flush=True)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {args.host}: anyone who can reach this machine can use the studio")
-    uvicorn.run(create_app(studio), host=args.host, port=args.port, log_level="warning")
+
+    def ready() -> None:
+        print(f"open http://{host}:{args.port}/  (Ctrl-C stops)", flush=True)
+
+    uvicorn.run(create_app(studio, on_start=ready), host=args.host, port=args.port, log_level="warning")
+    print("tunesmith studio: stopped")
     return 0
 
 

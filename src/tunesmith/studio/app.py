@@ -21,6 +21,7 @@ import secrets
 import shutil
 import tempfile
 import traceback
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -264,11 +265,13 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
     return _error(exc.detail or "error", exc.status_code)
 
 
-def create_app(studio: Studio) -> Starlette:
-    """The ASGI app serving ``studio``."""
+def create_app(studio: Studio, on_start: Callable[[], None] | None = None) -> Starlette:
+    """The ASGI app serving ``studio``; ``on_start`` is called once it is ready (to print its address)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
+        if on_start:
+            on_start()
         yield
         studio.close()
 
