@@ -87,6 +87,7 @@ def one_piece(base: str, run_id: str, seed: int) -> dict:
         "notes": result["notes"],
         "music_seconds": result["duration"],
         "wav_bytes": len(wav.content),
+        "timing": result["timing"],
     }
 
 

@@ -79,13 +79,15 @@ def history_rows(page) -> int:
 def test_generate_see_hear_continue_download(page, tmp_path):
     page.wait_for_function("document.querySelectorAll('#run option').length > 0")
     assert page.locator("#run option").first.inner_text() == "tiny"
-    assert "lstm on data" in page.inner_text("#run-info")
+    assert "lstm on " in page.inner_text("#run-info") and "3 epochs" in page.inner_text("#run-info")
+    assert page.is_hidden("#progress-box") and page.is_visible("#roll-empty")
     page.fill("#length", "8")
     page.select_option("#instruments", "strings")
     page.check("#seed-lock")
     page.fill("#seed", "7")
     page.click("#generate")
     page.wait_for_function("document.querySelectorAll('#history tbody tr').length === 1")
+    assert page.is_hidden("#progress-box") and page.is_hidden("#roll-empty") and page.is_hidden("#cancel")
     # the piano roll is drawn from the notes: painted pixels, one legend entry per instrument
     notes = int(page.get_attribute("#roll", "data-notes"))
     assert notes > 0

@@ -17,6 +17,7 @@ import json
 import math
 import multiprocessing
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -91,15 +92,15 @@ def describe_run(path: Path) -> dict[str, Any]:
         ckpt = load_checkpoint(path)
         tokenizer = tokenizer_from_dict(ckpt["tokenizer"])
     except (TunesmithError, KeyError, TypeError, ValueError) as exc:
-        return {"path": str(path), "name": path.name, "error": str(exc).splitlines()[0]}
+        return {"path": str(path), "name": _label(path), "error": str(exc).splitlines()[0]}
     cfg = ckpt.get("config", {})
     data_dir = Path(str(cfg.get("data", "")))
     info: dict[str, Any] = {
         "path": str(path),
-        "name": path.name,
+        "name": _label(path),
         "encoding": tokenizer.name,
         "model": cfg.get("model"),
-        "data": data_dir.name or "?",
+        "data": _label(data_dir) if data_dir.name else "?",
         "epochs": len(ckpt.get("history", [])),
         "vocab": len(tokenizer.vocab),
         "controls": {
@@ -122,6 +123,11 @@ def describe_run(path: Path) -> dict[str, Any]:
             "ngram_order": likelihood.get("ngram", {}).get("order"),
         }
     return info
+
+
+def _label(path: Path) -> str:
+    """A folder's name, with its parent's where the name alone says little (``demo/run``, ``bach/data``)."""
+    return f"{path.parent.name}/{path.name}" if path.name in ("run", "data", "runs") and path.parent.name else path.name
 
 
 def run_eval(path: Path) -> dict[str, Any] | None:
@@ -276,6 +282,7 @@ def generate(
     from tunesmith.generate import Generator, parse_length
 
     out_dir = Path(out_dir)
+    clock = [time.perf_counter()]
     try:
         probe = Generator(run, request.options(("mid",)), device=device)
         formats = ("mid", "abc") if probe.tokenizer.name == "abc" else ("mid",)
@@ -300,6 +307,7 @@ def generate(
 
     generator.stepper = _CountingStepper(generator.stepper, on_token)
     work = out_dir / "work"
+    clock.append(time.perf_counter())
     try:
         records = generator.run(work)
     except TunesmithError as exc:
@@ -318,8 +326,12 @@ def generate(
     if (work / f"{record['name']}.abc").is_file():
         shutil.copyfile(work / f"{record['name']}.abc", out_dir / "piece.abc")
         files["abc"] = str(out_dir / "piece.abc")
+    clock.append(time.perf_counter())
     files["wav"] = str(render_wav(midi))
+    clock.append(time.perf_counter())
     result = {"tokens": count, "files": files, "warnings": record.get("warnings", []), **score_notes(midi)}
+    phases = ("load", "generate", "render")  # checkpoint and options; sampling to MIDI; FluidSynth
+    result["timing"] = {name: round(b - a, 3) for name, a, b in zip(phases, clock, clock[1:])}
     result["settings"] = {k: v for k, v in asdict(request).items() if k != "continue_from"}
     return result
 

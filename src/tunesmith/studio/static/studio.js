@@ -25,7 +25,8 @@ function fmt(x, digits = 3) { return x === null || x === undefined ? "–" : Num
 
 function runSummary(run) {
   if (run.error) return `cannot be loaded: ${run.error}`;
-  let text = `${run.model} on ${run.data} (${run.encoding}, ${run.epochs} epochs, vocabulary ${run.vocab})`;
+  const epochs = `${run.epochs} epoch${run.epochs === 1 ? "" : "s"}`;
+  let text = `${run.model} on ${run.data} (${run.encoding}, ${epochs}, vocabulary ${run.vocab})`;
   if (run.eval) text += ` · test NLL ${fmt(run.eval.test_nll)} vs ${run.eval.ngram_order}-gram ${fmt(run.eval.ngram_nll)}`;
   else text += " · not evaluated yet";
   return text;
@@ -274,7 +275,11 @@ function drawRoll(piece, title) {
   }
   const legend = $("#legend");
   legend.innerHTML = "";
+  const seen = {};
   piece.tracks.forEach((track, i) => {
+    const same = piece.tracks.filter((t) => t.name === track.name).length;
+    seen[track.name] = (seen[track.name] || 0) + 1;
+    const label = same > 1 ? `${track.name} ${seen[track.name]}` : track.name;
     const colour = track.drum ? "#9aa0a8" : PALETTE[i % PALETTE.length];
     ctx.fillStyle = colour;
     for (const [start, length, pitch, velocity] of track.notes) {
@@ -285,7 +290,7 @@ function drawRoll(piece, title) {
     ctx.globalAlpha = 1;
     const tag = document.createElement("span");
     tag.style.setProperty("--c", colour);
-    tag.textContent = `${track.name} (${track.notes.length})`;
+    tag.textContent = `${label} (${track.notes.length})`;
     legend.appendChild(tag);
   });
   canvas.dataset.notes = String(notes.length);
