@@ -30,7 +30,7 @@ def song_dir(tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def studio_runs(tmp_path_factory) -> Path:
-    """A folder holding one tiny trained run (notechord LSTM, three epochs on eight made tunes) for the studio tests."""
+    """A folder holding one tiny trained and evaluated run (notechord LSTM, three epochs on eight made tunes)."""
     import random
 
     from musicgen import make_score
@@ -50,4 +50,5 @@ def studio_runs(tmp_path_factory) -> Path:
     assert main(["prepare", str(root / "songs"), "-o", str(data), "--encoding", "notechord", "--no-cache", "-q"]) == 0
     args = ["train", str(data), "-o", str(run), "-q", "--epochs", "3", "--seq-len", "16", "--batch-size", "8"]
     assert main([*args, "--model-option", "hidden=32", "--model-option", "embed_dim=16", "--lr", "1e-2"]) == 0
+    assert main(["evaluate", str(run), "--samples", "2", "--sample-length", "48"]) == 0
     return root / "runs"

@@ -54,9 +54,25 @@ def test_runs_are_described_with_their_controls(client, run_id):
     assert run["data"].endswith("/data")  # a folder named data is named with its parent
     assert "path" not in run  # no server path goes to the page
     assert "strings" in run["controls"]["instruments"] and run["controls"]["random_primer"]
+    assert run["eval"]["test_nll"] > 0 and run["eval"]["ngram_nll"] > 0 and run["eval"]["ngram_order"] >= 1
     detail = client.get(f"/api/runs/{run_id}").json()
     assert detail["curves"]["epoch"] == [1.0, 2.0, 3.0] and len(detail["curves"]["valid_loss"]) == 3
-    assert detail["eval_table"] == [] and detail["samples"] == []
+    table = {row[0]: row[1:] for row in detail["eval_table"]}
+    assert table["test nll"][1:] == [run["eval"]["test_nll"], run["eval"]["ngram_nll"]]
+    assert table["pitch_range"][0] is not None  # real music's mean beside the network's and the n-gram's
+    assert detail["samples"] == ["eval/network/sample-01.mid", "eval/network/sample-02.mid",
+                                 "eval/ngram/sample-01.mid", "eval/ngram/sample-02.mid"]  # fmt: skip
+
+
+@needs_fluidsynth
+def test_run_samples_are_served_as_midi_and_wav(client, run_id):
+    midi = client.get(f"/api/runs/{run_id}/samples/0.mid")
+    assert midi.status_code == 200 and Score.from_midi(midi.content).note_num() > 0
+    audio = client.get(f"/api/runs/{run_id}/samples/0.wav")
+    with wave.open(io.BytesIO(audio.content)) as wav:
+        assert wav.getnframes() > 0
+    assert client.get(f"/api/runs/{run_id}/samples/99.mid").status_code == 404
+    assert client.get(f"/api/runs/{run_id}/samples/0.exe").status_code == 404
 
 
 def test_index_and_static_files_are_served(client):

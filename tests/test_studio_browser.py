@@ -136,9 +136,18 @@ def test_bad_upload_shows_its_message(page, tmp_path):
     assert "Traceback" not in page.inner_text("body")
 
 
-def test_runs_page_shows_curves_and_samples(page):
+def test_runs_page_shows_curves_evaluation_and_samples(page):
     page.click("#tab-runs")
     page.click("#runs li")
     page.wait_for_function("document.querySelector('#run-title').textContent === 'tiny'")
-    assert "not evaluated yet" in page.inner_text("#eval-table")
+    assert "test nll" in page.inner_text("#eval-table") and "n-gram" in page.inner_text("#eval-table")
+    curve = page.evaluate(
+        """() => { const c = document.querySelector('#curves'); const d = c.getContext('2d')
+            .getImageData(0, 0, c.width, c.height).data; let n = 0;
+            for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }"""
+    )
+    assert curve > 500  # axes, two loss curves, their points and labels
+    assert page.locator("#samples li").count() == 4
+    page.click("#samples li:first-child button")
+    page.wait_for_function("(document.querySelector('#samples audio') || {}).readyState >= 2")
     page.click("#tab-compose")

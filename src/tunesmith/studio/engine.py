@@ -118,8 +118,8 @@ def describe_run(path: Path) -> dict[str, Any]:
     if report:
         likelihood = report.get("likelihood", {})
         info["eval"] = {
-            "test_nll": likelihood.get("network", {}).get("nll"),
-            "ngram_nll": likelihood.get("ngram", {}).get("nll"),
+            "test_nll": _number(likelihood.get("network", {}).get("nll")),
+            "ngram_nll": _number(likelihood.get("ngram", {}).get("nll")),
             "ngram_order": likelihood.get("ngram", {}).get("order"),
         }
     return info
@@ -168,17 +168,23 @@ def run_samples(path: Path) -> list[Path]:
 
 
 def eval_rows(report: dict[str, Any]) -> list[list[Any]]:
-    """The evaluation as rows of ``[measure, network, n-gram]`` for a table on the page."""
+    """The evaluation as rows of ``[measure, real music, network, n-gram]`` (numbers or None) for the page."""
     rows: list[list[Any]] = []
     likelihood = report.get("likelihood", {})
     net, gram = likelihood.get("network", {}), likelihood.get("ngram", {})
     for key in ("nll", "bits", "perplexity", "accuracy"):
         if key in net:
-            rows.append([f"test {key}", net.get(key), gram.get(key)])
+            rows.append([f"test {key}", None, _number(net.get(key)), _number(gram.get(key))])
     for name, values in (report.get("metrics") or {}).items():
         if isinstance(values, dict):
-            rows.append([name, values.get("network"), values.get("ngram")])
+            means = [_number((values.get(k) or {}).get("mean")) for k in ("real", "network", "ngram")]
+            rows.append([name, *means])
     return rows
+
+
+def _number(value: Any) -> float | None:
+    """A finite number, or None (JSON has no NaN)."""
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
 # -- generation ---------------------------------------------------------------------------------------------------

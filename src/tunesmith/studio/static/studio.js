@@ -345,12 +345,12 @@ async function showRun(id, item) {
   if (!run.eval_table.length) table.innerHTML = "<tr><td>not evaluated yet: tunesmith evaluate RUN_DIR</td></tr>";
   else {
     const head = document.createElement("tr");
-    head.innerHTML = "<th>measure</th><th>network</th><th>n-gram</th>";
+    head.innerHTML = "<th>measure</th><th>real music</th><th>network</th><th>n-gram</th>";
     table.appendChild(head);
   }
-  for (const [name, net, gram] of run.eval_table) {
+  for (const [name, ...numbers] of run.eval_table) {
     const row = document.createElement("tr");
-    for (const value of [name, typeof net === "number" ? fmt(net) : net ?? "–", typeof gram === "number" ? fmt(gram) : gram ?? "–"]) {
+    for (const value of [name, ...numbers.map((v) => fmt(v))]) {
       const td = document.createElement("td"); td.textContent = value; row.appendChild(td);
     }
     table.appendChild(row);
@@ -396,7 +396,9 @@ function drawCurves(columns) {
     ctx.strokeStyle = colour; ctx.lineWidth = 2; ctx.beginPath();
     columns[key].forEach((v, i) => { if (v !== null) (i ? ctx.lineTo(x(i), y(v)) : ctx.moveTo(x(i), y(v))); });
     ctx.stroke();
-    ctx.fillStyle = colour; ctx.fillText(key.replace("_", " "), w - 130, pad / 2 + 14 * (k + 1));
+    ctx.fillStyle = colour;
+    columns[key].forEach((v, i) => { if (v !== null) { ctx.beginPath(); ctx.arc(x(i), y(v), 3, 0, 2 * Math.PI); ctx.fill(); } });
+    ctx.fillText(key.replace("_", " "), w - 130, pad / 2 + 14 * (k + 1));
   });
 }
 
