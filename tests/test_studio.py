@@ -235,3 +235,21 @@ def test_a_primer_past_the_timeout_is_skipped(tmp_path):
     from tunesmith.config import IngestConfig
 
     assert engine.primer_timeout() == IngestConfig().file_timeout  # the default is prepare's --file-timeout
+
+
+def test_the_queue_forgets_old_jobs_and_frees_their_files(tmp_path):
+    from tunesmith.studio.jobs import JobQueue
+
+    queue = JobQueue(workers=1, keep=2)
+    folders = [tmp_path / f"job{i}" for i in range(3)]
+    jobs = []
+    for folder in folders:
+        folder.mkdir()
+        jobs.append(queue.submit(lambda progress, cancelled: {"ok": True}, {}, str, lambda f=folder: f.rmdir()))
+    end = time.time() + 30
+    while jobs[2].state != "done":
+        assert time.time() < end
+        time.sleep(0.01)
+    assert queue.get(jobs[0].id) is None and not folders[0].exists()
+    assert [queue.get(j.id).state for j in jobs[1:]] == ["done", "done"] and folders[2].exists()
+    queue.shutdown()

@@ -197,7 +197,10 @@ async def start_generation(request: Request) -> Response:
     def work(progress, cancelled):
         return engine.generate(path, gen, out_dir, progress, cancelled, device=studio.device)
 
-    job = studio.queue.submit(work, settings, on_error=_job_message)
+    def drop() -> None:
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+    job = studio.queue.submit(work, settings, on_error=_job_message, on_drop=drop)
     return JSONResponse(_job_view(job), status_code=202)
 
 

@@ -35,6 +35,7 @@ class Job:
     started: float | None = None
     finished: float | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event, repr=False)
+    on_drop: Callable[[], None] | None = field(default=None, repr=False)  # frees the job's files when forgotten
 
     def public(self) -> dict[str, Any]:
         """What the page sees of the job."""
@@ -59,18 +60,28 @@ class JobQueue:
         self.lock = threading.Lock()
         self._serial = itertools.count(1)
 
-    def submit(self, work: Work, settings: dict[str, Any], on_error: Callable[[BaseException], str]) -> Job:
-        """Queue ``work``; ``on_error`` turns an exception into the message the page shows."""
-        job = Job(id=f"j{next(self._serial)}-{secrets.token_hex(4)}", settings=settings)
+    def submit(
+        self,
+        work: Work,
+        settings: dict[str, Any],
+        on_error: Callable[[BaseException], str],
+        on_drop: Callable[[], None] | None = None,
+    ) -> Job:
+        """Queue ``work``; ``on_error`` turns an exception into the page's message; ``on_drop`` runs when forgotten."""
+        job = Job(id=f"j{next(self._serial)}-{secrets.token_hex(4)}", settings=settings, on_drop=on_drop)
         with self.lock:
             self.jobs[job.id] = job
             while len(self.jobs) > self.keep:
-                self.jobs.popitem(last=False)
+                _, old = self.jobs.popitem(last=False)
+                old.cancel_event.set()
+                if old.on_drop:
+                    old.on_drop()
         self.pool.submit(self._run, job, work, on_error)
         return job
 
     def _run(self, job: Job, work: Work, on_error: Callable[[BaseException], str]) -> None:
         if job.cancel_event.is_set():
+            job.state = "cancelled"
             return
         job.state, job.started = "running", time.time()
 
