@@ -237,8 +237,11 @@ class GenerateRequest:
             raise StudioError("length must be at least 1")
         if out.seed < 0 or out.seed >= 2**31:
             raise StudioError("seed must be between 0 and 2147483647")
-        if out.instruments and (out.instruments.endswith(".toml") or "/" in out.instruments):
-            raise StudioError("instruments must be one of the presets")
+        if out.instruments:
+            from tunesmith.postprocess import PRESET_NAMES
+
+            if out.instruments not in PRESET_NAMES:  # never a file name: a TOML map is for the command line
+                raise StudioError(f"unknown instruments {out.instruments!r}: one of {', '.join(PRESET_NAMES)}")
         return out
 
     def options(self, formats: tuple[str, ...]):
