@@ -128,6 +128,18 @@ def test_generate_see_hear_continue_download(page, tmp_path):
     page.wait_for_function(f"document.querySelector('#roll').dataset.notes === '{notes}'")
 
 
+def test_cancel_stops_generation_from_the_page(page):
+    page.fill("#length", "40000")
+    page.select_option("#unit", "tokens")
+    page.click("#generate")
+    page.wait_for_function("document.querySelector('#status').textContent.includes('tokens')")
+    page.click("#cancel")
+    page.wait_for_function("document.querySelector('#message').textContent === 'cancelled'")
+    assert page.is_enabled("#generate") and page.is_hidden("#progress-box")
+    page.select_option("#unit", "bars")
+    page.fill("#length", "8")
+
+
 def test_bad_upload_shows_its_message(page, tmp_path):
     bad = tmp_path / "notes.mid"
     bad.write_text("these are my notes, typed, not a MIDI file")
