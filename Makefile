@@ -8,8 +8,9 @@ STAMP := $(VENV)/.installed
 # The CPU build of PyTorch, installed before the package so that pip never pulls CUDA wheels.
 TORCH_SPEC ?= torch==2.13.0
 SOUNDFONT_PKG ?= timgm6mb-soundfont
+BROWSER_PKG ?= chromium
 
-.PHONY: install system-deps demo test bench bench-jsb lint format clean
+.PHONY: install system-deps demo studio test bench bench-jsb lint format clean
 
 install: $(STAMP) system-deps
 
@@ -20,18 +21,20 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # FluidSynth and a small General MIDI soundfont for WAV rendering, abcmidi (abc2midi) to check the ABC files written,
-# vorbis-tools (oggenc) for OGG audio, from the system packages.
-SYSTEM_PKGS := fluidsynth $(SOUNDFONT_PKG) abcmidi vorbis-tools
+# vorbis-tools (oggenc) for OGG audio, and Debian's Chromium for the studio's browser tests (Playwright drives the
+# system browser; it never downloads one), from the system packages.
+SYSTEM_PKGS := fluidsynth $(SOUNDFONT_PKG) abcmidi vorbis-tools $(BROWSER_PKG)
 system-deps:
 	@if command -v fluidsynth >/dev/null && command -v abc2midi >/dev/null && command -v oggenc >/dev/null && \
+	  { command -v chromium >/dev/null || command -v chromium-headless-shell >/dev/null; } && \
 	  ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  echo "installing $(SYSTEM_PKGS) (apt-get)"; \
 	  (apt-get install -y -qq --no-install-recommends $(SYSTEM_PKGS) >/dev/null 2>&1 || \
 	   (apt-get update -qq >/dev/null 2>&1 && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PKGS) >/dev/null)) \
-	  || echo "warning: could not install them; WAV, OGG and ABC checks need: apt-get install $(SYSTEM_PKGS)"; \
-	else echo "note: WAV, OGG and ABC checks need: sudo apt-get install $(SYSTEM_PKGS)"; fi
+	  || echo "warning: could not install them; WAV, OGG, ABC checks and the browser tests need: apt-get install $(SYSTEM_PKGS)"; \
+	else echo "note: WAV, OGG, ABC checks and the browser tests need: sudo apt-get install $(SYSTEM_PKGS)"; fi
 
 demo: install
 	rm -rf out/demo
@@ -45,6 +48,10 @@ demo: install
 	@echo "demo outputs: out/demo/sample-01.mid out/demo/sample-01.wav out/demo/sample-01.png" \
 	    "(and sample-02.*, run/curves.png, corpus.png)"
 
+# The studio in the browser: http://127.0.0.1:8765/ with the runs under out/ and runs/ (the demo's among them).
+studio: install
+	$(TS) studio
+
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider
 
@@ -55,6 +62,7 @@ bench: install
 	$(PY) benchmarks/threads.py
 	$(PY) benchmarks/generate_speed.py
 	$(PY) benchmarks/piano_roll.py
+	$(PY) benchmarks/studio_latency.py
 
 # The JSB Chorales polyphonic benchmark: about 35 minutes (30 of training) on a 2-core CPU.
 bench-jsb: install

@@ -31,3 +31,29 @@ def song_dir(tmp_path) -> Path:
     write_song(root / "folk" / "b.MID", seed=2)
     write_song(root / "jazz" / "c.midi", seed=3, with_drums=False)
     return root
+
+
+@pytest.fixture(scope="session")
+def studio_runs(tmp_path_factory) -> Path:
+    """A folder holding one tiny trained and evaluated run (notechord LSTM, three epochs on eight made tunes)."""
+    import random
+
+    from musicgen import make_score
+    from tunesmith.cli import main
+
+    root = tmp_path_factory.mktemp("studio")
+    rng = random.Random(0)
+    scale = [60, 62, 64, 65, 67, 69, 71, 72]
+    (root / "songs").mkdir()
+    for i in range(8):
+        k, notes = 0, []
+        for j in range(120):
+            k = (k + rng.choices([1, -1, 0], [0.7, 0.2, 0.1])[0]) % len(scale)
+            notes.append((j * 0.5, 0.5, scale[k], 80))
+        make_score([{"program": 0, "notes": notes}]).dump_midi(str(root / "songs" / f"s{i}.mid"))
+    data, run = root / "data", root / "runs" / "tiny"
+    assert main(["prepare", str(root / "songs"), "-o", str(data), "--encoding", "notechord", "--no-cache", "-q"]) == 0
+    args = ["train", str(data), "-o", str(run), "-q", "--epochs", "3", "--seq-len", "16", "--batch-size", "8"]
+    assert main([*args, "--model-option", "hidden=32", "--model-option", "embed_dim=16", "--lr", "1e-2"]) == 0
+    assert main(["evaluate", str(run), "--samples", "2", "--sample-length", "48"]) == 0
+    return root / "runs"

@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from tunesmith import __version__
-from tunesmith.cli import evaluate, generate, prepare, run, train
+from tunesmith.cli import evaluate, generate, prepare, run, studio, train
 from tunesmith.cli.common import Parser
 from tunesmith.errors import TunesmithError
 
@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="tunesmith", description="Learn to compose music from a corpus of symbolic music.")
     parser.add_argument("--version", action="version", version=f"tunesmith {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for module in (prepare, train, generate, evaluate, run):
+    for module in (prepare, train, generate, evaluate, run, studio):
         module.register(sub)
     return parser
 

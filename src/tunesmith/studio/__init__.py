@@ -1,0 +1,1 @@
+"""tunesmith studio: compose, listen and steer in the browser (``tunesmith studio``)."""
