@@ -9,6 +9,7 @@ training into validation.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from collections import defaultdict
@@ -181,9 +182,80 @@ class TokenData:
         return self.ids[self.bounds[i] : self.bounds[i + 1]]
 
 
+def check_data_dir(data_dir: Path) -> None:
+    """A one-line error unless ``data_dir`` is a prepared data directory with token data."""
+    data_dir = Path(data_dir)
+    if not data_dir.exists():
+        raise TunesmithError(f"data directory {data_dir} does not exist: make it with `tunesmith prepare`")
+    if not data_dir.is_dir():
+        raise TunesmithError(f"{data_dir} is a file, not a data directory: give the directory `prepare -o` wrote")
+    for name in (TOKENIZER_FILE, f"{TOKENS_DIR}/meta.json"):
+        if not (data_dir / name).is_file():
+            raise TunesmithError(
+                f"{data_dir} has no token data (no {name}): run `tunesmith prepare ... --encoding NAME`"
+            )
+
+
 def load_data_tokenizer(data_dir: Path) -> Tokenizer:
     """The tokenizer that ``prepare --encoding`` fitted for a data directory."""
+    check_data_dir(data_dir)
     return load_tokenizer(Path(data_dir) / TOKENIZER_FILE)
+
+
+def data_fingerprint(data_dir: Path) -> dict[str, Any]:
+    """What a checkpoint remembers of the data it was trained on: the tokenizer's hash, its size, the split sizes."""
+    data_dir = Path(data_dir)
+    check_data_dir(data_dir)
+    tokenizer = (data_dir / TOKENIZER_FILE).read_bytes()
+    try:
+        meta = json.loads((data_dir / TOKENS_DIR / "meta.json").read_text())
+        splits = {s: dict(meta["splits"][s]) for s in SPLITS}
+        vocab = int(meta["vocab_size"])
+    except (ValueError, KeyError, TypeError):
+        raise TunesmithError(f"{data_dir / TOKENS_DIR / 'meta.json'} is damaged: prepare the corpus again") from None
+    return {"tokenizer": hashlib.sha256(tokenizer).hexdigest(), "vocab_size": vocab, "splits": splits}
+
+
+def check_same_data(
+    data_dir: Path,
+    now: dict[str, Any],
+    trained_on: dict[str, Any] | None,
+    tokenizer: Tokenizer,
+    allow_change: bool = False,
+    hint: str = "prepare it as it was",
+) -> str:
+    """Check that ``data_dir`` (fingerprint ``now``) is the data a checkpoint was trained on; returns the change.
+
+    A change is a one-line error unless ``allow_change``; a vocabulary other than the checkpoint's ``tokenizer``
+    is one whatever is allowed, since the ids would mean other tokens. A checkpoint that recorded no fingerprint
+    (written before they were) is checked by vocabulary only.
+    """
+    change = describe_change(trained_on, now) if trained_on else ""
+    if change and not allow_change:
+        raise TunesmithError(f"{data_dir} changed since this run was trained on it ({change}): {hint}")
+    if now["tokenizer"] != (trained_on or {}).get("tokenizer"):
+        theirs = load_data_tokenizer(data_dir)
+        if theirs.vocab != tokenizer.vocab:
+            raise TunesmithError(
+                f"{data_dir} has another vocabulary ({len(theirs)} tokens) than this run's checkpoint "
+                f"({len(tokenizer)}): its ids mean other tokens, so it cannot be used with this run"
+            )
+    return change
+
+
+def describe_change(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """What differs between two fingerprints, in words (``""`` when nothing does)."""
+    changes = []
+    if old.get("tokenizer") != new.get("tokenizer"):
+        size = (old.get("vocab_size"), new.get("vocab_size"))
+        changes.append(
+            f"tokenizer changed (vocabulary {size[0]} -> {size[1]})" if size[0] != size[1] else "tokenizer changed"
+        )
+    for split in SPLITS:
+        a, b = old.get("splits", {}).get(split, {}), new.get("splits", {}).get(split, {})
+        if a != b:
+            changes.append(f"{split} split {a.get('tokens')} -> {b.get('tokens')} tokens")
+    return ", ".join(changes)
 
 
 class WindowSampler:

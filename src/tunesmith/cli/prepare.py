@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tunesmith.cli.common import check_output_file, coerce, given
+from tunesmith.cli.common import check_output_dir, check_output_file, coerce, given
 from tunesmith.errors import TunesmithError
 
 _INGEST_OPTIONS = ["workers", "file_timeout", "max_files", "sample", "seed", "cache_dir"]
@@ -113,6 +113,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         raise TunesmithError("prepare needs -o DATA_DIR")
     config = _prepare_config(args)
     out = Path(args.output)
+    check_output_dir(out, "-o")
     finish = None
     if args.encoding:  # check every encoding option before the corpus is read
         from tunesmith.data import EncodeSettings, encode_dataset, parse_split, parse_transpose
