@@ -8,6 +8,7 @@ sequence of events, one sounding at a time); longer events are cut at ``max_dura
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,3 +112,8 @@ class NoteChordTokenizer(Tokenizer):
         if ua != ub or pa is None or pb is None:
             return None
         return len(set(pa) ^ set(pb)) + abs(max(pa) - max(pb)) / 128
+
+    def neighbour_key(self, token: str) -> tuple[Hashable, float] | None:
+        # |A ^ B| >= ||A| - |B||, so distance >= | (|A| + max A / 128) - (|B| + max B / 128) |.
+        pitches, units = self._parse(token)
+        return None if pitches is None else (units, len(set(pitches)) + max(pitches) / 128)
