@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, on_term) if in_main_thread else None
     try:
-        return args.func(args)
+        code = args.func(args)
+        return 143 if terminated else code  # a command that stopped itself on SIGTERM (prepare) says so
     except TunesmithError as exc:
         print(f"tunesmith: error: {exc}", file=sys.stderr)
         return 2
