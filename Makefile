@@ -50,6 +50,7 @@ bench: install
 	$(PY) benchmarks/dataset_memory.py
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/generate_speed.py
+	$(PY) benchmarks/rare_nearest.py
 
 # The JSB Chorales polyphonic benchmark: about 35 minutes (30 of training) on a 2-core CPU.
 bench-jsb: install
