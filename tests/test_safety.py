@@ -61,9 +61,9 @@ def held_prepare(sources: list[Path], out: Path, gate: Path, workers: int = 1) -
     """A prepare process whose worker blocks on the named pipe ``gate`` (released by ``open_gate``)."""
     os.mkfifo(gate)
     args = prepare_args([*sources, gate], out, "--workers", str(workers), "--file-timeout", "600")
-    return subprocess.Popen(
-        [sys.executable, "-m", "tunesmith", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    command = [sys.executable, "-m", "tunesmith", *args]
+    # A session of its own, as a command started from a terminal has its own process group.
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def open_gate(gate: Path, seed: int = 99) -> None:
@@ -119,7 +119,9 @@ def test_two_prepares_into_one_directory_one_fails_at_once_and_the_other_complet
     assert len(load_pieces(out)) == 7  # the six songs and the one through the gate
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["SIGKILL", "SIGTERM", "Ctrl-C to the process group"]
+)
 def test_killed_prepare_keeps_the_old_corpus_and_leaves_no_worker(sig, tmp_path, capsys):
     out = tmp_path / "data"
     assert main(prepare_args([songs(tmp_path / "old", 5)], out)) == 0
@@ -129,7 +131,10 @@ def test_killed_prepare_keeps_the_old_corpus_and_leaves_no_worker(sig, tmp_path,
         wait_for(lambda: holds_lock(out, proc.pid) and len(children(proc.pid)) >= 2, "the workers to start")
         workers = children(proc.pid)
         wait_for(lambda: any(tmp_path.glob(".data.build-*")), "the new corpus to be started")
-        os.kill(proc.pid, sig)
+        if sig == signal.SIGINT:  # a terminal's Ctrl-C reaches the workers too: they leave it to the parent
+            os.killpg(proc.pid, sig)
+        else:
+            os.kill(proc.pid, sig)
         proc.communicate(timeout=30)  # returns: no worker holds the caller's output open
     finally:
         proc.kill()
@@ -137,8 +142,9 @@ def test_killed_prepare_keeps_the_old_corpus_and_leaves_no_worker(sig, tmp_path,
     verify_corpus(out)
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert main(["inspect", str(out), "-q"]) == 0
-    if sig == signal.SIGTERM:
-        assert proc.returncode == 143 and not any(tmp_path.glob(".data.build-*"))  # it cleaned up after itself
+    if sig != signal.SIGKILL:  # it cleaned up after itself
+        assert proc.returncode == {signal.SIGTERM: 143, signal.SIGINT: 130}[sig]
+        assert not any(tmp_path.glob(".data.build-*"))
     assert main(prepare_args([tmp_path / "new"], out)) == 0  # the next prepare removes what a kill left
     assert not any(tmp_path.glob(".data.build-*")) and len(load_pieces(out)) == 8
 
