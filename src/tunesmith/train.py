@@ -224,6 +224,8 @@ class Trainer:
         """
         if self.run_dir.exists() and not self.run_dir.is_dir():
             raise TunesmithError(f"{self.run_dir} is a file, not a run directory: give a directory")
+        if resume and not self.run_dir.is_dir():
+            raise TunesmithError(f"nothing to resume: {self.run_dir} does not exist")
         if self.dist.main:  # the other processes of a torchrun job write nothing
             self._locks.enter_context(exclusive(self.run_dir, "resume" if resume else "train"))
         ckpt = self._resume_checkpoint() if resume else None

@@ -142,6 +142,9 @@ def evaluate_run(run_dir: str | Path, opts: EvaluateOptions | None = None, progr
     """Evaluate a training run and write its report (see ``report_path``); returns the report."""
     opts = opts or EvaluateOptions()
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        what = "is a file" if run_dir.exists() else "does not exist"
+        raise TunesmithError(f"{run_dir} {what}: evaluate takes a run directory made by `tunesmith train`")
     with exclusive(run_dir, "evaluate"):
         model, tokenizer, ckpt = load_model(run_dir, prefer=opts.checkpoint)
         data_dir = Path(ckpt["config"].get("data", ""))
