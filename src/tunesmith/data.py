@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 from collections import defaultdict
 from collections.abc import Iterator
@@ -363,3 +364,37 @@ def stream_steps(data: TokenData, batch_size: int, seq_len: int, max_batches: in
     if steps < 1:
         raise TunesmithError(f"the {data.split} split is too short for {batch_size} streams of {seq_len} tokens")
     return min(steps, max_batches) if max_batches else steps
+
+
+def check_window(
+    seq_len: int, batch_size: int, targets: str, vocab_size: int, data: TokenData, given: bool = True
+) -> None:
+    """A training window (``--seq-len``) must fit the pieces and the memory: one line, before any batch is drawn.
+
+    A window longer than the longest piece is padding past its end (``--seq-len 100000`` on a corpus of 3,000-token
+    songs ran for minutes to learn nothing more), refused when the window was ``given`` (a preset's default may
+    exceed a corpus of short tunes); stream mode is checked by ``stream_steps``. The memory estimate counts only the
+    logits of a batch and their gradients (batch x window x vocabulary x 3 floats), a lower bound.
+    """
+    if given and targets != "stream":
+        longest = int(np.diff(data.bounds).max()) if data.n_pieces else 0
+        if seq_len > longest:
+            raise TunesmithError(
+                f"--seq-len {seq_len} is longer than the longest training piece ({longest} tokens): the windows "
+                f"would be padding; choose at most {longest}"
+            )
+    need = batch_size * seq_len * vocab_size * 3 * 4
+    have = _physical_memory()
+    if have and need > 0.8 * have:
+        raise TunesmithError(
+            f"--seq-len {seq_len} with --batch-size {batch_size} needs at least {need / 2**30:.1f} GiB for "
+            f"the logits alone, more than this machine's {have / 2**30:.1f} GiB: choose a shorter window or batch"
+        )
+
+
+def _physical_memory() -> int:
+    """Bytes of memory on this machine (0 when the system will not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0

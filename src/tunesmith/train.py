@@ -38,6 +38,7 @@ from tunesmith.data import (
     WindowSampler,
     check_data_dir,
     check_same_data,
+    check_window,
     data_fingerprint,
     load_data_tokenizer,
     stream_batches,
@@ -281,7 +282,7 @@ class Trainer:
             raise TunesmithError(f"model {cfg.model!r} is a window model: it cannot train on streams")
         self.pad_id = self.tokenizer.pad_id
         train_data = TokenData(Path(cfg.data), "train")
-        check_window(cfg, len(self.tokenizer), train_data, window_given)
+        check_window(cfg.seq_len, cfg.batch_size, cfg.targets, len(self.tokenizer), train_data, window_given)
         lo, hi = fly_transpose(train_data.meta)
         tables = {s: self.tokenizer.transposition_table(s) for s in range(lo, hi + 1) if s}
         self.train_batches = Batches(train_data, cfg, self.pad_id, cfg.seed, tables)
@@ -539,38 +540,6 @@ class Trainer:
         except ImportError:  # TensorBoard is optional
             return None
         return SummaryWriter(str(self.run_dir / "tensorboard"))
-
-
-def check_window(cfg: TrainConfig, vocab_size: int, data: TokenData, given: bool = True) -> None:
-    """``seq_len`` must fit the training pieces and the memory: one line, before any batch is drawn.
-
-    A window longer than the longest piece is padding past its end (``--seq-len 100000`` on a corpus of 3,000-token
-    songs ran for minutes to learn nothing more), when the window was ``given`` (a preset's default may exceed a corpus
-    of short tunes); stream mode is checked by ``stream_steps``. The memory estimate
-    counts only the logits of a batch and their gradients (batch x window x vocabulary x 3 floats), a lower bound.
-    """
-    if given and cfg.targets != "stream":
-        longest = int(np.diff(data.bounds).max()) if data.n_pieces else 0
-        if cfg.seq_len > longest:
-            raise TunesmithError(
-                f"--seq-len {cfg.seq_len} is longer than the longest training piece ({longest} tokens): the windows "
-                f"would be padding; choose at most {longest}"
-            )
-    need = cfg.batch_size * cfg.seq_len * vocab_size * 3 * 4
-    have = _physical_memory()
-    if have and need > 0.8 * have:
-        raise TunesmithError(
-            f"--seq-len {cfg.seq_len} with --batch-size {cfg.batch_size} needs at least {need / 2**30:.1f} GiB for "
-            f"the logits alone, more than this machine's {have / 2**30:.1f} GiB: choose a shorter window or batch"
-        )
-
-
-def _physical_memory() -> int:
-    """Bytes of memory on this machine (0 when the system will not say)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 0
 
 
 def format_row(row: dict[str, Any]) -> str:
