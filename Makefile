@@ -63,6 +63,7 @@ bench: install
 	$(PY) benchmarks/generate_speed.py
 	$(PY) benchmarks/piano_roll.py
 	$(PY) benchmarks/studio_latency.py
+	$(PY) benchmarks/rare_nearest.py
 
 # The JSB Chorales polyphonic benchmark: about 35 minutes (30 of training) on a 2-core CPU.
 bench-jsb: install

@@ -52,7 +52,7 @@ def measure(mode: str, folder: Path, limit: int | None) -> dict:
                 config = PrepareConfig(
                     [str(p) for p in files], IngestConfig(use_cache=False), SelectConfig(instruments="all", min_notes=1)
                 )
-                notes = prepare_corpus(config, Path(out), progress=False)["summary"]["notes"]
+                notes = prepare_corpus(config, Path(out) / "data", progress=False)["summary"]["notes"]
         return notes
 
     # One untimed warm-up (page cache, lazy imports; for music21 one file), then the median of the timed passes.
@@ -94,7 +94,7 @@ def export_music21_corpus(n: int) -> Path:
             IngestConfig(sample=n, seed=0),
             SelectConfig(instruments="merge", min_notes=1),
         )
-        prepare_corpus(config, Path(tmp), progress=False)
+        prepare_corpus(config, Path(tmp) / "data", progress=False)
         shutil.rmtree(EXPORT_DIR, ignore_errors=True)
         EXPORT_DIR.mkdir(parents=True)
         entries = read_manifest(Path(tmp))

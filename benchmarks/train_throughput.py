@@ -51,7 +51,10 @@ def trainer_rate(data_dir: Path, run_dir: Path, targets: str) -> dict:
         device="cpu",
     )
     trainer = Trainer(cfg, run_dir, progress=False, log=lambda _m: None)
-    trainer.fit()
+    try:
+        trainer.fit()
+    finally:
+        trainer.close()  # releases the run and data directory locks
     row = trainer.history[-1]  # the second epoch: the first one warms up allocators and oneDNN
     return {"targets_per_s": round(row["targets_per_second"], 1), "seconds": round(row["seconds"], 2), "steps": STEPS}
 

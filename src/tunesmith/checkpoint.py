@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,10 @@ FORMAT = "tunesmith-checkpoint"
 VERSION = 1
 CHECKPOINTS = "checkpoints"
 LAST, BEST = "last.pt", "best.pt"
-JSON_FIELDS = ("model", "config", "history", "tokenizer", "progress")
+JSON_FIELDS = ("model", "config", "history", "tokenizer", "progress", "data")
+# What each use needs from a checkpoint; a file without them is refused in one line before anything is built.
+FOR_MODEL = ("model", "weights", "tokenizer", "config")
+FOR_RESUME = (*FOR_MODEL, "optimizer", "scheduler", "progress", "history", "rng")
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -68,8 +72,9 @@ def load_checkpoint(target: str | Path, prefer: str = BEST, map_location: str | 
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # the restricted unpickler refuses payloads; a foreign file fails in many ways
-        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise TunesmithError(f"{path} is not a tunesmith checkpoint; refused to load it ({reason})") from None
+        raise TunesmithError(
+            f"{path} is not a tunesmith checkpoint; refused to load it ({_load_failure(exc)})"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise TunesmithError(f"{path} is not a tunesmith checkpoint (no {FORMAT!r} marker)")
     if data.get("version", 0) > VERSION:
@@ -84,12 +89,46 @@ def load_checkpoint(target: str | Path, prefer: str = BEST, map_location: str | 
     return data
 
 
+def _load_failure(exc: Exception) -> str:
+    """Why ``torch.load`` refused a file, in one line, whole: the blocked global when there is one."""
+    text = str(exc)
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    if found:
+        return f"it would call {found.group(1)}, which weights-only loading blocks; nothing in it was run"
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.startswith(("Weights only load failed", "Check the documentation"))
+    ]
+    return " ".join(lines) or type(exc).__name__
+
+
+def require(ckpt: dict, fields: tuple[str, ...], purpose: str) -> None:
+    """A one-line error when the checkpoint lacks fields that ``purpose`` needs, or its parts disagree."""
+    missing = [f for f in fields if f not in ckpt]
+    if missing:
+        raise TunesmithError(
+            f"{ckpt['path']} lacks {', '.join(missing)}: it is not a complete tunesmith checkpoint, so it cannot "
+            f"be used to {purpose}"
+        )
+    try:
+        vocab = int(ckpt["model"]["config"]["vocab_size"])
+        size = len(ckpt["tokenizer"]["vocab"])
+    except (KeyError, TypeError, ValueError):
+        raise TunesmithError(f"{ckpt['path']} is damaged: its model or tokenizer description is incomplete") from None
+    if vocab != size:
+        raise TunesmithError(
+            f"{ckpt['path']} is inconsistent: its model has {vocab} output tokens but its tokenizer {size}"
+        )
+
+
 def load_model(target: str | Path, prefer: str = BEST, device: str | torch.device = "cpu"):
     """``(model, tokenizer, checkpoint)`` from a checkpoint file or run directory, the model in eval mode."""
     from tunesmith.encodings import tokenizer_from_dict
     from tunesmith.models import build_model
 
     ckpt = load_checkpoint(target, prefer)
+    require(ckpt, FOR_MODEL, "generate or evaluate")
     try:
         model = build_model(ckpt["model"])
         model.load_state_dict(ckpt["weights"])

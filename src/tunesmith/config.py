@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -57,7 +59,7 @@ class SelectConfig:
 
     instruments: str = "dominant"
     min_notes: int = 5
-    programs: tuple[int, ...] | None = None
+    programs: tuple[int, ...] | str | None = None  # a string such as "0-7,73" is parsed
     drums: str = "drop"
 
     def __post_init__(self) -> None:
@@ -230,16 +232,76 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     if unknown:
         raise TunesmithError(f"unknown setting(s) for {cls.__name__}: {', '.join(unknown)}")
     kwargs: dict[str, Any] = {}
+    hints = typing.get_type_hints(cls)
     for name, value in data.items():
         default = known[name].default_factory if known[name].default_factory is not dataclasses.MISSING else None
         sample = default() if default is not None else None
         if dataclasses.is_dataclass(sample) and isinstance(value, dict):
             value = from_dict(type(sample), value)
+        elif not _fits(value, hints[name]):
+            raise TunesmithError(
+                f"bad setting {name} = {value!r}: {name} takes {_describe(hints[name])}, not {_kind(value)}"
+            )
         kwargs[name] = value
     try:
         return cls(**kwargs)
     except TypeError as exc:
         raise TunesmithError(f"bad settings for {cls.__name__}: {exc}") from None
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a plain value (from TOML, JSON or the command line) fits a field's type annotation."""
+    if hint is Any:
+        return True
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_fits(v, args[0]) for v in value)
+        return len(value) == len(args) and all(_fits(v, a) for v, a in zip(value, args))
+    if origin is list:
+        return isinstance(value, (list, tuple)) and all(_fits(v, args[0]) for v in value)
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
+    return True  # a type this check does not know: the dataclass checks it itself
+
+
+def _describe(hint: Any) -> str:
+    """A field type in words: ``an integer``, ``a number``, ``a list of 2 numbers or nothing``..."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args if a is not type(None))
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    if hint in names:
+        return names[hint]
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_describe(args[0]).split(' ', 1)[1]}s"
+        return f"a list of {len(args)} {_describe(args[0]).split(' ', 1)[1]}s"
+    if origin is list:
+        return f"a list of {_describe(args[0]).split(' ', 1)[1]}s"
+    if origin is dict or hint is dict:
+        return "a table"
+    return str(hint)
+
+
+def _kind(value: Any) -> str:
+    names = {bool: "true/false", int: "an integer", float: "a fraction", str: "a string", list: "a list"}
+    names[dict] = "a table"
+    return names.get(type(value), type(value).__name__)
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

@@ -9,7 +9,9 @@ training into validation.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import random
 from collections import defaultdict
 from collections.abc import Iterator
@@ -181,9 +183,80 @@ class TokenData:
         return self.ids[self.bounds[i] : self.bounds[i + 1]]
 
 
+def check_data_dir(data_dir: Path) -> None:
+    """A one-line error unless ``data_dir`` is a prepared data directory with token data."""
+    data_dir = Path(data_dir)
+    if not data_dir.exists():
+        raise TunesmithError(f"data directory {data_dir} does not exist: make it with `tunesmith prepare`")
+    if not data_dir.is_dir():
+        raise TunesmithError(f"{data_dir} is a file, not a data directory: give the directory `prepare -o` wrote")
+    for name in (TOKENIZER_FILE, f"{TOKENS_DIR}/meta.json"):
+        if not (data_dir / name).is_file():
+            raise TunesmithError(
+                f"{data_dir} has no token data (no {name}): run `tunesmith prepare ... --encoding NAME`"
+            )
+
+
 def load_data_tokenizer(data_dir: Path) -> Tokenizer:
     """The tokenizer that ``prepare --encoding`` fitted for a data directory."""
+    check_data_dir(data_dir)
     return load_tokenizer(Path(data_dir) / TOKENIZER_FILE)
+
+
+def data_fingerprint(data_dir: Path) -> dict[str, Any]:
+    """What a checkpoint remembers of the data it was trained on: the tokenizer's hash, its size, the split sizes."""
+    data_dir = Path(data_dir)
+    check_data_dir(data_dir)
+    tokenizer = (data_dir / TOKENIZER_FILE).read_bytes()
+    try:
+        meta = json.loads((data_dir / TOKENS_DIR / "meta.json").read_text())
+        splits = {s: dict(meta["splits"][s]) for s in SPLITS}
+        vocab = int(meta["vocab_size"])
+    except (ValueError, KeyError, TypeError):
+        raise TunesmithError(f"{data_dir / TOKENS_DIR / 'meta.json'} is damaged: prepare the corpus again") from None
+    return {"tokenizer": hashlib.sha256(tokenizer).hexdigest(), "vocab_size": vocab, "splits": splits}
+
+
+def check_same_data(
+    data_dir: Path,
+    now: dict[str, Any],
+    trained_on: dict[str, Any] | None,
+    tokenizer: Tokenizer,
+    allow_change: bool = False,
+    hint: str = "prepare it as it was",
+) -> str:
+    """Check that ``data_dir`` (fingerprint ``now``) is the data a checkpoint was trained on; returns the change.
+
+    A change is a one-line error unless ``allow_change``; a vocabulary other than the checkpoint's ``tokenizer``
+    is one whatever is allowed, since the ids would mean other tokens. A checkpoint that recorded no fingerprint
+    (written before they were) is checked by vocabulary only.
+    """
+    change = describe_change(trained_on, now) if trained_on else ""
+    if change and not allow_change:
+        raise TunesmithError(f"{data_dir} changed since this run was trained on it ({change}): {hint}")
+    if now["tokenizer"] != (trained_on or {}).get("tokenizer"):
+        theirs = load_data_tokenizer(data_dir)
+        if theirs.vocab != tokenizer.vocab:
+            raise TunesmithError(
+                f"{data_dir} has another vocabulary ({len(theirs)} tokens) than this run's checkpoint "
+                f"({len(tokenizer)}): its ids mean other tokens, so it cannot be used with this run"
+            )
+    return change
+
+
+def describe_change(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """What differs between two fingerprints, in words (``""`` when nothing does)."""
+    changes = []
+    if old.get("tokenizer") != new.get("tokenizer"):
+        size = (old.get("vocab_size"), new.get("vocab_size"))
+        changes.append(
+            f"tokenizer changed (vocabulary {size[0]} -> {size[1]})" if size[0] != size[1] else "tokenizer changed"
+        )
+    for split in SPLITS:
+        a, b = old.get("splits", {}).get(split, {}), new.get("splits", {}).get(split, {})
+        if a != b:
+            changes.append(f"{split} split {a.get('tokens')} -> {b.get('tokens')} tokens")
+    return ", ".join(changes)
 
 
 class WindowSampler:
@@ -291,3 +364,37 @@ def stream_steps(data: TokenData, batch_size: int, seq_len: int, max_batches: in
     if steps < 1:
         raise TunesmithError(f"the {data.split} split is too short for {batch_size} streams of {seq_len} tokens")
     return min(steps, max_batches) if max_batches else steps
+
+
+def check_window(
+    seq_len: int, batch_size: int, targets: str, vocab_size: int, data: TokenData, given: bool = True
+) -> None:
+    """A training window (``--seq-len``) must fit the pieces and the memory: one line, before any batch is drawn.
+
+    A window longer than the longest piece is padding past its end (``--seq-len 100000`` on a corpus of 3,000-token
+    songs ran for minutes to learn nothing more), refused when the window was ``given`` (a preset's default may
+    exceed a corpus of short tunes); stream mode is checked by ``stream_steps``. The memory estimate counts only the
+    logits of a batch and their gradients (batch x window x vocabulary x 3 floats), a lower bound.
+    """
+    if given and targets != "stream":
+        longest = int(np.diff(data.bounds).max()) if data.n_pieces else 0
+        if seq_len > longest:
+            raise TunesmithError(
+                f"--seq-len {seq_len} is longer than the longest training piece ({longest} tokens): the windows "
+                f"would be padding; choose at most {longest}"
+            )
+    need = batch_size * seq_len * vocab_size * 3 * 4
+    have = _physical_memory()
+    if have and need > 0.8 * have:
+        raise TunesmithError(
+            f"--seq-len {seq_len} with --batch-size {batch_size} needs at least {need / 2**30:.1f} GiB for "
+            f"the logits alone, more than this machine's {have / 2**30:.1f} GiB: choose a shorter window or batch"
+        )
+
+
+def _physical_memory() -> int:
+    """Bytes of memory on this machine (0 when the system will not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0

@@ -17,6 +17,24 @@ from pathlib import Path
 
 from tunesmith.errors import TunesmithError
 
+_HELD: set[int] = set()  # descriptors of the locks this process holds
+
+
+def _forget_in_child() -> None:
+    """A forked child (a parse worker) closes its copies of the parent's lock descriptors.
+
+    ``flock`` belongs to the open file, which a fork shares: a child that outlived its parent would otherwise keep
+    the parent's directory locked. Closing the child's copy leaves the parent's lock as it is.
+    """
+    for fd in list(_HELD):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
+
 
 class LockBusy(TunesmithError):
     """Another process writes (or reads) the directory; the message names it and what to do."""
@@ -52,6 +70,7 @@ def _locked(directory: Path, what: str, exclusive: bool) -> Iterator[Path]:
         if exclusive:
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
+        _HELD.add(fd)
         try:
             yield path
         finally:
@@ -59,6 +78,7 @@ def _locked(directory: Path, what: str, exclusive: bool) -> Iterator[Path]:
                 with contextlib.suppress(OSError):
                     os.ftruncate(fd, 0)
     finally:
+        _HELD.discard(fd)
         os.close(fd)  # closing the descriptor releases the flock
 
 

@@ -15,6 +15,7 @@ gradient equals the one-process gradient on the whole batch.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -31,16 +32,29 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from tunesmith.checkpoint import BEST, CHECKPOINTS, LAST, load_checkpoint, save_checkpoint
+from tunesmith.checkpoint import BEST, CHECKPOINTS, FOR_RESUME, LAST, load_checkpoint, require, save_checkpoint
 from tunesmith.config import TrainConfig, dump_toml, from_dict, to_dict
-from tunesmith.data import TokenData, WindowSampler, load_data_tokenizer, stream_batches, stream_steps
+from tunesmith.data import (
+    TokenData,
+    WindowSampler,
+    check_data_dir,
+    check_same_data,
+    check_window,
+    data_fingerprint,
+    load_data_tokenizer,
+    stream_batches,
+    stream_steps,
+)
+from tunesmith.encodings import tokenizer_from_dict
 from tunesmith.errors import TunesmithError
+from tunesmith.locks import exclusive, shared
 from tunesmith.models import SequenceModel, build_model, detach_state, get_preset, model_spec
 from tunesmith.threads import choose_threads
 
 METRICS = "metrics.csv"
 CURVES = "curves.png"
 TRAINING = "train.json"  # how far the run got against its budget, and whether the safety cap cut it
+RUN_FILES = (CHECKPOINTS, METRICS, "config.toml")  # any of them means the directory holds a run
 COLUMNS = (
     "epoch",
     "step",
@@ -189,21 +203,71 @@ class Trainer:
         progress: bool = True,
         on_epoch_end: EpochHook | None = None,
         log: Callable[[str], None] = print,
+        allow_data_change: bool = False,
     ) -> None:
         self.run_dir = Path(run_dir)
         self.dist = Distributed.from_env()
         self.progress_bars = progress and self.dist.main
         self.on_epoch_end = on_epoch_end
         self.log = log if self.dist.main else (lambda _msg: None)
+        self._locks = contextlib.ExitStack()  # released by close()
+        try:
+            cfg, ckpt = self._open(cfg, resume, epochs, allow_data_change)
+            self._setup(cfg, ckpt)
+        except BaseException:
+            self._locks.close()
+            raise
+
+    def _open(
+        self, cfg: TrainConfig | None, resume: bool, epochs: int | None, allow_data_change: bool
+    ) -> tuple[TrainConfig, dict | None]:
+        """Lock the run directory (and its data for reading), check them, and pick the config and tokenizer.
+
+        A resumed run takes its config and tokenizer from its checkpoint, never from the data directory, which is
+        only checked to be the data it was trained on (``allow_data_change`` lets a changed one through when its
+        vocabulary is the same).
+        """
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise TunesmithError(f"{self.run_dir} is a file, not a run directory: give a directory")
+        if resume and not self.run_dir.is_dir():
+            raise TunesmithError(f"nothing to resume: {self.run_dir} does not exist")
+        if self.dist.main:  # the other processes of a torchrun job write nothing
+            self._locks.enter_context(exclusive(self.run_dir, "resume" if resume else "train"))
         ckpt = self._resume_checkpoint() if resume else None
-        if ckpt is None and (self.run_dir / CHECKPOINTS / LAST).exists():
+        if self.dist.main and ckpt is None and any((self.run_dir / name).exists() for name in RUN_FILES):
             raise TunesmithError(f"{self.run_dir} already holds a run: continue it with --resume {self.run_dir}")
         if ckpt is not None:
-            cfg = from_dict(TrainConfig, ckpt["config"])
+            cfg = self._checked_config(ckpt)
             cfg = dataclasses.replace(cfg, epochs=epochs) if epochs else cfg
         if cfg is None:
             raise TunesmithError("no training config given")
-        self.tokenizer = load_data_tokenizer(Path(cfg.data))
+        data_dir = Path(cfg.data)
+        check_data_dir(data_dir)
+        self._locks.enter_context(shared(data_dir, "train"))  # no prepare may replace it while it is read
+        self.fingerprint = data_fingerprint(data_dir)
+        if ckpt is None:
+            self.tokenizer = load_data_tokenizer(data_dir)
+            return cfg, None
+        try:
+            self.tokenizer = tokenizer_from_dict(ckpt["tokenizer"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TunesmithError(f"{ckpt['path']} holds a damaged tokenizer ({type(exc).__name__}: {exc})") from None
+        trained_on = (ckpt.get("data") or {}).get("fingerprint")
+        hint = "prepare it as it was, or pass --allow-data-change to continue on the new data"
+        change = check_same_data(data_dir, self.fingerprint, trained_on, self.tokenizer, allow_data_change, hint)
+        if change:
+            self.log(f"continuing on changed data ({change}), as --allow-data-change asked")
+        return cfg, ckpt
+
+    def _checked_config(self, ckpt: dict) -> TrainConfig:
+        require(ckpt, FOR_RESUME, "resume training")
+        try:
+            return from_dict(TrainConfig, ckpt["config"])
+        except TunesmithError as exc:
+            raise TunesmithError(f"{ckpt['path']} holds a config this tunesmith cannot use: {exc}") from None
+
+    def _setup(self, cfg: TrainConfig, ckpt: dict | None) -> None:
+        window_given = ckpt is None and cfg.seq_len is not None  # a preset's default window is never refused
         preset = get_preset(cfg.model)
         cfg = cfg.resolved(preset.train)
         threads, why = choose_threads(cfg.threads, int(os.environ.get("LOCAL_WORLD_SIZE", self.dist.world)))
@@ -216,11 +280,17 @@ class Trainer:
         self._init_distributed()
         torch.manual_seed(cfg.seed)
         self.spec = ckpt["model"] if ckpt else model_spec(cfg.model, len(self.tokenizer), cfg.model_options)
-        self.model = build_model(self.spec).to(self.device)
+        try:
+            self.model = build_model(self.spec).to(self.device)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TunesmithError(
+                f"{ckpt['path'] if ckpt else 'the model'} describes no model this tunesmith builds: {exc}"
+            ) from None
         if cfg.targets == "stream" and not self.model.can_step:
             raise TunesmithError(f"model {cfg.model!r} is a window model: it cannot train on streams")
         self.pad_id = self.tokenizer.pad_id
         train_data = TokenData(Path(cfg.data), "train")
+        check_window(cfg.seq_len, cfg.batch_size, cfg.targets, len(self.tokenizer), train_data, window_given)
         lo, hi = fly_transpose(train_data.meta)
         tables = {s: self.tokenizer.transposition_table(s) for s in range(lo, hi + 1) if s}
         self.train_batches = Batches(train_data, cfg, self.pad_id, cfg.seed, tables)
@@ -258,6 +328,7 @@ class Trainer:
         """
         if self.dist.world > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
+        self._locks.close()
 
     def _wrap_ddp(self) -> torch.nn.Module:
         if self.dist.world == 1:
@@ -278,12 +349,18 @@ class Trainer:
         return batches
 
     def _restore(self, ckpt: dict) -> None:
-        self.model.load_state_dict(ckpt["weights"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler.load_state_dict(ckpt["scheduler"])
-        self.state = Progress(**ckpt["progress"])
+        try:
+            self.model.load_state_dict(ckpt["weights"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+            self.state = Progress(**ckpt["progress"])
+            torch.set_rng_state(ckpt["rng"]["torch"])
+        except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise TunesmithError(
+                f"{ckpt['path']} does not fit the model it describes ({ckpt['model'].get('preset')}): {first}"
+            ) from None
         self.history = ckpt["history"]
-        torch.set_rng_state(ckpt["rng"]["torch"])
         if torch.cuda.is_available() and ckpt["rng"].get("cuda"):
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
         self.stream_state = ckpt.get("stream_state")
@@ -485,6 +562,7 @@ class Trainer:
             "model": self.spec,
             "config": to_dict(self.cfg),
             "tokenizer": self.tokenizer.to_dict(),
+            "data": {"path": self.cfg.data, "fingerprint": self.fingerprint},
             "history": self.history,
             "progress": dataclasses.asdict(self.state),
             "weights": self.model.state_dict(),
@@ -559,4 +637,8 @@ def plot_curves(path: Path, history: list[dict[str, Any]]) -> None:
 
 def train(cfg: TrainConfig | None, run_dir: Path, **kwargs: Any) -> dict[str, Any]:
     """Train (or with ``resume=True`` continue) a run; returns the last epoch's metrics."""
-    return Trainer(cfg, run_dir, **kwargs).fit()
+    trainer = Trainer(cfg, run_dir, **kwargs)
+    try:
+        return trainer.fit()
+    finally:
+        trainer.close()

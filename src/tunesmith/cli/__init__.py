@@ -6,7 +6,9 @@ One module per group of subcommands, each with a ``register(sub)`` that adds its
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 
 from tunesmith import __version__
 from tunesmith.cli import evaluate, generate, prepare, run, studio, train
@@ -31,13 +33,29 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    terminated = []
+
+    def on_term(signum: int, _frame) -> None:  # SIGTERM unwinds like Ctrl-C: workers stop, builds are removed
+        terminated.append(signum)
+        raise KeyboardInterrupt
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, on_term) if in_main_thread else None
     try:
-        return args.func(args)
+        code = args.func(args)
+        return 143 if terminated else code  # a command that stopped itself on SIGTERM (prepare) says so
     except TunesmithError as exc:
         print(f"tunesmith: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("tunesmith: interrupted", file=sys.stderr)
-        return 130
+        print("tunesmith: terminated" if terminated else "tunesmith: interrupted", file=sys.stderr)
+        return 143 if terminated else 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a path that cannot be written (a file where a folder should be, a full disk)
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"tunesmith: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from tunesmith.errors import TunesmithError
@@ -42,3 +43,24 @@ def coerce(option: str, key: str, value: str, default: Any) -> Any:
         return value
     except ValueError:
         raise TunesmithError(f"bad {option} {key}={value!r}: {key} takes a {type(default).__name__}") from None
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """An output file's path must not be a folder, nor lie under a file."""
+    if path.is_dir():
+        raise TunesmithError(f"{option} {path} is a directory: give a file name")
+    for step in path.parents:
+        if step.exists():
+            if not step.is_dir():
+                raise TunesmithError(f"{option} {path} lies under {step}, which is a file: give another path")
+            return
+
+
+def check_output_dir(path: Path, option: str) -> None:
+    """An output directory's path must not be a file, nor lie under one."""
+    for step in (path, *path.parents):
+        if step.exists():
+            if not step.is_dir():
+                what = "is a file" if step == path else f"lies under {step}, which is a file"
+                raise TunesmithError(f"{option} {path} {what}: give a directory")
+            return

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tunesmith.cli.common import check_output_file
+
 
 def _options(args: argparse.Namespace):
     from tunesmith.evaluate import EvaluateOptions
@@ -37,6 +39,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from tunesmith.evaluate import compare_runs, evaluate_run
 
     options = _options(args)
+    out = Path(args.output)
+    for suffix in (".md", ".csv", ".png"):  # before any run is evaluated
+        check_output_file(out.with_suffix(suffix), "-o")
 
     def evaluate(run: Path) -> None:
         print(f"evaluating {run} (no eval.json yet)")

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tunesmith.cli.common import coerce, given
+from tunesmith.cli.common import check_output_dir, check_output_file, coerce, given
 from tunesmith.errors import TunesmithError
 
 _INGEST_OPTIONS = ["workers", "file_timeout", "max_files", "sample", "seed", "cache_dir"]
@@ -95,6 +95,7 @@ def _prepare_config(args: argparse.Namespace, defaults: dict[str, Any] | None = 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
     """Ingest sources into a data directory."""
+    from tunesmith.corpus.pieces import is_data_dir
     from tunesmith.corpus.prepare import format_summary, prepare_corpus
     from tunesmith.corpus.sources import list_corpora
 
@@ -111,24 +112,32 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     if args.output is None:
         raise TunesmithError("prepare needs -o DATA_DIR")
     config = _prepare_config(args)
-    tokenizer = encode = None
+    out = Path(args.output)
+    check_output_dir(out, "-o")
+    finish = None
     if args.encoding:  # check every encoding option before the corpus is read
-        from tunesmith.data import EncodeSettings, parse_split, parse_transpose
+        from tunesmith.data import EncodeSettings, encode_dataset, parse_split, parse_transpose
         from tunesmith.encodings import make_tokenizer
 
         tokenizer = make_tokenizer(args.encoding, **_encoding_settings(args))
         split = parse_split(args.split)
         encode = EncodeSettings(split, config.ingest.seed, parse_transpose(args.transpose), args.augment_at)
-    report = prepare_corpus(config, Path(args.output), progress=not args.quiet)
-    print(format_summary(report))
-    if report["summary"]["files_interrupted"]:
-        return 130
-    if report["summary"]["pieces"] == 0:
-        raise TunesmithError(f"no piece was kept from {report['summary']['files_considered']} file(s)")
-    if tokenizer is not None:
-        from tunesmith.data import encode_dataset
 
-        section = encode_dataset(Path(args.output), tokenizer, encode, progress=not args.quiet)
+        def finish(build: Path, report: dict[str, Any]) -> None:  # runs before the new corpus replaces the old
+            print(format_summary(report))
+            report["encoding"] = encode_dataset(build, tokenizer, encode, progress=not args.quiet)
+
+    report = prepare_corpus(config, out, progress=not args.quiet, finish=finish)
+    if finish is None or not report["committed"]:
+        print(format_summary(report))
+    kept = "the previous corpus there is unchanged" if is_data_dir(out) else "nothing was written"
+    if report["summary"]["files_interrupted"]:
+        print(f"interrupted: {out} not written ({kept})")
+        return 130
+    if not report["committed"]:
+        raise TunesmithError(f"no piece was kept from {report['summary']['files_considered']} file(s); {kept}")
+    section = report.get("encoding")
+    if section:
         splits = ", ".join(f"{k} {v['tokens']} tokens / {v['pieces']} pieces" for k, v in section["splits"].items())
         print(
             f"encoding {section['encoding']}: vocabulary {section['vocab_size']}, "
@@ -136,7 +145,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         )
         if section["failed_pieces"]:
             print(f"  {len(section['failed_pieces'])} piece(s) could not be encoded: see report.json")
-    print(f"wrote {Path(args.output) / 'report.json'}")
+    print(f"wrote {out / 'report.json'}")
     return 0
 
 
@@ -145,20 +154,25 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     """Print statistics of a corpus, from a data directory or straight from sources."""
     import json
 
-    from tunesmith.corpus.pieces import REPORT, is_data_dir, load_pieces
+    from tunesmith.corpus.pieces import REPORT, is_data_dir, load_pieces, verify_corpus
     from tunesmith.corpus.prepare import prepare_corpus
     from tunesmith.corpus.stats import corpus_stats, format_stats, plot_stats
+    from tunesmith.locks import shared
 
-    if len(args.sources) == 1 and is_data_dir(Path(args.sources[0])):
+    if args.plot:
+        check_output_file(Path(args.plot), "--plot")
+    if len(args.sources) == 1 and Path(args.sources[0]).is_dir() and is_data_dir(Path(args.sources[0])):
         data_dir = Path(args.sources[0])
-        report = json.loads((data_dir / REPORT).read_text()) if (data_dir / REPORT).is_file() else None
-        pieces = load_pieces(data_dir)
+        with shared(data_dir, "inspect"):
+            verify_corpus(data_dir, hashes=False)
+            report = json.loads((data_dir / REPORT).read_text()) if (data_dir / REPORT).is_file() else None
+            pieces = load_pieces(data_dir)
     else:
         # Describe everything in the sources: all tracks of a song, drums included.
         config = _prepare_config(args, {"select": {"instruments": "merge", "drums": "keep", "min_notes": 1}})
         with tempfile.TemporaryDirectory(prefix="tunesmith-inspect-") as tmp:
-            report = prepare_corpus(config, Path(tmp), progress=not args.quiet)
-            pieces = load_pieces(Path(tmp))
+            report = prepare_corpus(config, Path(tmp) / "data", progress=not args.quiet)
+            pieces = load_pieces(Path(tmp) / "data") if report["committed"] else []
     if not pieces:
         raise TunesmithError("no piece to inspect: every file was skipped (run prepare to see why)")
     stats = corpus_stats(pieces)

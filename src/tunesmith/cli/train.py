@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from tunesmith.cli.common import coerce, given
+from tunesmith.cli.common import check_output_dir, coerce, given
 from tunesmith.errors import TunesmithError
 
 _TRAIN_OPTIONS = [
@@ -93,10 +93,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     hooks = {"progress": not args.quiet, "on_epoch_end": write_epoch_sample}  # called every cfg.sample_every epochs
     if args.resume:
+        hooks["allow_data_change"] = args.allow_data_change
         trainer = Trainer(None, Path(args.resume), resume=True, epochs=args.epochs, **hooks)
     else:
         if not args.output:
             raise TunesmithError("train needs -o RUN_DIR (or --resume RUN_DIR)")
+        check_output_dir(Path(args.output), "-o")
         trainer = Trainer(train_config(args), Path(args.output), **hooks)
     cfg, model = trainer.cfg, trainer.model
     if trainer.dist.main:
@@ -129,6 +131,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data_dir", nargs="?", metavar="DATA_DIR")
     p.add_argument("-o", "--output", metavar="RUN_DIR", help="where the run is written")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
+    p.add_argument(
+        "--allow-data-change",
+        action="store_true",
+        help="with --resume: continue although the data directory changed since the checkpoint (same vocabulary)",
+    )
     p.add_argument("--config", metavar="FILE.toml", help="settings file; options given here override it")
     p.add_argument("--list-models", action="store_true", help="list the model presets")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

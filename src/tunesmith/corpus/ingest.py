@@ -9,8 +9,14 @@ number of workers and a corpus of many small pieces costs one file, not one per 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import hashlib
 import multiprocessing as mp
+import os
+import signal
+import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -28,6 +34,8 @@ from tunesmith.corpus.readers import UnreadableFile, read_source
 from tunesmith.corpus.select import select_tracks, track_infos
 from tunesmith.corpus.sources import SourceFile, source_format
 from tunesmith.instruments import gm_name
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass
@@ -86,7 +94,37 @@ def process_file(source: SourceFile, settings: _Settings, on_piece: Callable[[],
     return {**record, "status": "kept", "pieces": kept}
 
 
-def _worker_main(conn: Connection, settings: _Settings) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Make this worker end when the process that started it ends, however it ends (SIGKILL included).
+
+    On Linux the kernel sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``); elsewhere a thread watches the
+    parent's PID. The worker ignores Ctrl-C (the parent stops it) and lets go of the caller's terminal and pipes, so a
+    script waiting for the output of ``prepare`` is never held open by a worker.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    else:
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        with contextlib.suppress(OSError):
+            os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _worker_main(conn: Connection, settings: _Settings, parent: int) -> None:
+    _die_with_parent(parent)
     while True:
         try:
             chunk = conn.recv()
@@ -118,7 +156,8 @@ class _Pool:
 
     def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe()
-        process = self._ctx.Process(target=_worker_main, args=(child, self._settings), daemon=True)
+        args = (child, self._settings, os.getpid())
+        process = self._ctx.Process(target=_worker_main, args=args, daemon=True)
         process.start()
         child.close()
         return _Worker(process, parent)

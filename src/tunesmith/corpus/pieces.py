@@ -6,7 +6,9 @@ has one line per piece with its offset and length there, its source, style label
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from tunesmith.errors import TunesmithError
 MANIFEST = "pieces.jsonl"
 PIECES_FILE = "pieces.bin"
 REPORT = "report.json"
+CHECKSUMS = "checksums.json"  # written last: every other file's size and SHA-256
 
 
 @dataclass
@@ -39,7 +42,10 @@ _OWN_FIELDS = ("id", "offset", "length", "source", "style", "title", "abc", "spl
 def read_midi_blobs(data_dir: Path, entries: list[dict[str, Any]]) -> list[bytes]:
     """The standard MIDI files of manifest entries (each one a player or an editor can open)."""
     blobs = []
-    with open(Path(data_dir) / PIECES_FILE, "rb") as fh:
+    path = Path(data_dir) / PIECES_FILE
+    if not path.is_file():
+        raise TunesmithError(f"{data_dir} is incomplete (no {PIECES_FILE}): prepare the corpus again")
+    with open(path, "rb") as fh:
         for entry in entries:
             fh.seek(entry["offset"])
             blobs.append(fh.read(entry["length"]))
@@ -60,8 +66,75 @@ def read_manifest(data_dir: Path) -> list[dict[str, Any]]:
     path = Path(data_dir) / MANIFEST
     if not path.is_file():
         raise TunesmithError(f"{data_dir} is not a prepared data directory (no {MANIFEST}): run `tunesmith prepare`")
+    entries = []
     with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                raise TunesmithError(f"{path} is damaged at line {number}: prepare the corpus again") from None
+            if not isinstance(entry, dict) or not {"id", "offset", "length", "source", "style"} <= set(entry):
+                raise TunesmithError(f"{path} is damaged at line {number}: prepare the corpus again")
+            entries.append(entry)
+    return entries
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_checksums(data_dir: Path) -> None:
+    """Record every file's size and SHA-256 in ``checksums.json``: the last file a complete corpus gets."""
+    data_dir = Path(data_dir)
+    sums = {}
+    for folder, _dirs, files in os.walk(data_dir):
+        for name in sorted(files):
+            path = Path(folder) / name
+            rel = path.relative_to(data_dir).as_posix()
+            if rel != CHECKSUMS:
+                sums[rel] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+    (data_dir / CHECKSUMS).write_text(json.dumps(dict(sorted(sums.items())), indent=1))
+
+
+def read_checksums(data_dir: Path) -> dict[str, dict[str, Any]] | None:
+    """The recorded checksums, or ``None`` for a corpus written before they were."""
+    path = Path(data_dir) / CHECKSUMS
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        raise TunesmithError(f"{path} is damaged: prepare the corpus again") from None
+
+
+def verify_corpus(data_dir: Path, hashes: bool = True) -> None:
+    """Check that a data directory is whole; raises a one-line ``TunesmithError`` naming the first problem.
+
+    Every file in ``checksums.json`` must be there with its size (and, with ``hashes``, its SHA-256), and every
+    piece of the manifest inside ``pieces.bin``.
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        what = "is a file, not a data directory" if data_dir.exists() else "does not exist"
+        raise TunesmithError(f"{data_dir} {what}: give a directory made by `tunesmith prepare`")
+    sums = read_checksums(data_dir)
+    for rel, expected in (sums or {}).items():
+        path = data_dir / rel
+        if not path.is_file() or path.stat().st_size != expected["size"]:
+            raise TunesmithError(f"{data_dir} is incomplete or damaged ({rel}): prepare the corpus again")
+        if hashes and _sha256(path) != expected["sha256"]:
+            raise TunesmithError(f"{data_dir} is damaged ({rel} changed since prepare): prepare the corpus again")
+    entries = read_manifest(data_dir)
+    pieces = data_dir / PIECES_FILE
+    size = pieces.stat().st_size if pieces.is_file() else -1
+    if any(e["offset"] + e["length"] > size for e in entries):
+        raise TunesmithError(f"{data_dir} is incomplete: {MANIFEST} names pieces beyond {PIECES_FILE}")
 
 
 def is_data_dir(path: Path) -> bool:
@@ -75,7 +148,12 @@ def load_pieces(data_dir: Path, entries: list[dict[str, Any]] | None = None) -> 
     entries = read_manifest(data_dir) if entries is None else entries
     pieces = []
     for entry, blob in zip(entries, read_midi_blobs(data_dir, entries)):
-        score = Score.from_midi(blob, ttype="quarter")
+        try:
+            score = Score.from_midi(blob, ttype="quarter")
+        except Exception:  # symusic raises RuntimeError/ValueError on bytes that are not MIDI
+            raise TunesmithError(
+                f"{data_dir} is damaged: piece {entry['id']} in {PIECES_FILE} is not MIDI; prepare the corpus again"
+            ) from None
         meta = {k: v for k, v in entry.items() if k not in _OWN_FIELDS}
         pieces.append(
             Piece(score, entry["id"], entry["source"], entry["style"], entry.get("title", ""), entry.get("abc"), meta)

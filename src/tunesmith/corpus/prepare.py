@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tunesmith.atomic import replace_directory
 from tunesmith.config import PrepareConfig, dump_toml, to_dict
 from tunesmith.corpus.ingest import ingest_files
-from tunesmith.corpus.pieces import REPORT, write_manifest
+from tunesmith.corpus.pieces import REPORT, is_data_dir, write_checksums, write_manifest
 from tunesmith.corpus.sources import resolve_sources, subset
+from tunesmith.errors import TunesmithError
+from tunesmith.locks import exclusive
 
 SKIP_REASONS = (
     "corrupt",
@@ -26,26 +29,62 @@ SKIP_REASONS = (
 )
 
 
-def prepare_corpus(config: PrepareConfig, out_dir: Path, progress: bool = True) -> dict[str, Any]:
-    """Ingest ``config.sources`` into ``out_dir``; returns the report (also written to ``out_dir/report.json``)."""
+def prepare_corpus(
+    config: PrepareConfig,
+    out_dir: Path,
+    progress: bool = True,
+    finish: Callable[[Path, dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Ingest ``config.sources`` into ``out_dir``; returns the report (also written to ``out_dir/report.json``).
+
+    The corpus is a transaction: it is built in a temporary sibling under ``out_dir``'s exclusive lock and takes
+    ``out_dir``'s place only once complete, so the previous corpus stays whole and readable until then and is kept
+    as it was when the new one fails, is interrupted or keeps no piece (then ``report["committed"]`` is false).
+    ``finish(build_dir, report)`` adds to the new corpus before it is committed (``prepare --encoding`` writes the
+    tokenizer and token arrays there); an exception in it abandons the new corpus.
+    """
     started = time.perf_counter()
     files = resolve_sources(config.sources)
     found = len(files)
     files = subset(files, config.ingest.sample, config.ingest.max_files, config.ingest.seed)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # Token data of an earlier prepare would describe other pieces: it goes with the pieces it was made from.
-    shutil.rmtree(out_dir / "tokens", ignore_errors=True)
-    (out_dir / "tokenizer.json").unlink(missing_ok=True)
-    records = ingest_files(files, out_dir, config.ingest, config.select, progress=progress)
-    _mark_duplicates(records)
-    entries = [piece for record in records if record["status"] == "kept" for piece in record["pieces"]]
-    write_manifest(out_dir, entries)
-    report = build_report(config, found, records, entries, time.perf_counter() - started)
-    # No indent: the C encoder is ten times faster, and the report of a large corpus is large.
-    (out_dir / REPORT).write_text(json.dumps(report, ensure_ascii=False))
-    dump_toml(config, out_dir / "prepare.toml")
+    out_dir = Path(out_dir).absolute()
+    check_output_dir(out_dir)
+    report: dict[str, Any] = {}
+    try:
+        with exclusive(out_dir, "prepare"), replace_directory(out_dir) as build:
+            records = ingest_files(files, build, config.ingest, config.select, progress=progress)
+            _mark_duplicates(records)
+            entries = [piece for record in records if record["status"] == "kept" for piece in record["pieces"]]
+            write_manifest(build, entries)
+            report = build_report(config, found, records, entries, time.perf_counter() - started)
+            if report["summary"]["files_interrupted"] or not entries:
+                raise _Abandon
+            # No indent: the C encoder is ten times faster, and the report of a large corpus is large.
+            (build / REPORT).write_text(json.dumps(report, ensure_ascii=False))
+            dump_toml(config, build / "prepare.toml")
+            if finish is not None:
+                finish(build, report)
+            write_checksums(build)
+    except _Abandon:
+        report["committed"] = False
+        return report
+    report["committed"] = True
     return report
+
+
+class _Abandon(Exception):
+    """The new corpus is incomplete or empty: leave the previous one in place."""
+
+
+def check_output_dir(out_dir: Path) -> None:
+    """``out_dir`` must be new, empty or a prepared corpus: prepare replaces it whole, so anything else is refused."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise TunesmithError(f"{out_dir} is a file, not a directory: give prepare a directory with -o")
+    if out_dir.is_dir() and not is_data_dir(out_dir) and any(out_dir.iterdir()):
+        raise TunesmithError(
+            f"{out_dir} holds files but no prepared corpus: prepare replaces its output directory whole, "
+            "so give it a new or empty directory"
+        )
 
 
 def _mark_duplicates(records: list[dict[str, Any]]) -> None:

@@ -8,10 +8,13 @@ and JSON persistence, so an encoding is a small module.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import json
+import math
 from abc import ABC, abstractmethod
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -94,6 +97,16 @@ class Tokenizer(ABC):
         """How far token ``a`` is from ``b`` for ``rare = "nearest"``; ``None``: not comparable."""
         return None
 
+    def neighbour_key(self, token: str) -> tuple[Hashable, float] | None:
+        """Where ``token`` sits for the nearest-token search: ``(group, coordinate)``, ``None`` if nowhere.
+
+        The contract that makes the search exact: ``distance(a, b)`` is ``None`` when the groups differ, and at
+        least ``|coordinate(a) - coordinate(b)|`` when they agree. Then the search looks only at the tokens of a
+        group whose coordinate lies within the best distance found so far, outwards from the rare token's place in
+        the group sorted by coordinate (for a pitch distance: a binary search and a neighbour or two).
+        """
+        return None
+
     def fit_state(self) -> dict[str, Any]:
         """Whatever ``fit`` learned besides the vocabulary (bins, for example), as JSON data."""
         return {}
@@ -161,12 +174,56 @@ class Tokenizer(ABC):
         return self
 
     def _nearest_map(self, rare: dict[str, int], keep: list[str]) -> dict[str, str]:
+        """Each rare token's nearest kept token (ties: the first by name), where one is comparable.
+
+        Kept tokens are sorted by coordinate within their group once (K log K); each rare token then costs a binary
+        search and the candidates within its best distance (see ``neighbour_key``), not a pass over all K.
+        """
+        if type(self).neighbour_key is Tokenizer.neighbour_key:  # no index: compare with every kept token
+            mapping = {}
+            for token in rare:
+                scored = [(d, t) for t in keep if (d := self.distance(token, t)) is not None]
+                if scored:
+                    mapping[token] = min(scored)[1]
+            return mapping
+        groups: dict[Hashable, list[tuple[float, str]]] = defaultdict(list)
+        for token in keep:
+            key = self.neighbour_key(token)
+            if key is not None:
+                groups[key[0]].append((key[1], token))
+        for members in groups.values():
+            members.sort()
+        coords = {group: [c for c, _ in members] for group, members in groups.items()}
         mapping = {}
         for token in rare:
-            scored = [(d, t) for t in keep if (d := self.distance(token, t)) is not None]
-            if scored:
-                mapping[token] = min(scored)[1]
+            key = self.neighbour_key(token)
+            if key is None or key[0] not in groups:
+                continue
+            best = self._nearest_in(token, key[1], groups[key[0]], coords[key[0]])
+            if best is not None:
+                mapping[token] = best
         return mapping
+
+    def _nearest_in(self, token: str, coord: float, members: list[tuple[float, str]], coords: list[float]):
+        """The nearest of ``members`` (sorted by coordinate) to ``token``, walking out from its place both ways."""
+        best: tuple[float, str] | None = None
+        right = bisect.bisect_left(coords, coord)
+        left = right - 1
+        while left >= 0 or right < len(members):
+            # Take the side whose next coordinate is closer; stop once both lie beyond the best distance.
+            gap_left = coord - coords[left] if left >= 0 else math.inf
+            gap_right = coords[right] - coord if right < len(members) else math.inf
+            gap = min(gap_left, gap_right)
+            if best is not None and gap > best[0] + 1e-9:  # ties within rounding are still compared
+                break
+            if gap_left <= gap_right:
+                candidate, left = members[left][1], left - 1
+            else:
+                candidate, right = members[right][1], right + 1
+            d = self.distance(token, candidate)
+            if d is not None and (best is None or (d, candidate) < best):
+                best = (d, candidate)
+        return best[1] if best is not None else None
 
     def token_id(self, token: str) -> int:
         """The id of a token string: itself, its nearest frequent token, or UNK."""

@@ -8,6 +8,7 @@ sequence of events, one sounding at a time); longer events are cut at ``max_dura
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,8 +107,21 @@ class NoteChordTokenizer(Tokenizer):
             return None
         return f"{'.'.join(pitch_name(p) for p in shifted)}:{self._fmt(units)}"
 
+    def _pitch_set(self, token: str) -> tuple[frozenset[int] | None, int, int]:
+        """``(pitches, top, units)`` of a token, parsed once (the nearest-token search asks for each many times)."""
+        cache = self.__dict__.setdefault("_pitch_sets", {})
+        if token not in cache:
+            pitches, units = self._parse(token)
+            cache[token] = (None, 0, units) if pitches is None else (frozenset(pitches), max(pitches), units)
+        return cache[token]
+
     def distance(self, a: str, b: str) -> float | None:
-        (pa, ua), (pb, ub) = self._parse(a), self._parse(b)
+        (pa, ta, ua), (pb, tb, ub) = self._pitch_set(a), self._pitch_set(b)
         if ua != ub or pa is None or pb is None:
             return None
-        return len(set(pa) ^ set(pb)) + abs(max(pa) - max(pb)) / 128
+        return len(pa ^ pb) + abs(ta - tb) / 128
+
+    def neighbour_key(self, token: str) -> tuple[Hashable, float] | None:
+        # |A ^ B| >= ||A| - |B||, so distance >= | (|A| + max A / 128) - (|B| + max B / 128) |.
+        pitches, top, units = self._pitch_set(token)
+        return None if pitches is None else (units, len(pitches) + top / 128)

@@ -9,6 +9,7 @@ the JSB data does not distinguish them, and its recipe turns the marks off.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,3 +135,8 @@ class PianoRollTokenizer(Tokenizer):
         if a in specials or b in specials or a.startswith(ONSET) != b.startswith(ONSET):
             return None
         return abs(parse_pitch_name(a.lstrip(ONSET)) - parse_pitch_name(b.lstrip(ONSET)))
+
+    def neighbour_key(self, token: str) -> tuple[Hashable, float] | None:
+        if token in (HOLD, REST, FRAME_END):
+            return None
+        return token.startswith(ONSET), parse_pitch_name(token.lstrip(ONSET))

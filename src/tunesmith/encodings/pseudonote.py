@@ -7,6 +7,7 @@ times, which the seed's pseudo-notes could not.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,3 +126,7 @@ class PseudoNoteTokenizer(Tokenizer):
     def distance(self, a: str, b: str) -> float | None:
         (pa, *ra), (pb, *rb) = self._parse(a), self._parse(b)
         return abs(pa - pb) if ra == rb else None
+
+    def neighbour_key(self, token: str) -> tuple[Hashable, float] | None:
+        pitch, *rest = self._parse(token)
+        return tuple(rest), pitch

@@ -17,13 +17,14 @@ import numpy as np
 from symusic import Score
 
 from tunesmith.checkpoint import load_model
-from tunesmith.data import SPLITS, TokenData
+from tunesmith.data import SPLITS, TokenData, check_data_dir, check_same_data, data_fingerprint
 from tunesmith.errors import TunesmithError
 from tunesmith.evaluate.distances import set_distance
 from tunesmith.evaluate.likelihood import fit_ngram, score_split, uses_windows
 from tunesmith.evaluate.memorisation import TrainingIndex, looks_copied
 from tunesmith.evaluate.metrics import DRUM_METRICS, METRICS, Notes, compute_metrics
 from tunesmith.generate import GenerateOptions, Generator
+from tunesmith.locks import exclusive, shared
 from tunesmith.render import write_midi
 
 EVAL_FILE = "eval.json"
@@ -160,9 +161,24 @@ def evaluate_run(run_dir: str | Path, opts: EvaluateOptions | None = None, progr
     """Evaluate a training run and write its report (see ``report_path``); returns the report."""
     opts = opts or EvaluateOptions()
     run_dir = Path(run_dir)
-    model, tokenizer, ckpt = load_model(run_dir, prefer=opts.checkpoint)
+    if not run_dir.is_dir():
+        what = "is a file" if run_dir.exists() else "does not exist"
+        raise TunesmithError(f"{run_dir} {what}: evaluate takes a run directory made by `tunesmith train`")
+    with exclusive(run_dir, "evaluate"):
+        model, tokenizer, ckpt = load_model(run_dir, prefer=opts.checkpoint)
+        data_dir = Path(ckpt["config"].get("data", ""))
+        try:
+            check_data_dir(data_dir)
+        except TunesmithError as exc:
+            raise TunesmithError(f"the run's data is needed to evaluate it: {exc}") from None
+        with shared(data_dir, "evaluate"):
+            trained_on = (ckpt.get("data") or {}).get("fingerprint")
+            check_same_data(data_dir, data_fingerprint(data_dir), trained_on, tokenizer, hint="prepare it as it was")
+            return _evaluate(run_dir, opts, model, tokenizer, ckpt, data_dir, progress)
+
+
+def _evaluate(run_dir: Path, opts: EvaluateOptions, model, tokenizer, ckpt: dict, data_dir: Path, progress: bool):
     cfg = ckpt["config"]
-    data_dir = Path(cfg.get("data", ""))
     try:
         train, split = TokenData(data_dir, "train"), TokenData(data_dir, opts.split)
     except (TunesmithError, OSError):
