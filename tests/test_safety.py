@@ -219,6 +219,9 @@ def test_resume_after_a_re_prepare_is_refused_in_one_line(tmp_path, capsys):
     assert "another vocabulary" in one_line_error(capsys)
     assert main(["evaluate", str(out), "-q", "--samples", "2"]) == 2
     assert "changed since" in one_line_error(capsys)
+    generate = ["generate", str(out), "-o", str(tmp_path / "gen"), "--length", "8", "-q", "--primer", "random"]
+    assert main(generate) == 2  # its windows would be other tokens
+    assert "changed since" in one_line_error(capsys) and not list((tmp_path / "gen").glob("*.mid"))
     model, tokenizer, _ = load_model(out)  # generation needs the checkpoint alone, whatever the data became
     assert len(tokenizer) == model.embed.num_embeddings
 

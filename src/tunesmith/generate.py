@@ -25,6 +25,7 @@ from tqdm import tqdm
 from tunesmith.checkpoint import load_model
 from tunesmith.config import SelectConfig
 from tunesmith.corpus.pieces import Piece
+from tunesmith.data import TokenData, check_data_dir, check_same_data, data_fingerprint
 from tunesmith.encodings.base import DecodeResult
 from tunesmith.errors import TunesmithError
 from tunesmith.length import (
@@ -39,6 +40,7 @@ from tunesmith.length import (
     parse_length,
     token_budget,
 )
+from tunesmith.locks import shared
 from tunesmith.models.fused_rnn import PRECISIONS
 from tunesmith.postprocess import (
     RANDOM_INDIAN,
@@ -172,16 +174,19 @@ class Generator:
         return torch.tensor([self._file_primer(Path(kind))] * n, device=self.device), True
 
     def _random_windows(self, rng: np.random.Generator) -> list[list[int]]:
-        from tunesmith.data import TokenData
-
+        """Windows of the training split, read under a shared lock from the very data the run was trained on."""
         data_dir = Path(self.cfg.get("data", ""))
+        hint = "use --primer none or --primer FILE"
         try:
-            data = TokenData(data_dir, "train")
-        except (TunesmithError, OSError):
-            raise TunesmithError(
-                f"--primer random draws from the training data at {data_dir}, which is not there; "
-                "use --primer none or --primer FILE"
-            ) from None
+            check_data_dir(data_dir)
+        except TunesmithError as exc:
+            raise TunesmithError(f"--primer random draws from the run's training data, but {exc}; {hint}") from None
+        with shared(data_dir, "generate --primer random"):
+            trained_on = (self.ckpt.get("data") or {}).get("fingerprint")
+            check_same_data(data_dir, data_fingerprint(data_dir), trained_on, self.tokenizer, hint=hint)
+            return self._windows_of(TokenData(data_dir, "train"), rng)
+
+    def _windows_of(self, data, rng: np.random.Generator) -> list[list[int]]:
         lengths = np.diff(data.bounds)
         size = int(min(self.window, max(lengths.max() - 1, 1)))
         usable = np.flatnonzero(lengths > size)
