@@ -75,7 +75,7 @@ class GenerateOptions:
     instruments: str | None = None  # a preset, random-indian, or FILE.toml; None keeps the decoded tracks
     formats: tuple[str, ...] = ("mid",)
     checkpoint: str = "best.pt"
-    precision: str = "float32"  # weights for each new token: float32, bfloat16 (LSTM stacks) or int8
+    precision: str = "float32"  # weights for each new token: float32, bfloat16 (LSTM and GRU stacks) or int8
     retries: int = 3  # redraws of a sample that fails its checks
     allow_early_end: bool = False  # EOS may end a sample before the asked length (the length is then a cap)
     primer_in_output: bool = True  # a user's primer file stays at the start of each sample

@@ -129,7 +129,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--precision",
         default="float32",
         metavar="P",
-        help="weights used for each new token on the CPU: float32 (default), bfloat16 (LSTM models) or int8; "
+        help="weights used for each new token on the CPU: float32 (default), bfloat16 (LSTM and GRU models) or int8; "
         "int8 steps several times faster, with slightly different samples",
     )
     p.add_argument(
