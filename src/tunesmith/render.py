@@ -178,12 +178,13 @@ def piano_roll_figure(score: Score, title: str):
 
     quarter = score.to("quarter")
     fig, ax = plt.subplots(figsize=(12, 4.5))
-    colours = plt.get_cmap("tab10")
+    tracks = [t for t in quarter.tracks if len(t.notes)]
+    # a colour of its own per pitched track (up to 18), never the drums' grey
+    palette = plt.get_cmap("tab10" if len(tracks) <= 10 else "tab20").colors
+    palette = [c for c in palette if len(set(c)) > 1]  # tab10 and tab20 hold greys: the drums'
     end = 0.0
-    for i, track in enumerate(quarter.tracks):
-        if not len(track.notes):
-            continue
-        colour = "0.6" if track.is_drum else colours(i % 10)
+    for i, track in enumerate(tracks):
+        colour = "0.6" if track.is_drum else palette[i % len(palette)]
         boxes = note_boxes(track.notes.numpy())
         ax.add_collection(PolyCollection(boxes, facecolors=colour, edgecolors="none"))
         label = "Drums" if track.is_drum else f"{track.name or gm_name(track.program)} ({track.program})"
@@ -194,8 +195,8 @@ def piano_roll_figure(score: Score, title: str):
     ax.set_xlabel("quarter notes")
     ax.set_ylabel("MIDI pitch")
     ax.grid(alpha=0.25)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper right", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # beside the roll, never over its notes
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0.0)
     ax.set_title(title)
     fig.tight_layout()
     return fig
