@@ -8,7 +8,8 @@ Two facts, both measured on the 2-core machine (``benchmarks/threads.py``):
   therefore the cores of the CPU affinity (a fact of the machine, not of its load), recorded in the run's config,
   and ``--threads N`` pins it where runs must match across machines.
 - Two OpenMP threads on two cores that another process keeps busy thrash when they spin-wait at each barrier for
-  the thread the scheduler set aside (0.09 against 0.45 steps/s for the transformer beside other work). Waiting
+  the thread the scheduler set aside (1.13 against 1.81 steps/s for the Bollywood network beside a CPU-bound
+  process, `benchmarks/threads.py`). Waiting
   passively (``OMP_WAIT_POLICY=PASSIVE``, set by ``tunesmith/__init__.py`` before torch is loaded, unless the user
   set it) removes the thrash and leaves the arithmetic, hence the numbers, as they were.
 """
