@@ -344,11 +344,13 @@ def _splice(before: Score, generated: Score, generator) -> Score:
     """The earlier piece as it was, then what ``generated`` adds after its primer (the earlier piece as encoded)."""
     import numpy as np
 
+    from tunesmith.length import note_end
+
     primer, _ = generator.primers(np.random.default_rng(0))
     decoded = generator.tokenizer.try_decode(primer[0].tolist())
     before_q, new_q = before.to("quarter"), generated.to("quarter")
-    primer_end = _end(decoded.score.to("quarter")) if decoded.ok else 0.0
-    shift = _end(before_q) - primer_end
+    primer_end = note_end(decoded.score.to("quarter")) if decoded.ok else 0.0
+    shift = note_end(before_q) - primer_end
     out = before_q.copy()
     if len(new_q.tempos) and not len(out.tempos):
         out.tempos = new_q.tempos
@@ -367,10 +369,6 @@ def _splice(before: Score, generated: Score, generator) -> Score:
             target.notes.append(note)
         target.notes.sort(key=lambda n: (n.time, n.pitch))
     return out.to("tick")
-
-
-def _end(score: Score) -> float:
-    return max((n.time + n.duration for t in score.tracks for n in t.notes), default=0.0)
 
 
 # -- rendering and notes ------------------------------------------------------------------------------------------
