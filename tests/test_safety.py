@@ -199,7 +199,7 @@ def test_two_trains_into_one_run_directory_one_fails_at_once(data, tmp_path, cap
         first.kill()
     assert first.returncode == 0, err
     ckpt = load_checkpoint(out, prefer="last.pt")
-    assert ckpt["progress"]["epoch"] == 2 and len(ckpt["history"]) == 2
+    assert ckpt.progress["epoch"] == 2 and len(ckpt.history) == 2
     assert (out / "metrics.csv").read_text().count("\n") == 3  # header and the two epochs of this one run
     assert main(args) == 2  # and once it has finished, the directory holds a run
     assert "already holds a run" in one_line_error(capsys)
@@ -227,7 +227,7 @@ def test_resume_after_a_re_prepare_is_refused_in_one_line(tmp_path, capsys):
 
 
 def test_resume_on_the_same_data_records_its_fingerprint(run, data, capsys):
-    fingerprint = load_checkpoint(run, prefer="last.pt")["data"]["fingerprint"]
+    fingerprint = load_checkpoint(run, prefer="last.pt").fingerprint
     assert set(fingerprint) == {"tokenizer", "vocab_size", "splits"}
     assert fingerprint["splits"]["train"]["tokens"] > 0
 
@@ -287,7 +287,7 @@ def test_bad_input_is_one_line(case, expected, data, run, tmp_path, capsys):
 def test_resume_of_a_checkpoint_with_missing_fields_or_another_models_weights(run, data, tmp_path, capsys):
     ckpt = load_checkpoint(run, prefer="last.pt")
     bare = tmp_path / "bare"
-    save_checkpoint(bare / "checkpoints" / "last.pt", {"model": ckpt["model"], "weights": ckpt["weights"]})
+    save_checkpoint(bare / "checkpoints" / "last.pt", {"model": ckpt.model, "weights": ckpt.weights})
     assert main(["train", "--resume", str(bare), "-q"]) == 2
     assert "lacks tokenizer, config" in one_line_error(capsys)
     with pytest.raises(TunesmithError, match="lacks tokenizer, config"):
@@ -296,16 +296,16 @@ def test_resume_of_a_checkpoint_with_missing_fields_or_another_models_weights(ru
     other = tmp_path / "other"
     args = ["train", str(data), "-o", str(other), "--model", "gru", *SMALL, "--epochs", "1", "--steps-per-epoch", "2"]
     assert main(args) == 0
-    gru_weights = load_checkpoint(other, prefer="last.pt")["weights"]
+    gru_weights = load_checkpoint(other, prefer="last.pt").weights
     mixed = tmp_path / "mixed"
-    keep = {k: v for k, v in ckpt.items() if k not in ("path", "format", "version")}
+    keep = ckpt.payload()
     save_checkpoint(mixed / "checkpoints" / "last.pt", {**keep, "weights": gru_weights})
     capsys.readouterr()
     assert main(["train", "--resume", str(mixed), "-q"]) == 2
     assert "does not fit the model it describes" in one_line_error(capsys)
 
     shrunk = tmp_path / "shrunk"  # a tokenizer that does not match the model's output size
-    tokenizer = dict(ckpt["tokenizer"], vocab=ckpt["tokenizer"]["vocab"][:-3])
+    tokenizer = dict(ckpt.tokenizer, vocab=ckpt.tokenizer["vocab"][:-3])
     save_checkpoint(shrunk / "checkpoints" / "last.pt", {**keep, "tokenizer": tokenizer})
     assert main(["train", "--resume", str(shrunk), "-q"]) == 2
     assert "its model has" in one_line_error(capsys)

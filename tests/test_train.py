@@ -54,8 +54,8 @@ def test_train_writes_metrics_curves_and_self_contained_checkpoints(data_dir, tm
     assert (run / "samples" / "epoch-2.mid").is_file()
     assert "epoch 3: train" in capsys.readouterr().out
     model, tokenizer, ckpt = load_model(run)  # the checkpoint alone: weights, spec, tokenizer
-    assert ckpt["progress"]["epoch"] in (1, 2, 3) and len(tokenizer) == model.embed.num_embeddings
-    assert ckpt["config"]["seq_len"] == 32 and ckpt["config"]["model"] == "lstm"
+    assert ckpt.progress["epoch"] in (1, 2, 3) and len(tokenizer) == model.embed.num_embeddings
+    assert ckpt.config["seq_len"] == 32 and ckpt.config["model"] == "lstm"
 
 
 @pytest.mark.parametrize(
@@ -149,7 +149,7 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_losses(data_dir, tmp_path)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    progress = load_checkpoint(run, prefer="last.pt")["progress"]  # whole and readable after the kill
+    progress = load_checkpoint(run, prefer="last.pt").progress  # whole and readable after the kill
     assert progress["epoch"] < 4
 
     resumed = subprocess.run(

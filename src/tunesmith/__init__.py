@@ -1,4 +1,9 @@
-"""tunesmith: learn to compose music from a corpus of symbolic music with deep sequence models."""
+"""tunesmith: learn to compose music from a corpus of symbolic music with deep sequence models.
+
+The Python API (``tunesmith.api``) is exported here: ``prepare``, ``train``, ``resume``, ``load_run``, ``render``,
+``compare``, and the types they return (``DataDir``, ``Run``, ``Sample``, ``Evaluation``). It is imported on first
+use, so ``import tunesmith`` stays light.
+"""
 
 import os
 
@@ -7,3 +12,34 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Checkpoint",
+    "DataDir",
+    "EncodingChoice",
+    "Evaluation",
+    "GenerateOptions",
+    "Run",
+    "RunDir",
+    "Sample",
+    "compare",
+    "generate_options",
+    "load_run",
+    "prepare",
+    "render",
+    "resume",
+    "train",
+]
+
+
+def __getattr__(name: str):
+    """The API's names, imported from ``tunesmith.api`` when first asked for."""
+    if name in __all__:
+        from tunesmith import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'tunesmith' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

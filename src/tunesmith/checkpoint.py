@@ -12,17 +12,19 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
+from tunesmith.config import TrainConfig, from_dict
 from tunesmith.errors import TunesmithError
+from tunesmith.layout import RunDir
 
 FORMAT = "tunesmith-checkpoint"
 VERSION = 1
-CHECKPOINTS = "checkpoints"
-LAST, BEST = "last.pt", "best.pt"
+LAST, BEST = RunDir.LAST, RunDir.BEST
 JSON_FIELDS = ("model", "config", "history", "tokenizer", "progress", "data")
 # What each use needs from a checkpoint; a file without them is refused in one line before anything is built.
 FOR_MODEL = ("model", "weights", "tokenizer", "config")
@@ -56,17 +58,76 @@ def checkpoint_path(target: str | Path, prefer: str = BEST) -> Path:
     """The checkpoint file for a file path or a run directory (``best.pt`` if there is one, else ``last.pt``)."""
     target = Path(target)
     if target.is_dir():
-        folder = target / CHECKPOINTS
-        for name in (prefer, LAST, BEST):
-            if (folder / name).is_file():
-                return folder / name
-        raise TunesmithError(f"{target} holds no checkpoint (expected {folder / LAST})")
+        found = RunDir(target).find_checkpoint(prefer)
+        if found is None:
+            raise TunesmithError(f"{target} holds no checkpoint (expected {RunDir(target).checkpoint(LAST)})")
+        return found
     if not target.is_file():
         raise TunesmithError(f"checkpoint not found: {target}")
     return target
 
 
-def load_checkpoint(target: str | Path, prefer: str = BEST, map_location: str | torch.device = "cpu") -> dict:
+@dataclass
+class Checkpoint:
+    """What a checkpoint file holds, read and typed: enough to rebuild the model, generate, evaluate or resume.
+
+    ``model`` is the model spec, ``config`` the run's ``TrainConfig`` as plain data, ``tokenizer`` the tokenizer's
+    description (its vocabulary included), ``data`` the data directory and its fingerprint. The training state
+    (``optimizer``, ``scheduler``, ``rng``, ``stream_state``) is there in ``last.pt`` for an exact resume.
+    """
+
+    path: Path
+    present: frozenset[str]  # the fields the file holds: ``require`` refuses one that lacks what a use needs
+    model: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    tokenizer: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    progress: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    weights: dict[str, torch.Tensor] = field(default_factory=dict)
+    optimizer: dict[str, Any] | None = None
+    scheduler: dict[str, Any] | None = None
+    rng: dict[str, Any] | None = None
+    stream_state: Any = None
+
+    @property
+    def run_dir(self) -> RunDir | None:
+        """The run directory the file lies in, when it lies in one's ``checkpoints/`` folder."""
+        return RunDir(self.path.parent.parent) if self.path.parent.name == RunDir.CHECKPOINTS else None
+
+    @property
+    def run_name(self) -> str:
+        """The run's name (its directory), or the file's stem for a checkpoint elsewhere."""
+        return self.run_dir.name if self.run_dir is not None else self.path.stem
+
+    @property
+    def data_dir(self) -> Path:
+        """The data directory the run was trained on (it may have moved or changed since)."""
+        return Path(str(self.config.get("data", "")))
+
+    @property
+    def fingerprint(self) -> dict[str, Any] | None:
+        """What the run remembers of its data (``tunesmith.data.data_fingerprint``), if it recorded it."""
+        return (self.data or {}).get("fingerprint")
+
+    @property
+    def epochs(self) -> int:
+        """Epochs trained when it was written: its history ends at the epoch it was saved."""
+        return len(self.history)
+
+    def payload(self) -> dict[str, Any]:
+        """The fields the file holds, as ``save_checkpoint`` takes them."""
+        return {name: getattr(self, name) for name in sorted(self.present)}
+
+    def train_config(self) -> TrainConfig:
+        """The run's config as a ``TrainConfig``; one line when this tunesmith cannot read it."""
+        try:
+            return from_dict(TrainConfig, self.config)
+        except TunesmithError as exc:
+            raise TunesmithError(f"{self.path} holds a config this tunesmith cannot use: {exc}") from None
+
+
+def load_checkpoint(target: str | Path, prefer: str = BEST, map_location: str | torch.device = "cpu") -> Checkpoint:
     """Read a checkpoint (a file or a run directory) and check that it is one of ours."""
     path = checkpoint_path(target, prefer)
     try:
@@ -85,8 +146,9 @@ def load_checkpoint(target: str | Path, prefer: str = BEST, map_location: str | 
                 data[key] = json.loads(data[key])
     except (TypeError, ValueError) as exc:
         raise TunesmithError(f"{path} is damaged: field {key!r} is not valid JSON ({exc})") from None
-    data["path"] = str(path)
-    return data
+    names = {f.name for f in fields(Checkpoint)} - {"path", "present"}
+    present = frozenset(k for k in data if k in names)
+    return Checkpoint(path=Path(path), present=present, **{k: data[k] for k in present})
 
 
 def _load_failure(exc: Exception) -> str:
@@ -103,36 +165,44 @@ def _load_failure(exc: Exception) -> str:
     return " ".join(lines) or type(exc).__name__
 
 
-def require(ckpt: dict, fields: tuple[str, ...], purpose: str) -> None:
+def require(ckpt: Checkpoint, needed: tuple[str, ...], purpose: str) -> None:
     """A one-line error when the checkpoint lacks fields that ``purpose`` needs, or its parts disagree."""
-    missing = [f for f in fields if f not in ckpt]
+    missing = [f for f in needed if f not in ckpt.present]
     if missing:
         raise TunesmithError(
-            f"{ckpt['path']} lacks {', '.join(missing)}: it is not a complete tunesmith checkpoint, so it cannot "
+            f"{ckpt.path} lacks {', '.join(missing)}: it is not a complete tunesmith checkpoint, so it cannot "
             f"be used to {purpose}"
         )
     try:
-        vocab = int(ckpt["model"]["config"]["vocab_size"])
-        size = len(ckpt["tokenizer"]["vocab"])
+        vocab = int(ckpt.model["config"]["vocab_size"])
+        size = len(ckpt.tokenizer["vocab"])
     except (KeyError, TypeError, ValueError):
-        raise TunesmithError(f"{ckpt['path']} is damaged: its model or tokenizer description is incomplete") from None
+        raise TunesmithError(f"{ckpt.path} is damaged: its model or tokenizer description is incomplete") from None
     if vocab != size:
         raise TunesmithError(
-            f"{ckpt['path']} is inconsistent: its model has {vocab} output tokens but its tokenizer {size}"
+            f"{ckpt.path} is inconsistent: its model has {vocab} output tokens but its tokenizer {size}"
         )
 
 
-def load_model(target: str | Path, prefer: str = BEST, device: str | torch.device = "cpu"):
-    """``(model, tokenizer, checkpoint)`` from a checkpoint file or run directory, the model in eval mode."""
+class LoadedModel(NamedTuple):
+    """A checkpoint's model (in eval mode, on its device), its tokenizer and the checkpoint itself."""
+
+    model: Any  # a tunesmith.models.SequenceModel
+    tokenizer: Any  # a tunesmith.encodings.Tokenizer
+    checkpoint: Checkpoint
+
+
+def load_model(target: str | Path, prefer: str = BEST, device: str | torch.device = "cpu") -> LoadedModel:
+    """The model, tokenizer and checkpoint of a checkpoint file or run directory, the model in eval mode."""
     from tunesmith.encodings import tokenizer_from_dict
     from tunesmith.models import build_model
 
     ckpt = load_checkpoint(target, prefer)
     require(ckpt, FOR_MODEL, "generate or evaluate")
     try:
-        model = build_model(ckpt["model"])
-        model.load_state_dict(ckpt["weights"])
-        tokenizer = tokenizer_from_dict(ckpt["tokenizer"])
+        model = build_model(ckpt.model)
+        model.load_state_dict(ckpt.weights)
+        tokenizer = tokenizer_from_dict(ckpt.tokenizer)
     except (KeyError, RuntimeError, TypeError, ValueError) as exc:
-        raise TunesmithError(f"{ckpt['path']} is damaged or incompatible: {str(exc).splitlines()[0]}") from None
-    return model.to(device).eval(), tokenizer, ckpt
+        raise TunesmithError(f"{ckpt.path} is damaged or incompatible: {str(exc).splitlines()[0]}") from None
+    return LoadedModel(model.to(device).eval(), tokenizer, ckpt)

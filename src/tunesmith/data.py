@@ -10,7 +10,6 @@ training into validation.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 from collections import defaultdict
@@ -22,13 +21,11 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from tunesmith.corpus.pieces import REPORT, load_pieces, read_manifest
+from tunesmith.corpus.pieces import load_pieces, read_manifest
 from tunesmith.encodings import Tokenizer, load_tokenizer
 from tunesmith.errors import TunesmithError
+from tunesmith.layout import SPLITS, DataDir
 
-TOKENS_DIR = "tokens"
-TOKENIZER_FILE = "tokenizer.json"
-SPLITS = ("train", "valid", "test")
 ENCODE_CHUNK = 256  # pieces loaded at a time while encoding
 
 
@@ -106,15 +103,15 @@ def encode_dataset(
         raise TunesmithError("the training split is empty: there are too few pieces to split")
     shifts = tuple(s for s in range(settings.transpose[0], settings.transpose[1] + 1) if s)
     tokenizer.fit(load_pieces(data_dir, splits["train"]), shifts=shifts)
-    out = data_dir / TOKENS_DIR
-    out.mkdir(exist_ok=True)
+    layout = DataDir(data_dir)
+    layout.tokens_dir.mkdir(exist_ok=True)
     dtype = np.uint16 if len(tokenizer) < 2**16 else np.uint32
     failures: list[dict[str, str]] = []
     counts: dict[str, dict[str, int]] = {}
     tables = {s: tokenizer.transposition_table(s) for s in shifts} if settings.augment_at == "prepare" else {}
     for split, entries in splits.items():
         bounds = [0]
-        with open(out / f"{split}.bin", "wb") as fh:
+        with open(layout.ids_file(split), "wb") as fh:
             bar = tqdm(total=len(entries), desc=f"encode {split}", unit="piece", disable=not progress or None)
             for start in range(0, len(entries), ENCODE_CHUNK):
                 chunk = entries[start : start + ENCODE_CHUNK]
@@ -132,9 +129,9 @@ def encode_dataset(
                         bounds.append(bounds[-1] + copy.size)
                 bar.update(len(chunk))
             bar.close()
-        np.save(out / f"{split}.idx.npy", np.asarray(bounds, dtype=np.int64))
+        np.save(layout.bounds_file(split), np.asarray(bounds, dtype=np.int64))
         counts[split] = {"pieces": len(bounds) - 1, "tokens": int(bounds[-1])}
-    tokenizer.save(data_dir / TOKENIZER_FILE)
+    tokenizer.save(layout.tokenizer_file)
     section = {
         "encoding": tokenizer.name,
         "config": tokenizer.to_dict()["config"],
@@ -147,11 +144,10 @@ def encode_dataset(
         "augment_at": settings.augment_at,
         "failed_pieces": failures,
     }
-    (out / "meta.json").write_text(json.dumps(section, indent=1))
-    report_path = data_dir / REPORT
-    report = json.loads(report_path.read_text()) if report_path.is_file() else {}
+    layout.write_meta(section)
+    report = layout.read_report() or {}
     report["encoding"] = section
-    report_path.write_text(json.dumps(report, ensure_ascii=False))
+    layout.write_report(report)
     return section
 
 
@@ -159,16 +155,13 @@ class TokenData:
     """The ids of one split, memory-mapped, with piece boundaries."""
 
     def __init__(self, data_dir: Path, split: str) -> None:
-        folder = Path(data_dir) / TOKENS_DIR
-        meta_path = folder / "meta.json"
-        if not meta_path.is_file():
-            raise TunesmithError(f"{data_dir} has no token data: run `tunesmith prepare ... --encoding NAME`")
-        self.meta = json.loads(meta_path.read_text())
-        self.bounds = np.load(folder / f"{split}.idx.npy")
+        layout = DataDir(data_dir)
+        self.meta = layout.read_meta()
+        self.bounds = np.load(layout.bounds_file(split))
         size = int(self.bounds[-1])
         dtype = np.dtype(self.meta["dtype"])
         # np.memmap refuses empty files; an empty split is an empty array.
-        self.ids = np.memmap(folder / f"{split}.bin", dtype=dtype, mode="r") if size else np.zeros(0, dtype)
+        self.ids = np.memmap(layout.ids_file(split), dtype=dtype, mode="r") if size else np.zeros(0, dtype)
         self.split = split
 
     def __len__(self) -> int:
@@ -185,35 +178,26 @@ class TokenData:
 
 def check_data_dir(data_dir: Path) -> None:
     """A one-line error unless ``data_dir`` is a prepared data directory with token data."""
-    data_dir = Path(data_dir)
-    if not data_dir.exists():
-        raise TunesmithError(f"data directory {data_dir} does not exist: make it with `tunesmith prepare`")
-    if not data_dir.is_dir():
-        raise TunesmithError(f"{data_dir} is a file, not a data directory: give the directory `prepare -o` wrote")
-    for name in (TOKENIZER_FILE, f"{TOKENS_DIR}/meta.json"):
-        if not (data_dir / name).is_file():
-            raise TunesmithError(
-                f"{data_dir} has no token data (no {name}): run `tunesmith prepare ... --encoding NAME`"
-            )
+    DataDir(data_dir).check_tokens()
 
 
 def load_data_tokenizer(data_dir: Path) -> Tokenizer:
     """The tokenizer that ``prepare --encoding`` fitted for a data directory."""
     check_data_dir(data_dir)
-    return load_tokenizer(Path(data_dir) / TOKENIZER_FILE)
+    return load_tokenizer(DataDir(data_dir).tokenizer_file)
 
 
 def data_fingerprint(data_dir: Path) -> dict[str, Any]:
     """What a checkpoint remembers of the data it was trained on: the tokenizer's hash, its size, the split sizes."""
-    data_dir = Path(data_dir)
-    check_data_dir(data_dir)
-    tokenizer = (data_dir / TOKENIZER_FILE).read_bytes()
+    layout = DataDir(data_dir)
+    layout.check_tokens()
+    tokenizer = layout.tokenizer_file.read_bytes()
+    meta = layout.read_meta()
     try:
-        meta = json.loads((data_dir / TOKENS_DIR / "meta.json").read_text())
         splits = {s: dict(meta["splits"][s]) for s in SPLITS}
         vocab = int(meta["vocab_size"])
     except (ValueError, KeyError, TypeError):
-        raise TunesmithError(f"{data_dir / TOKENS_DIR / 'meta.json'} is damaged: prepare the corpus again") from None
+        raise TunesmithError(f"{layout.meta_file} is damaged: prepare the corpus again") from None
     return {"tokenizer": hashlib.sha256(tokenizer).hexdigest(), "vocab_size": vocab, "splits": splits}
 
 

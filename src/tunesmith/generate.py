@@ -6,8 +6,9 @@ Every sample of one temperature is one batch. Randomness comes from one seed: pr
 A length counts new music, after the primer; EOS is held back until it is reached (``allow_early_end`` restores the
 old cap). Every sample is checked before it becomes a ``Sample`` with a score (``tunesmith.quality``): one that is
 empty, degenerate, broken or short is redrawn with a seed derived from the run's, up to ``retries`` times, and then
-comes back failed with its reasons. ``Generator.generate`` returns the samples in memory; ``Generator.run`` writes
-them (``tunesmith.output``).
+comes back failed with its reasons. ``Generator.generate`` returns the samples in memory, each with the score a
+file would hold (instruments, channels and meter applied); ``Sample.save`` writes one, ``Generator.run`` writes them
+all into a numbered, locked directory (``tunesmith.output``).
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ import torch
 from symusic import Score
 from tqdm import tqdm
 
-from tunesmith.checkpoint import load_model
+from tunesmith.checkpoint import LoadedModel, load_model
 from tunesmith.config import SelectConfig
 from tunesmith.corpus.pieces import Piece
 from tunesmith.data import TokenData, check_data_dir, check_same_data, data_fingerprint
 from tunesmith.encodings.base import DecodeResult
 from tunesmith.errors import TunesmithError
+from tunesmith.layout import RunDir
 from tunesmith.length import (
     MAX_TOKENS,
     Meter,
@@ -45,15 +47,18 @@ from tunesmith.models.fused_rnn import PRECISIONS
 from tunesmith.postprocess import (
     RANDOM_INDIAN,
     assign_instruments,
+    fit_channels,
     load_instrument_map,
     parse_time_signature,
     pick_random_indian,
+    set_meter,
 )
 from tunesmith.quality import absurd_note, check_new_music
 from tunesmith.render import MAX_SECONDS
 from tunesmith.sample import beam_search, sample
 
 FORMATS = ("mid", "wav", "ogg", "png", "abc", "musicxml")
+REPAIRED = "the ABC text does not parse as written: the MIDI is of a repaired copy"
 CHECK_EVERY = 64  # tokens between checks of a length given in notes, bars or seconds
 
 
@@ -74,7 +79,7 @@ class GenerateOptions:
     time_signature: str | None = None
     instruments: str | None = None  # a preset, random-indian, or FILE.toml; None keeps the decoded tracks
     formats: tuple[str, ...] = ("mid",)
-    checkpoint: str = "best.pt"
+    checkpoint: str = RunDir.BEST
     precision: str = "float32"  # weights for each new token: float32, bfloat16 (LSTM and GRU stacks) or int8
     retries: int = 3  # redraws of a sample that fails its checks
     allow_early_end: bool = False  # EOS may end a sample before the asked length (the length is then a cap)
@@ -111,7 +116,11 @@ class GenerateOptions:
 
 @dataclass
 class Sample:
-    """One generated sample: its score (None when it failed every try), how long it came out, and why not."""
+    """One generated sample: its score (None when it failed every try), how long it came out, and why not.
+
+    ``score`` is the music as a file would hold it (the instruments asked for, one program per channel, tempo and
+    meter); ``decoded`` is what the model's tokens decoded to, before those. ``save`` writes it.
+    """
 
     name: str
     temperature: float
@@ -122,19 +131,34 @@ class Sample:
     attempts: int = 1
     reasons: list[str] = field(default_factory=list)  # why earlier tries (or all of them) were refused
     result: DecodeResult | None = None
+    decoded: Score | None = None
+    ids: list[int] = field(default_factory=list)  # the token ids, the primer included, as they were decoded
+    warnings: list[str] = field(default_factory=list)  # tracks dropped to fit the channels, decoder warnings
+    settings: GenerateOptions = field(default_factory=lambda: GenerateOptions())
+    composer: str = ""  # the run's name, written into the MIDI and MusicXML files
 
     @property
     def ok(self) -> bool:
         """Whether the sample passed its checks."""
         return self.score is not None
 
+    def save(self, out_dir: str | Path, stem: str | None = None, formats: tuple[str, ...] | None = None) -> dict:
+        """Write ``STEM.mid`` and the other formats asked for into ``out_dir``; returns the sample's record.
+
+        A failed sample writes nothing; its record says why. ``formats`` defaults to the generation's settings.
+        """
+        from tunesmith.output import write_sample
+
+        return write_sample(self, Path(out_dir), stem or self.name, formats)
+
 
 class Generator:
     """Generation from one checkpoint."""
 
-    def __init__(self, target: str | Path, options: GenerateOptions, device: str = "cpu") -> None:
+    def __init__(self, target: str | Path | LoadedModel, options: GenerateOptions, device: str = "cpu") -> None:
         self.options = options
-        self.model, self.tokenizer, self.ckpt = load_model(target, prefer=options.checkpoint, device=device)
+        loaded = target if isinstance(target, LoadedModel) else load_model(target, options.checkpoint, device)
+        self.model, self.tokenizer, self.ckpt = loaded
         self.device = torch.device(device)
         if options.precision == "int8" and self.device.type != "cpu":
             raise TunesmithError("--precision int8 is for generating on the CPU (PyTorch dynamic quantisation)")
@@ -142,13 +166,12 @@ class Generator:
             self.stepper = self.model.stepper(options.precision)  # built once: packing int8 weights takes 70 ms
         except ValueError as exc:
             raise TunesmithError(f"--precision {options.precision}: {exc}") from None
-        self.cfg = self.ckpt["config"]
+        self.cfg = self.ckpt.config
         self.window = int(self.cfg.get("seq_len") or 64)
         if options.style is not None and options.style not in self.tokenizer.styles:
             known = ", ".join(self.tokenizer.styles) or "none: the model was trained without --style-tokens"
             raise TunesmithError(f"unknown style {options.style!r}: this model knows {known}")
-        path = Path(self.ckpt["path"])
-        self.run_name = path.parent.parent.name if path.parent.name == "checkpoints" else path.stem
+        self.run_name = self.ckpt.run_name
         specials = (self.tokenizer.pad_id, self.tokenizer.bos_id, self.tokenizer.unk_id)
         styles = tuple(self.tokenizer.token_id(f"<style:{s}>") for s in self.tokenizer.styles)
         self.forbid = tuple(dict.fromkeys(specials + styles))
@@ -175,15 +198,14 @@ class Generator:
 
     def _random_windows(self, rng: np.random.Generator) -> list[list[int]]:
         """Windows of the training split, read under a shared lock from the very data the run was trained on."""
-        data_dir = Path(self.cfg.get("data", ""))
+        data_dir = self.ckpt.data_dir
         hint = "use --primer none or --primer FILE"
         try:
             check_data_dir(data_dir)
         except TunesmithError as exc:
             raise TunesmithError(f"--primer random draws from the run's training data, but {exc}; {hint}") from None
         with shared(data_dir, "generate --primer random"):
-            trained_on = (self.ckpt.get("data") or {}).get("fingerprint")
-            check_same_data(data_dir, data_fingerprint(data_dir), trained_on, self.tokenizer, hint=hint)
+            check_same_data(data_dir, data_fingerprint(data_dir), self.ckpt.fingerprint, self.tokenizer, hint=hint)
             return self._windows_of(TokenData(data_dir, "train"), rng)
 
     def _windows_of(self, data, rng: np.random.Generator) -> list[list[int]]:
@@ -236,7 +258,10 @@ class Generator:
             primer, keep_primer = self.primers(rng)
             starts = [self._start(primer[i].tolist()) if keep_primer else Start() for i in range(primer.shape[0])]
             suffix = f"-t{temperature:g}" if len(self.options.temperatures) > 1 else ""
-            samples = [Sample(f"sample-{i + 1:02d}{suffix}", temperature, i) for i in range(self.options.num)]
+            samples = [
+                Sample(f"sample-{i + 1:02d}{suffix}", temperature, i, settings=self.options, composer=self.run_name)
+                for i in range(self.options.num)
+            ]
             pending = list(range(self.options.num))
             drawn = self.options.beam == 1 and temperature > 0  # beam search and greedy draw nothing to redraw
             for attempt in range(self.options.retries + 1 if self.options.check and drawn else 1):
@@ -290,7 +315,13 @@ class Generator:
         score = clip(score, end)
         if keep_primer and not self.options.primer_in_output:
             score = drop_before(score, start, unit)
-        record.score, record.result, record.tokens, record.reached = score, result, len(new_ids), reached
+        record.decoded, record.result, record.tokens, record.reached = score, result, len(new_ids), reached
+        record.score, dropped = fit_channels(self.instruments(score, record.index))
+        meter = parse_time_signature(self.options.time_signature) if self.options.time_signature else None
+        record.score = set_meter(record.score, self.options.tempo, meter)
+        repaired = [REPAIRED] if result.repaired else []
+        record.warnings = list(result.warnings) + repaired + dropped
+        record.ids = [i for i in ids if i != self.tokenizer.pad_id]
 
     def run(self, out_dir: Path) -> list[dict[str, Any]]:
         """Generate every sample at every temperature into ``out_dir``; returns one record per sample written now.

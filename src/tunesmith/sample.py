@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from tunesmith.layout import RunDir
 from tunesmith.models import SequenceModel
 from tunesmith.models.base import Stepper
 
@@ -200,7 +201,7 @@ def write_epoch_sample(model: SequenceModel, tokenizer: Any, cfg: Any, epoch: in
     )
     model.train()
     result = tokenizer.try_decode(ids[0].tolist())
-    folder = Path(run_dir) / "samples"
-    folder.mkdir(exist_ok=True)
+    folder = RunDir(run_dir).samples
+    folder.path.mkdir(exist_ok=True)
     if result.score is not None:
-        result.score.dump_midi(str(folder / f"epoch-{epoch}.mid"))
+        result.score.dump_midi(str(folder.epoch_sample(epoch)))

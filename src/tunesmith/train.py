@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import json
 import math
 import os
 import time
@@ -32,8 +31,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from tunesmith.checkpoint import BEST, CHECKPOINTS, FOR_RESUME, LAST, load_checkpoint, require, save_checkpoint
-from tunesmith.config import TrainConfig, dump_toml, from_dict, to_dict
+from tunesmith.checkpoint import BEST, FOR_RESUME, LAST, Checkpoint, load_checkpoint, require, save_checkpoint
+from tunesmith.config import TrainConfig, dump_toml, to_dict
 from tunesmith.data import (
     TokenData,
     WindowSampler,
@@ -47,14 +46,11 @@ from tunesmith.data import (
 )
 from tunesmith.encodings import tokenizer_from_dict
 from tunesmith.errors import TunesmithError
+from tunesmith.layout import RunDir
 from tunesmith.locks import exclusive, shared
 from tunesmith.models import SequenceModel, build_model, detach_state, get_preset, model_spec
 from tunesmith.threads import choose_threads
 
-METRICS = "metrics.csv"
-CURVES = "curves.png"
-TRAINING = "train.json"  # how far the run got against its budget, and whether the safety cap cut it
-RUN_FILES = (CHECKPOINTS, METRICS, "config.toml")  # any of them means the directory holds a run
 COLUMNS = (
     "epoch",
     "step",
@@ -206,6 +202,7 @@ class Trainer:
         allow_data_change: bool = False,
     ) -> None:
         self.run_dir = Path(run_dir)
+        self.layout = RunDir(run_dir)
         self.dist = Distributed.from_env()
         self.progress_bars = progress and self.dist.main
         self.on_epoch_end = on_epoch_end
@@ -234,7 +231,7 @@ class Trainer:
         if self.dist.main:  # the other processes of a torchrun job write nothing
             self._locks.enter_context(exclusive(self.run_dir, "resume" if resume else "train"))
         ckpt = self._resume_checkpoint() if resume else None
-        if self.dist.main and ckpt is None and any((self.run_dir / name).exists() for name in RUN_FILES):
+        if self.dist.main and ckpt is None and self.layout.holds_run():
             raise TunesmithError(f"{self.run_dir} already holds a run: continue it with --resume {self.run_dir}")
         if ckpt is not None:
             cfg = self._checked_config(ckpt)
@@ -249,24 +246,21 @@ class Trainer:
             self.tokenizer = load_data_tokenizer(data_dir)
             return cfg, None
         try:
-            self.tokenizer = tokenizer_from_dict(ckpt["tokenizer"])
+            self.tokenizer = tokenizer_from_dict(ckpt.tokenizer)
         except (KeyError, TypeError, ValueError) as exc:
-            raise TunesmithError(f"{ckpt['path']} holds a damaged tokenizer ({type(exc).__name__}: {exc})") from None
-        trained_on = (ckpt.get("data") or {}).get("fingerprint")
+            raise TunesmithError(f"{ckpt.path} holds a damaged tokenizer ({type(exc).__name__}: {exc})") from None
+        trained_on = ckpt.fingerprint
         hint = "prepare it as it was, or pass --allow-data-change to continue on the new data"
         change = check_same_data(data_dir, self.fingerprint, trained_on, self.tokenizer, allow_data_change, hint)
         if change:
             self.log(f"continuing on changed data ({change}), as --allow-data-change asked")
         return cfg, ckpt
 
-    def _checked_config(self, ckpt: dict) -> TrainConfig:
+    def _checked_config(self, ckpt: Checkpoint) -> TrainConfig:
         require(ckpt, FOR_RESUME, "resume training")
-        try:
-            return from_dict(TrainConfig, ckpt["config"])
-        except TunesmithError as exc:
-            raise TunesmithError(f"{ckpt['path']} holds a config this tunesmith cannot use: {exc}") from None
+        return ckpt.train_config()
 
-    def _setup(self, cfg: TrainConfig, ckpt: dict | None) -> None:
+    def _setup(self, cfg: TrainConfig, ckpt: Checkpoint | None) -> None:
         window_given = ckpt is None and cfg.seq_len is not None  # a preset's default window is never refused
         preset = get_preset(cfg.model)
         cfg = cfg.resolved(preset.train)
@@ -279,12 +273,12 @@ class Trainer:
         self.device = pick_device(cfg.device, self.dist)
         self._init_distributed()
         torch.manual_seed(cfg.seed)
-        self.spec = ckpt["model"] if ckpt else model_spec(cfg.model, len(self.tokenizer), cfg.model_options)
+        self.spec = ckpt.model if ckpt else model_spec(cfg.model, len(self.tokenizer), cfg.model_options)
         try:
             self.model = build_model(self.spec).to(self.device)
         except (KeyError, TypeError, ValueError) as exc:
             raise TunesmithError(
-                f"{ckpt['path'] if ckpt else 'the model'} describes no model this tunesmith builds: {exc}"
+                f"{ckpt.path if ckpt else 'the model'} describes no model this tunesmith builds: {exc}"
             ) from None
         if cfg.targets == "stream" and not self.model.can_step:
             raise TunesmithError(f"model {cfg.model!r} is a window model: it cannot train on streams")
@@ -310,8 +304,8 @@ class Trainer:
     # -- setup ------------------------------------------------------------------------------------------------
 
     def _resume_checkpoint(self) -> dict:
-        if not (self.run_dir / CHECKPOINTS / LAST).is_file():
-            raise TunesmithError(f"nothing to resume: {self.run_dir / CHECKPOINTS / LAST} does not exist")
+        if not self.layout.checkpoint(LAST).is_file():
+            raise TunesmithError(f"nothing to resume: {self.layout.checkpoint(LAST)} does not exist")
         return load_checkpoint(self.run_dir, prefer=LAST)
 
     def _init_distributed(self) -> None:
@@ -348,22 +342,22 @@ class Trainer:
             return None
         return batches
 
-    def _restore(self, ckpt: dict) -> None:
+    def _restore(self, ckpt: Checkpoint) -> None:
         try:
-            self.model.load_state_dict(ckpt["weights"])
-            self.optimizer.load_state_dict(ckpt["optimizer"])
-            self.scheduler.load_state_dict(ckpt["scheduler"])
-            self.state = Progress(**ckpt["progress"])
-            torch.set_rng_state(ckpt["rng"]["torch"])
+            self.model.load_state_dict(ckpt.weights)
+            self.optimizer.load_state_dict(ckpt.optimizer)
+            self.scheduler.load_state_dict(ckpt.scheduler)
+            self.state = Progress(**ckpt.progress)
+            torch.set_rng_state(ckpt.rng["torch"])
         except (KeyError, RuntimeError, TypeError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise TunesmithError(
-                f"{ckpt['path']} does not fit the model it describes ({ckpt['model'].get('preset')}): {first}"
+                f"{ckpt.path} does not fit the model it describes ({ckpt.model.get('preset')}): {first}"
             ) from None
-        self.history = ckpt["history"]
-        if torch.cuda.is_available() and ckpt["rng"].get("cuda"):
-            torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
-        self.stream_state = ckpt.get("stream_state")
+        self.history = ckpt.history
+        if torch.cuda.is_available() and ckpt.rng.get("cuda"):
+            torch.cuda.set_rng_state_all(ckpt.rng["cuda"])
+        self.stream_state = ckpt.stream_state
         if self.state.cut_short:  # the cap limits one command's training: a resume goes on with the budget
             self.state.cut_short = self.state.stopped_early = False
             self.log(f"{self.run_dir} was cut short by the --max-minutes safety cap: going on with its budget")
@@ -376,7 +370,7 @@ class Trainer:
         cfg, st = self.cfg, self.state
         if self.dist.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            dump_toml(cfg, self.run_dir / "config.toml")
+            dump_toml(cfg, self.layout.config_file)
         writer = self._tensorboard()
         while st.epoch < cfg.epochs and not st.stopped_early:
             self._train_epoch()
@@ -513,7 +507,7 @@ class Trainer:
         if self.dist.main:
             write_metrics(self.run_dir, self.history)
             self._write_training(minutes)
-            plot_curves(self.run_dir / CURVES, self.history)
+            plot_curves(self.layout.curves_file, self.history)
             self.log(format_row(row) + (" *" if improved else ""))
             if st.cut_short:
                 self.log(
@@ -551,9 +545,7 @@ class Trainer:
             "cut_short": st.cut_short,
             "stopped_early": st.stopped_early and not st.cut_short and st.epoch < self.cfg.epochs,
         }
-        tmp = self.run_dir / f".{TRAINING}.tmp"
-        tmp.write_text(json.dumps(record, indent=1))
-        os.replace(tmp, self.run_dir / TRAINING)
+        self.layout.write_training(record)
 
     def _save(self, name: str) -> None:
         if not self.dist.main:
@@ -575,7 +567,7 @@ class Trainer:
         }
         if self.stream_state is not None:
             payload["stream_state"] = self.stream_state
-        save_checkpoint(self.run_dir / CHECKPOINTS / name, payload)
+        save_checkpoint(self.layout.checkpoint(name), payload)
 
     def _tensorboard(self):
         if not self.dist.main:
@@ -584,7 +576,7 @@ class Trainer:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:  # TensorBoard is optional
             return None
-        return SummaryWriter(str(self.run_dir / "tensorboard"))
+        return SummaryWriter(str(self.layout.tensorboard_dir))
 
 
 def format_row(row: dict[str, Any]) -> str:
@@ -602,13 +594,14 @@ def format_row(row: dict[str, Any]) -> str:
 
 def write_metrics(run_dir: Path, history: list[dict[str, Any]]) -> None:
     """``metrics.csv``: one row per epoch (rewritten whole, so a resumed run never repeats a row)."""
-    tmp = run_dir / f".{METRICS}.tmp"
+    path = RunDir(run_dir).metrics_file
+    tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)
         writer.writeheader()
         for row in history:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    os.replace(tmp, run_dir / METRICS)
+    os.replace(tmp, path)
 
 
 def plot_curves(path: Path, history: list[dict[str, Any]]) -> None:

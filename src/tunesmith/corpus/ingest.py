@@ -29,11 +29,11 @@ from tqdm import tqdm
 
 from tunesmith.config import IngestConfig, SelectConfig
 from tunesmith.corpus.cache import ParseCache, cache_key
-from tunesmith.corpus.pieces import PIECES_FILE
 from tunesmith.corpus.readers import UnreadableFile, read_source
 from tunesmith.corpus.select import select_tracks, track_infos
 from tunesmith.corpus.sources import SourceFile, source_format
 from tunesmith.instruments import gm_name
+from tunesmith.layout import DataDir
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -216,7 +216,7 @@ def ingest_files(
     settings = _Settings(select, ingest.grid, ingest.cache_path if ingest.use_cache else None)
     records: list[dict[str, Any] | None] = [None] * len(files)
     out_dir.mkdir(parents=True, exist_ok=True)
-    writer = _OrderedWriter(out_dir / PIECES_FILE, records)
+    writer = _OrderedWriter(DataDir(out_dir).pieces_file, records)
     if not files:
         writer.close()
         return []

@@ -16,11 +16,9 @@ from typing import Any
 from symusic import Score
 
 from tunesmith.errors import TunesmithError
+from tunesmith.layout import DataDir
 
-MANIFEST = "pieces.jsonl"
-PIECES_FILE = "pieces.bin"
-REPORT = "report.json"
-CHECKSUMS = "checksums.json"  # written last: every other file's size and SHA-256
+MANIFEST, PIECES_FILE, CHECKSUMS = DataDir.MANIFEST, DataDir.PIECES, DataDir.CHECKSUMS
 
 
 @dataclass
@@ -42,7 +40,7 @@ _OWN_FIELDS = ("id", "offset", "length", "source", "style", "title", "abc", "spl
 def read_midi_blobs(data_dir: Path, entries: list[dict[str, Any]]) -> list[bytes]:
     """The standard MIDI files of manifest entries (each one a player or an editor can open)."""
     blobs = []
-    path = Path(data_dir) / PIECES_FILE
+    path = DataDir(data_dir).pieces_file
     if not path.is_file():
         raise TunesmithError(f"{data_dir} is incomplete (no {PIECES_FILE}): prepare the corpus again")
     with open(path, "rb") as fh:
@@ -54,16 +52,16 @@ def read_midi_blobs(data_dir: Path, entries: list[dict[str, Any]]) -> list[bytes
 
 def write_manifest(data_dir: Path, entries: list[dict[str, Any]]) -> None:
     """Write one JSON line per piece (the atomic rename keeps a reader from seeing half a file)."""
-    tmp = data_dir / f"{MANIFEST}.tmp"
+    tmp = data_dir / f".{MANIFEST}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         for entry in entries:
             fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
-    tmp.replace(data_dir / MANIFEST)
+    tmp.replace(DataDir(data_dir).manifest)
 
 
 def read_manifest(data_dir: Path) -> list[dict[str, Any]]:
     """The manifest entries of a prepared data directory."""
-    path = Path(data_dir) / MANIFEST
+    path = DataDir(data_dir).manifest
     if not path.is_file():
         raise TunesmithError(f"{data_dir} is not a prepared data directory (no {MANIFEST}): run `tunesmith prepare`")
     entries = []
@@ -99,12 +97,12 @@ def write_checksums(data_dir: Path) -> None:
             rel = path.relative_to(data_dir).as_posix()
             if rel != CHECKSUMS:
                 sums[rel] = {"size": path.stat().st_size, "sha256": _sha256(path)}
-    (data_dir / CHECKSUMS).write_text(json.dumps(dict(sorted(sums.items())), indent=1))
+    DataDir(data_dir).checksums_file.write_text(json.dumps(dict(sorted(sums.items())), indent=1))
 
 
 def read_checksums(data_dir: Path) -> dict[str, dict[str, Any]] | None:
     """The recorded checksums, or ``None`` for a corpus written before they were."""
-    path = Path(data_dir) / CHECKSUMS
+    path = DataDir(data_dir).checksums_file
     if not path.is_file():
         return None
     try:
@@ -131,7 +129,7 @@ def verify_corpus(data_dir: Path, hashes: bool = True) -> None:
         if hashes and _sha256(path) != expected["sha256"]:
             raise TunesmithError(f"{data_dir} is damaged ({rel} changed since prepare): prepare the corpus again")
     entries = read_manifest(data_dir)
-    pieces = data_dir / PIECES_FILE
+    pieces = DataDir(data_dir).pieces_file
     size = pieces.stat().st_size if pieces.is_file() else -1
     if any(e["offset"] + e["length"] > size for e in entries):
         raise TunesmithError(f"{data_dir} is incomplete: {MANIFEST} names pieces beyond {PIECES_FILE}")
@@ -139,7 +137,7 @@ def verify_corpus(data_dir: Path, hashes: bool = True) -> None:
 
 def is_data_dir(path: Path) -> bool:
     """Whether ``path`` holds a prepared corpus."""
-    return (Path(path) / MANIFEST).is_file()
+    return DataDir(path).is_prepared()
 
 
 def load_pieces(data_dir: Path, entries: list[dict[str, Any]] | None = None) -> list[Piece]:

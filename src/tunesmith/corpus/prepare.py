@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -12,9 +11,10 @@ from typing import Any
 from tunesmith.atomic import replace_directory
 from tunesmith.config import PrepareConfig, dump_toml, to_dict
 from tunesmith.corpus.ingest import ingest_files
-from tunesmith.corpus.pieces import REPORT, is_data_dir, write_checksums, write_manifest
+from tunesmith.corpus.pieces import is_data_dir, write_checksums, write_manifest
 from tunesmith.corpus.sources import resolve_sources, subset
 from tunesmith.errors import TunesmithError
+from tunesmith.layout import DataDir
 from tunesmith.locks import exclusive
 
 SKIP_REASONS = (
@@ -60,8 +60,8 @@ def prepare_corpus(
             if report["summary"]["files_interrupted"] or not entries:
                 raise _Abandon
             # No indent: the C encoder is ten times faster, and the report of a large corpus is large.
-            (build / REPORT).write_text(json.dumps(report, ensure_ascii=False))
-            dump_toml(config, build / "prepare.toml")
+            DataDir(build).write_report(report)
+            dump_toml(config, DataDir(build).settings_file)
             if finish is not None:
                 finish(build, report)
             write_checksums(build)
@@ -142,5 +142,5 @@ def format_summary(report: dict[str, Any], limit: int = 20) -> str:
         detail = f" ({record['detail']})" if record.get("detail") else ""
         lines.append(f"  skipped {record['path']}: {record['reason']}{detail}")
     if len(skipped) > limit:
-        lines.append(f"  ... and {len(skipped) - limit} more skipped files: see report.json")
+        lines.append(f"  ... and {len(skipped) - limit} more skipped files: see {DataDir.REPORT}")
     return "\n".join(lines)

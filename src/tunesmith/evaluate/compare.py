@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 from tunesmith.checkpoint import LAST, load_checkpoint
 from tunesmith.errors import TunesmithError
-from tunesmith.evaluate.report import EVAL_FILE
+from tunesmith.layout import RunDir
 from tunesmith.models import build_model
 
 COLUMNS = (
@@ -43,18 +42,17 @@ def _run_name(run_dir: Path, taken: set[str]) -> str:
 def run_row(run_dir: Path, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One table row and the run's history; figures from ``eval.json`` are blank when it has not been evaluated."""
     ckpt = load_checkpoint(run_dir, prefer=LAST)
-    history = ckpt["history"]
+    history = ckpt.history
     valid = [r["valid_loss"] for r in history if r.get("valid_loss") == r.get("valid_loss")]
     row: dict[str, Any] = {
         "run": name,
-        "model": ckpt["config"].get("model"),
-        "parameters": build_model(ckpt["model"]).n_parameters,
+        "model": ckpt.config.get("model"),
+        "parameters": build_model(ckpt.model).n_parameters,
         "epochs": len(history),
         "best_valid_loss": min(valid) if valid else math.nan,
     }
-    report_path = run_dir / EVAL_FILE
-    if report_path.is_file():
-        report = json.loads(report_path.read_text())
+    report = RunDir(run_dir).read_eval()
+    if report is not None:
         net = report["likelihood"]["network"]
         overlaps = [m["network"]["overlap"] for m in report["metrics"].values()]
         kls = [m["network"]["kl"] for m in report["metrics"].values()]
@@ -125,7 +123,7 @@ def compare_runs(
     for run in map(Path, run_dirs):
         if not run.is_dir():
             raise TunesmithError(f"not a run directory: {run}")
-        if evaluate is not None and not (run / EVAL_FILE).is_file():
+        if evaluate is not None and RunDir(run).read_eval() is None:
             evaluate(run)
         name = _run_name(run, taken)
         row, history = run_row(run, name)

@@ -6,7 +6,6 @@ Every choice is made on the training and validation splits; the evaluated split 
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from dataclasses import asdict, dataclass
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 from symusic import Score
 
-from tunesmith.checkpoint import load_model
+from tunesmith.checkpoint import Checkpoint, load_model
 from tunesmith.data import SPLITS, TokenData, check_data_dir, check_same_data, data_fingerprint
 from tunesmith.errors import TunesmithError
 from tunesmith.evaluate.distances import set_distance
@@ -24,11 +23,9 @@ from tunesmith.evaluate.likelihood import fit_ngram, score_split, uses_windows
 from tunesmith.evaluate.memorisation import TrainingIndex, looks_copied
 from tunesmith.evaluate.metrics import DRUM_METRICS, METRICS, Notes, compute_metrics
 from tunesmith.generate import GenerateOptions, Generator
+from tunesmith.layout import RunDir
 from tunesmith.locks import exclusive, shared
 from tunesmith.render import write_midi
-
-EVAL_FILE = "eval.json"
-EVAL_DIR = "eval"
 
 
 @dataclass
@@ -43,7 +40,7 @@ class EvaluateOptions:
     max_pieces: int | None = None  # score only the first N pieces of the split
     max_train_pieces: int = 5_000  # training pieces indexed for the memorisation check
     seed: int = 0
-    checkpoint: str = "best.pt"
+    checkpoint: str = RunDir.BEST
 
     def __post_init__(self) -> None:
         checks = [
@@ -166,19 +163,22 @@ def evaluate_run(run_dir: str | Path, opts: EvaluateOptions | None = None, progr
         raise TunesmithError(f"{run_dir} {what}: evaluate takes a run directory made by `tunesmith train`")
     with exclusive(run_dir, "evaluate"):
         model, tokenizer, ckpt = load_model(run_dir, prefer=opts.checkpoint)
-        data_dir = Path(ckpt["config"].get("data", ""))
+        data_dir = ckpt.data_dir
         try:
             check_data_dir(data_dir)
         except TunesmithError as exc:
             raise TunesmithError(f"the run's data is needed to evaluate it: {exc}") from None
         with shared(data_dir, "evaluate"):
-            trained_on = (ckpt.get("data") or {}).get("fingerprint")
-            check_same_data(data_dir, data_fingerprint(data_dir), trained_on, tokenizer, hint="prepare it as it was")
+            check_same_data(
+                data_dir, data_fingerprint(data_dir), ckpt.fingerprint, tokenizer, hint="prepare it as it was"
+            )
             return _evaluate(run_dir, opts, model, tokenizer, ckpt, data_dir, progress)
 
 
-def _evaluate(run_dir: Path, opts: EvaluateOptions, model, tokenizer, ckpt: dict, data_dir: Path, progress: bool):
-    cfg = ckpt["config"]
+def _evaluate(
+    run_dir: Path, opts: EvaluateOptions, model, tokenizer, ckpt: Checkpoint, data_dir: Path, progress: bool
+) -> dict[str, Any]:
+    cfg = ckpt.config
     try:
         train, split = TokenData(data_dir, "train"), TokenData(data_dir, opts.split)
     except (TunesmithError, OSError):
@@ -202,7 +202,7 @@ def _evaluate(run_dir: Path, opts: EvaluateOptions, model, tokenizer, ckpt: dict
 
     length = _sample_length(split, opts.sample_length)
     stage(f"generating {opts.samples} samples of {length} tokens from the network and from the n-gram")
-    out_dir = run_dir / EVAL_DIR
+    out_dir = RunDir(run_dir).eval_dir
     net_paths = _network_samples(run_dir, opts, length, windows, out_dir / "network")
     ngram_paths = _ngram_samples(ngram, tokenizer, opts, length, out_dir / "ngram")
     generated = {
@@ -215,14 +215,14 @@ def _evaluate(run_dir: Path, opts: EvaluateOptions, model, tokenizer, ckpt: dict
     index = TrainingIndex.build(_decoded_notes(tokenizer, train, opts.max_train_pieces))
     memo = _memorisation(index, {**generated, "real": [(f"{opts.split} #{i}", n) for i, n in enumerate(real)]})
 
-    best = min((row["valid_loss"] for row in ckpt["history"] if row["valid_loss"] == row["valid_loss"]), default=None)
+    best = min((row["valid_loss"] for row in ckpt.history if row["valid_loss"] == row["valid_loss"]), default=None)
     report = {
         "run": str(run_dir),
-        "checkpoint": ckpt["path"],
+        "checkpoint": str(ckpt.path),
         "split": opts.split,
         "options": asdict(opts),
         "model": {"preset": cfg.get("model"), "parameters": model.n_parameters},
-        "checkpoint_epoch": len(ckpt["history"]),  # a checkpoint's history ends at the epoch it was saved
+        "checkpoint_epoch": ckpt.epochs,
         "best_valid_loss": best,
         "scoring": "full windows only" if windows else "every token, state carried",
         "likelihood": {"network": net.summary(), "ngram": {"order": ngram.order, **base.summary()}},
@@ -236,13 +236,13 @@ def _evaluate(run_dir: Path, opts: EvaluateOptions, model, tokenizer, ckpt: dict
         "metrics": _metric_table([compute_metrics(n) for n in real], metric_sets),
         "memorisation": memo,
     }
-    report_path(run_dir, opts.split).write_text(json.dumps(report, indent=1, default=float))
+    RunDir(run_dir).write_eval(report, opts.split)
     return report
 
 
 def report_path(run_dir: Path, split: str = "test") -> Path:
     """``RUN_DIR/eval.json`` for the test split (the one ``compare`` reads), ``eval-SPLIT.json`` for the others."""
-    return Path(run_dir) / (EVAL_FILE if split == "test" else f"eval-{split}.json")
+    return RunDir(run_dir).eval_file(split)
 
 
 def format_report(report: dict[str, Any]) -> str:

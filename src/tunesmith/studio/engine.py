@@ -1,19 +1,19 @@
 """The studio's one contact with the rest of tunesmith: find and describe runs, generate, render, read primers.
 
 Everything else in ``tunesmith.studio`` (the ASGI app, the job queue, the page) imports only this module, so when
-the library's API changes (a typed ``load_run(path).generate(...)``), this file is the one to adapt.
+the library's API changes, this file is the one to adapt.
 
-Generation goes through ``tunesmith.generate.Generator``, the code behind ``tunesmith generate``: the studio has no
-generation path of its own. Two things are added around it without changing it: a counting wrapper around the
-generator's stepper (the callable the sampling loop calls once per new token) reports progress and stops a
-cancelled job at its next token, and **Continue** puts the new music after the earlier piece as it was (the
-generator writes back the primer as the model reads it: tracks merged and quantised by the encoding).
+Generation goes through the Python API (``tunesmith.api.load_run(path).generator(...)``), the code behind
+``tunesmith generate``: the studio has no generation path of its own. Two things are added around it without
+changing it: a counting wrapper around the generator's stepper (the callable the sampling loop calls once per new
+token) reports progress and stops a cancelled job at its next token, and **Continue** puts the new music after the
+earlier piece as it was (the generator writes back the primer as the model reads it: tracks merged and quantised
+by the encoding).
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import math
 import multiprocessing
 import shutil
@@ -26,6 +26,7 @@ from typing import Any
 from symusic import Score
 
 from tunesmith.errors import TunesmithError
+from tunesmith.layout import DataDir, RunDir
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 LENGTH_UNITS = ("tokens", "notes", "bars", "seconds")
@@ -54,9 +55,7 @@ class Cancelled(Exception):
 
 def is_run(path: Path) -> bool:
     """A run directory: it holds ``checkpoints/best.pt`` or ``last.pt``."""
-    from tunesmith.checkpoint import BEST, CHECKPOINTS, LAST
-
-    return any((path / CHECKPOINTS / name).is_file() for name in (BEST, LAST))
+    return RunDir(path).has_checkpoint()
 
 
 def find_runs(roots: list[Path]) -> list[Path]:
@@ -90,23 +89,23 @@ def describe_run(path: Path) -> dict[str, Any]:
 
     try:
         ckpt = load_checkpoint(path)
-        tokenizer = tokenizer_from_dict(ckpt["tokenizer"])
+        tokenizer = tokenizer_from_dict(ckpt.tokenizer)
     except (TunesmithError, KeyError, TypeError, ValueError) as exc:
         return {"path": str(path), "name": _label(path), "error": str(exc).splitlines()[0]}
-    cfg = ckpt.get("config", {})
-    data_dir = Path(str(cfg.get("data", "")))
+    cfg = ckpt.config
+    data_dir = ckpt.data_dir
     info: dict[str, Any] = {
         "path": str(path),
         "name": _label(path),
         "encoding": tokenizer.name,
         "model": cfg.get("model"),
         "data": _label(data_dir) if data_dir.name else "?",
-        "epochs": len(ckpt.get("history", [])),
+        "epochs": ckpt.epochs,
         "vocab": len(tokenizer.vocab),
         "controls": {
             "styles": list(tokenizer.styles),
             "instruments": list(PRESET_NAMES),
-            "random_primer": (data_dir / "tokens").is_dir(),
+            "random_primer": DataDir(data_dir).has_tokens(),
             "abc": tokenizer.name == "abc",
             "musicxml": tokenizer.name != "abc",
             "length_units": list(LENGTH_UNITS),
@@ -132,22 +131,15 @@ def _label(path: Path) -> str:
 
 def run_eval(path: Path) -> dict[str, Any] | None:
     """The run's ``eval.json``, or None when it has not been evaluated."""
-    from tunesmith.evaluate.report import report_path
-
-    file = report_path(path)
-    if not file.is_file():
-        return None
     try:
-        return json.loads(file.read_text())
-    except (OSError, ValueError):
+        return RunDir(path).read_eval()
+    except (OSError, TunesmithError):
         return None
 
 
 def run_curves(path: Path) -> dict[str, list[float]]:
     """``metrics.csv`` as columns of numbers (an empty cell is NaN, sent as null)."""
-    from tunesmith.train import METRICS
-
-    file = path / METRICS
+    file = RunDir(path).metrics_file
     if not file.is_file():
         return {}
     columns: dict[str, list[float | None]] = {}
@@ -164,7 +156,8 @@ def run_curves(path: Path) -> dict[str, list[float]]:
 
 def run_samples(path: Path) -> list[Path]:
     """The MIDI files a run holds: epoch samples and the samples ``evaluate`` judged."""
-    return sorted(p for p in path.glob("samples/*.mid")) + sorted(p for p in path.glob("eval/*/*.mid"))
+    run = RunDir(path)
+    return sorted(run.samples.path.glob("*.mid")) + sorted(run.eval_dir.glob("*/*.mid"))
 
 
 def eval_rows(report: dict[str, Any]) -> list[list[Any]]:
@@ -244,11 +237,9 @@ class GenerateRequest:
                 raise StudioError(f"unknown instruments {out.instruments!r}: one of {', '.join(PRESET_NAMES)}")
         return out
 
-    def options(self, formats: tuple[str, ...]):
-        """The ``GenerateOptions`` of ``tunesmith generate`` for this request (one sample, one temperature)."""
-        from tunesmith.generate import GenerateOptions
-
-        return GenerateOptions(
+    def settings(self, formats: tuple[str, ...]) -> dict[str, Any]:
+        """The options of ``tunesmith generate`` for this request (one sample, one temperature), as API keywords."""
+        return dict(
             num=1,
             length=f"{self.length}{_UNIT_SUFFIX[self.unit]}",
             temperatures=(self.temperature,),
@@ -288,15 +279,15 @@ def generate(
     ``progress(tokens, budget)`` is called for every new token; once ``cancelled()`` says True the job raises
     ``Cancelled`` at its next token. Bad options raise ``StudioError`` with the generator's own message.
     """
-    from tunesmith.generate import Generator
+    from tunesmith.api import load_run
     from tunesmith.length import parse_length, token_budget
 
     out_dir = Path(out_dir)
     clock = [time.perf_counter()]
     try:
-        probe = Generator(run, request.options(("mid",)), device=device)
-        formats = ("mid", "abc") if probe.tokenizer.name == "abc" else ("mid",)
-        generator = Generator(run, request.options(formats), device=device) if formats != ("mid",) else probe
+        model_run = load_run(run, device=device)
+        formats = ("mid", "abc") if model_run.tokenizer.name == "abc" else ("mid",)
+        generator = model_run.generator(**request.settings(formats))
         budget = token_budget(*parse_length(generator.options.length))  # a length counts new music only
     except TunesmithError as exc:
         raise StudioError(str(exc)) from None
@@ -313,10 +304,10 @@ def generate(
     work = out_dir / "work"
     clock.append(time.perf_counter())
     try:
-        records = generator.run(work)
+        sample = generator.generate()[0]
     except TunesmithError as exc:
         raise StudioError(str(exc)) from None
-    record = records[0]
+    record = sample.save(work)
     if "error" in record:
         raise StudioError(f"the model's output could not be decoded into music ({record['error']})")
     midi = out_dir / "piece.mid"

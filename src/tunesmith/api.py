@@ -1,0 +1,380 @@
+"""The Python API: what a notebook calls, and what the command line and the studio call too.
+
+    import tunesmith as ts
+
+    data = ts.prepare(["corpus:bach"], "data/bach", encoding="notechord", max_files=20)
+    run = ts.train(data, "runs/bach", model="lstm", epochs=2, steps_per_epoch=20)
+    samples = run.generate(num=2, length="8bars", temperature=0.9)   # in memory: each has a symusic.Score
+    samples[0].save("out")                                            # out/sample-01.mid (and any other formats)
+    report = run.evaluate(samples=4)                                  # likelihood, metrics, memorisation
+    ts.render(samples[0].score, wav="a.wav", png="a.png")
+
+Options are the fields of the config dataclasses, by name (``tunesmith.config.TrainConfig``,
+``tunesmith.config.IngestConfig`` and ``SelectConfig``, ``tunesmith.generate.GenerateOptions``,
+``tunesmith.evaluate.EvaluateOptions``), with the same validation and the same one-line errors as the command line
+(a ``TunesmithError``). Nothing is printed unless ``progress=True`` or a ``log`` callable is given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from symusic import Score
+
+from tunesmith.checkpoint import BEST, LAST, Checkpoint, LoadedModel, load_model
+from tunesmith.config import IngestConfig, PrepareConfig, SelectConfig, TrainConfig, from_dict
+from tunesmith.errors import TunesmithError
+from tunesmith.generate import GenerateOptions, Generator, Sample
+from tunesmith.layout import DataDir, RunDir
+
+__all__ = [
+    "DataDir",
+    "Evaluation",
+    "GenerateOptions",
+    "Run",
+    "RunDir",
+    "Sample",
+    "compare",
+    "load_run",
+    "prepare",
+    "render",
+    "resume",
+    "train",
+]
+
+Log = Callable[[str], None]
+
+
+def _quiet(_text: str) -> None:
+    """A log that says nothing."""
+
+
+def _split(cls: type, options: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``options`` that are fields of dataclass ``cls``, removed from ``options``."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {name: options.pop(name) for name in list(options) if name in names}
+
+
+# -- prepare ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class EncodingChoice:
+    """How ``prepare`` tokenizes the corpus: the encoding and its settings, the split, the augmentation."""
+
+    encoding: str
+    options: dict[str, Any] = field(
+        default_factory=dict
+    )  # the encoding's config fields: grid, mode, min_token_count...
+    split: str = "0.8,0.1,0.1"
+    transpose: str | None = None  # "-5..6": transposition augmentation
+    augment_at: str = "fly"  # "fly" (while training) or "prepare" (written into the token files)
+
+
+def prepare(
+    sources: str | Iterable[str],
+    out: str | Path,
+    *,
+    encoding: str | EncodingChoice | None = None,
+    progress: bool = False,
+    log: Log | None = None,
+    **options: Any,
+) -> DataDir:
+    """Ingest ``sources`` (files, folders, globs, ``corpus:NAME``) into the data directory ``out``.
+
+    ``options`` are fields of ``IngestConfig`` (workers, file_timeout, max_files, sample, seed, cache_dir, use_cache)
+    and ``SelectConfig`` (instruments, min_notes, programs, drums). With ``encoding`` (a name, or an
+    ``EncodingChoice`` for its settings), the corpus is also tokenized, ready for ``train``. The previous corpus at
+    ``out`` stays whole until the new one is complete. ``log`` receives the summary of kept and skipped files.
+
+    Returns the ``DataDir``; its ``read_report()`` says what was kept and skipped, and why. Raises
+    ``TunesmithError`` when no piece was kept and ``KeyboardInterrupt`` when interrupted (nothing is written then).
+    """
+    from tunesmith.corpus.prepare import format_summary, prepare_corpus
+    from tunesmith.data import EncodeSettings, encode_dataset, parse_split, parse_transpose
+    from tunesmith.encodings import make_tokenizer
+
+    log = log or _quiet
+    sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
+    options = dict(options)
+    ingest = from_dict(IngestConfig, _split(IngestConfig, options))
+    select = from_dict(SelectConfig, _split(SelectConfig, options))
+    if options:
+        raise TunesmithError(f"unknown prepare option(s): {', '.join(sorted(options))}")
+    config = PrepareConfig([str(s) for s in sources], ingest, select)
+    out = Path(out)
+    finish = None
+    if encoding is not None:  # every encoding option is checked before the corpus is read
+        choice = encoding if isinstance(encoding, EncodingChoice) else EncodingChoice(encoding)
+        tokenizer = make_tokenizer(choice.encoding, **choice.options)
+        settings = EncodeSettings(
+            parse_split(choice.split), ingest.seed, parse_transpose(choice.transpose), choice.augment_at
+        )
+
+        def finish(build: Path, report: dict[str, Any]) -> None:  # before the new corpus replaces the old
+            log(format_summary(report))
+            report["encoding"] = encode_dataset(build, tokenizer, settings, progress=progress)
+
+    report = prepare_corpus(config, out, progress=progress, finish=finish)
+    if finish is None or not report["committed"]:
+        log(format_summary(report))
+    kept = "the previous corpus there is unchanged" if DataDir(out).is_prepared() else "nothing was written"
+    if report["summary"]["files_interrupted"]:
+        raise KeyboardInterrupt(f"interrupted: {out} not written ({kept})")
+    if not report["committed"]:
+        raise TunesmithError(f"no piece was kept from {report['summary']['files_considered']} file(s); {kept}")
+    return DataDir(out)
+
+
+# -- train --------------------------------------------------------------------------------------------------------
+
+
+def train(
+    data: str | Path | DataDir,
+    out: str | Path,
+    *,
+    model: str = "lstm",
+    progress: bool = False,
+    log: Log | None = None,
+    on_start: Callable[[Any], None] | None = None,
+    on_epoch_end: Callable[..., None] | None = None,
+    **options: Any,
+) -> Run:
+    """Train ``model`` (a preset of ``tunesmith train --list-models``) on a prepared ``data`` directory into ``out``.
+
+    ``options`` are ``TrainConfig`` fields (epochs, steps_per_epoch, batch_size, seq_len, lr, seed, model_options,
+    ...). ``on_start(trainer)`` is called once the model is built, before the first step. Returns the trained run,
+    loaded from its best checkpoint.
+    """
+    config = from_dict(TrainConfig, {**options, "data": str(Path(data).resolve()), "model": model})
+    return _fit(config, Path(out), resume=False, progress=progress, log=log, on_start=on_start, hook=on_epoch_end)
+
+
+def resume(
+    run_dir: str | Path,
+    *,
+    epochs: int | None = None,
+    allow_data_change: bool = False,
+    progress: bool = False,
+    log: Log | None = None,
+    on_start: Callable[[Any], None] | None = None,
+    on_epoch_end: Callable[..., None] | None = None,
+) -> Run:
+    """Continue an interrupted run from its last checkpoint (``epochs``: a new total), exactly as if never stopped."""
+    return _fit(
+        None,
+        Path(run_dir),
+        resume=True,
+        progress=progress,
+        log=log,
+        on_start=on_start,
+        hook=on_epoch_end,
+        epochs=epochs,
+        allow_data_change=allow_data_change,
+    )
+
+
+def _fit(
+    config: TrainConfig | None,
+    run_dir: Path,
+    resume: bool,
+    progress: bool,
+    log: Log | None,
+    on_start: Callable[[Any], None] | None,
+    hook: Callable[..., None] | None,
+    **extra: Any,
+) -> Run:
+    from tunesmith.sample import write_epoch_sample
+    from tunesmith.train import Trainer
+
+    trainer = Trainer(
+        config,
+        run_dir,
+        resume=resume,
+        progress=progress,
+        on_epoch_end=hook or write_epoch_sample,
+        log=log or _quiet,
+        **extra,
+    )
+    try:
+        if on_start is not None:
+            on_start(trainer)
+        trainer.fit()
+    finally:
+        trainer.close()
+    return load_run(run_dir, device=str(trainer.device)) if trainer.dist.main else None  # type: ignore[return-value]
+
+
+# -- a trained run ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Evaluation:
+    """What ``Run.evaluate`` measured (the same report as ``RUN_DIR/eval.json``)."""
+
+    report: dict[str, Any]
+    path: Path
+
+    @property
+    def nll(self) -> float:
+        """The network's negative log-likelihood per token on the split, in nats."""
+        return float(self.report["likelihood"]["network"]["nll"])
+
+    @property
+    def ngram_nll(self) -> float:
+        """The Kneser-Ney n-gram baseline's negative log-likelihood per token on the same targets."""
+        return float(self.report["likelihood"]["ngram"]["nll"])
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """Per musical metric: the real pieces', the network's and the n-gram's figures and their distances."""
+        return self.report["metrics"]
+
+    def __str__(self) -> str:
+        from tunesmith.evaluate import format_report
+
+        return format_report(self.report)
+
+
+class Run:
+    """A trained run: its model and tokenizer (from one checkpoint), its config and metrics, and what it can do."""
+
+    def __init__(self, path: str | Path, loaded: LoadedModel) -> None:
+        self.path = RunDir(path)
+        self.model, self.tokenizer, self.checkpoint = loaded
+        self._loaded = loaded
+
+    @property
+    def name(self) -> str:
+        return self.checkpoint.run_name
+
+    @property
+    def config(self) -> TrainConfig:
+        """The run's training config (data, model, budget, optimizer, seed...)."""
+        return self.checkpoint.train_config()
+
+    @property
+    def metrics(self) -> list[dict[str, Any]]:
+        """One row per epoch: train and validation loss, accuracy and perplexity, learning rate, speed."""
+        return list(self.checkpoint.history)
+
+    @property
+    def training(self) -> dict[str, Any] | None:
+        """Steps and epochs against the budget, minutes, and whether the safety cap cut the run short."""
+        return self.path.read_training()
+
+    @property
+    def device(self) -> str:
+        return str(next(self.model.parameters()).device)
+
+    def __repr__(self) -> str:
+        model, epochs = self.checkpoint.config.get("model"), self.checkpoint.epochs
+        return f"Run({str(self.path.path)!r}, model={model!r}, epochs={epochs})"
+
+    def generator(self, **options: Any) -> Generator:
+        """A ``Generator`` for this run's model with ``GenerateOptions`` fields as keywords (see ``generate``)."""
+        return Generator(self._loaded, generate_options(**options), device=self.device)
+
+    def generate(self, **options: Any) -> list[Sample]:
+        """New samples in memory, checked (and redrawn) as ``tunesmith generate`` does; nothing is written.
+
+        ``options`` are ``GenerateOptions`` fields: num, length ("512", "200notes", "16bars", "30s"), temperature (one
+        number) or temperatures, top_k, top_p, beam, primer ("random", "none" or a MIDI/ABC file), seed, style, tempo,
+        time_signature, instruments, precision, retries, allow_early_end, primer_in_output, formats (for ``save``).
+        Each ``Sample`` has ``score`` (a ``symusic.Score``), ``ids``, ``reached`` and ``ok``; ``save(dir)`` writes it.
+        """
+        return self.generator(**options).generate()
+
+    def generate_into(self, out_dir: str | Path, **options: Any) -> list[dict[str, Any]]:
+        """Generate and write numbered samples into ``out_dir`` (locked) with its ``generate.json``; the records."""
+        return self.generator(**options).run(Path(out_dir))
+
+    def evaluate(self, progress: bool = False, **options: Any) -> Evaluation:
+        """Score the run against real music and the n-gram baseline; writes ``eval.json`` as ``tunesmith evaluate``.
+
+        ``options`` are ``EvaluateOptions`` fields: split, samples, sample_length, temperature, ngram_order,
+        max_pieces, seed.
+        """
+        from tunesmith.evaluate import EvaluateOptions, evaluate_run
+
+        options.setdefault("checkpoint", self.checkpoint.path.name)
+        opts = from_dict(EvaluateOptions, options)
+        report = evaluate_run(self.path.path, opts, progress=progress)
+        return Evaluation(report, self.path.eval_file(opts.split))
+
+
+def generate_options(**options: Any) -> GenerateOptions:
+    """``GenerateOptions`` from keywords, ``temperature=T`` standing for ``temperatures=(T,)``."""
+    if "temperature" in options:
+        if "temperatures" in options:
+            raise TunesmithError("give temperature or temperatures, not both")
+        value = options.pop("temperature")
+        options["temperatures"] = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    for name in ("temperatures", "formats"):
+        if isinstance(options.get(name), list):
+            options[name] = tuple(options[name])
+    return from_dict(GenerateOptions, options)
+
+
+def load_run(path: str | Path, checkpoint: str = "best", device: str = "cpu") -> Run:
+    """A trained run from its directory (``checkpoint``: ``best`` or ``last``) or from a checkpoint file."""
+    from tunesmith.train import Distributed, pick_device
+
+    prefer = {"best": BEST, "last": LAST}.get(checkpoint, checkpoint)
+    loaded = load_model(path, prefer=prefer, device=pick_device(device, Distributed.from_env()))
+    run_dir = loaded.checkpoint.run_dir
+    return Run(run_dir.path if run_dir is not None else Path(path).parent, loaded)
+
+
+# -- listening and looking ----------------------------------------------------------------------------------------
+
+
+def render(
+    score: Score | str | Path,
+    *,
+    midi: str | Path | None = None,
+    wav: str | Path | None = None,
+    png: str | Path | None = None,
+    max_seconds: float | None = None,
+    title: str = "",
+) -> dict[str, Path]:
+    """Write a score (or a MIDI file) as MIDI, a WAV (FluidSynth) and/or a piano-roll PNG; returns the paths."""
+    from tunesmith.render import MAX_SECONDS, plot_piano_roll, render_wav, write_midi
+
+    if isinstance(score, (str, Path)):
+        path = Path(score)
+        if not path.is_file():
+            raise TunesmithError(f"MIDI file not found: {path}")
+        try:
+            score = Score(str(path))
+        except Exception as exc:  # symusic raises plain RuntimeErrors for damaged files
+            raise TunesmithError(f"cannot read {path} as MIDI: {str(exc).splitlines()[0]}") from None
+    if not (midi or wav or png):
+        raise TunesmithError("render needs midi=, wav= or png=: where to write")
+    written: dict[str, Path] = {}
+    with tempfile.TemporaryDirectory(prefix="tunesmith-render-") as tmp:
+        midi_path = Path(midi) if midi else Path(tmp) / "score.mid"
+        if midi or wav:
+            write_midi(score, midi_path, title=title or None)
+        if midi:
+            written["midi"] = midi_path
+        if wav:
+            written["wav"] = render_wav(midi_path, Path(wav), max_seconds=max_seconds or MAX_SECONDS)
+    if png:
+        written["png"] = plot_piano_roll(score, Path(png), title=title)
+    return written
+
+
+def compare(runs: Iterable[str | Path], out: str | Path, evaluate: bool = True) -> dict[str, Path]:
+    """Compare runs in one table and one figure (``OUT.md``, ``.csv``, ``.png``), evaluating those not yet evaluated."""
+    from tunesmith.evaluate import compare_runs, evaluate_run
+
+    return compare_runs([Path(r) for r in runs], Path(out), evaluate_run if evaluate else None)
+
+
+__all__ += ["Checkpoint", "EncodingChoice", "generate_options"]
