@@ -24,6 +24,7 @@ __all__ = [
     "Sample",
     "compare",
     "generate_options",
+    "inspect",
     "load_run",
     "prepare",
     "render",

@@ -20,14 +20,14 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from symusic import Score
 
 from tunesmith.checkpoint import BEST, LAST, Checkpoint, LoadedModel, load_model
-from tunesmith.config import IngestConfig, PrepareConfig, SelectConfig, TrainConfig, from_dict
+from tunesmith.config import IngestConfig, PrepareConfig, SelectConfig, TrainConfig, from_dict, option
 from tunesmith.errors import TunesmithError
 from tunesmith.generate import GenerateOptions, Generator, Sample
 from tunesmith.layout import DataDir, RunDir
@@ -40,6 +40,7 @@ __all__ = [
     "RunDir",
     "Sample",
     "compare",
+    "inspect",
     "load_run",
     "prepare",
     "render",
@@ -67,13 +68,11 @@ def _split(cls: type, options: dict[str, Any]) -> dict[str, Any]:
 class EncodingChoice:
     """How ``prepare`` tokenizes the corpus: the encoding and its settings, the split, the augmentation."""
 
-    encoding: str
-    options: dict[str, Any] = field(
-        default_factory=dict
-    )  # the encoding's config fields: grid, mode, min_token_count...
-    split: str = "0.8,0.1,0.1"
-    transpose: str | None = None  # "-5..6": transposition augmentation
-    augment_at: str = "fly"  # "fly" (while training) or "prepare" (written into the token files)
+    encoding: str = option("", "tokenize with this encoding (see --list-encodings)", metavar="NAME", cli=False)
+    options: dict[str, Any] = option(help="the encoding's settings (grid, mode...)", factory=dict, cli=False)
+    split: str = option("0.8,0.1,0.1", "train,valid,test fractions by song", metavar="F,F,F")
+    transpose: str | None = option(None, "transposition augmentation range, e.g. -5..6", metavar="LO..HI")
+    augment_at: str = option("fly", "transpose while training or now", choices=("fly", "prepare"))
 
 
 def prepare(
@@ -129,6 +128,38 @@ def prepare(
     if not report["committed"]:
         raise TunesmithError(f"no piece was kept from {report['summary']['files_considered']} file(s); {kept}")
     return DataDir(out)
+
+
+def inspect(
+    sources: str | Path | Iterable[str | Path], *, progress: bool = False, **options: Any
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Statistics of a corpus (instruments, ranges, distributions, frequent notes and chords) and its report.
+
+    ``sources`` is a prepared data directory, or sources read on the fly with every track of a song, drums
+    included (``options`` as for ``prepare``; nothing is written).
+    """
+    from tunesmith.corpus.pieces import load_pieces, verify_corpus
+    from tunesmith.corpus.stats import corpus_stats
+    from tunesmith.locks import shared
+
+    sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
+    if len(sources) == 1 and DataDir(sources[0]).is_prepared():
+        data = DataDir(sources[0])
+        with shared(data.path, "inspect"):
+            verify_corpus(data.path, hashes=False)
+            report, pieces = data.read_report(), load_pieces(data.path)
+    else:
+        options = {"instruments": "merge", "drums": "keep", "min_notes": 1, **options}
+        with tempfile.TemporaryDirectory(prefix="tunesmith-inspect-") as tmp:
+            try:
+                data = prepare(sources, Path(tmp) / "data", progress=progress, **options)
+            except TunesmithError:
+                data = None
+            report = data.read_report() if data else None
+            pieces = load_pieces(data.path) if data else []
+    if not pieces:
+        raise TunesmithError("no piece to inspect: every file was skipped (run prepare to see why)")
+    return corpus_stats(pieces), report
 
 
 # -- train --------------------------------------------------------------------------------------------------------

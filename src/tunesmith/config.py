@@ -1,6 +1,8 @@
 """Configuration: one dataclass per component, each validating itself, composed into a run config.
 
-Every config round-trips through plain dictionaries, so TOML (and JSON) in and out are one function each.
+Every config round-trips through plain dictionaries, so TOML (and JSON) in and out are one function each. Each
+field a user sets is declared once, with ``option(...)``: its default, its help text, its choices; the command line
+(``tunesmith.cli.options``) builds its flags from these declarations, so nothing is listed twice.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import os
 import sys
 import types
 import typing
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +28,40 @@ INSTRUMENT_MODES = ("dominant", "all", "merge")
 DRUM_MODES = ("drop", "keep")
 
 T = TypeVar("T")
+
+
+def option(
+    default: Any = dataclasses.MISSING,
+    help: str = "",
+    *,
+    factory: Callable[[], Any] | None = None,
+    metavar: str | None = None,
+    choices: Sequence[str] | Callable[[], Sequence[str]] | None = None,
+    flag: str | None = None,
+    parse: Callable[[str], Any] | None = None,
+    nargs: str | None = None,
+    group: str | None = None,
+    cli: bool = True,
+) -> Any:
+    """A config field with what the command line needs to offer it: help, metavar, choices, its flag.
+
+    ``flag`` defaults to ``--NAME-WITH-DASHES``; a ``bool`` field defaulting to true is offered as its ``--no-``
+    flag. ``parse`` turns the text given into the field's value (lists such as ``0.9,0.999``). ``cli=False`` keeps
+    a field off the command line (set from a file, an API call or another flag).
+    """
+    meta = {
+        "help": help,
+        "metavar": metavar,
+        "choices": choices,
+        "flag": flag,
+        "parse": parse,
+        "nargs": nargs,
+        "group": group,
+        "cli": cli,
+    }
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 def parse_programs(text: str | None) -> tuple[int, ...] | None:
@@ -57,10 +94,17 @@ class SelectConfig:
     least ``min_notes`` notes, each its own example. ``merge``: all kept tracks of a song in one example.
     """
 
-    instruments: str = "dominant"
-    min_notes: int = 5
-    programs: tuple[int, ...] | str | None = None  # a string such as "0-7,73" is parsed
-    drums: str = "drop"
+    instruments: str = option(
+        "dominant",
+        "dominant: the pitched track with most notes; all: each track with --min-notes as its own example; "
+        "merge: all kept tracks in one example",
+        choices=INSTRUMENT_MODES,
+    )
+    min_notes: int = option(5, "least notes for a track to count", metavar="N")
+    programs: tuple[int, ...] | str | None = option(  # a string such as "0-7,73" is parsed
+        None, "keep only these General MIDI programs, e.g. 0-7,73", metavar="LIST"
+    )
+    drums: str = option("drop", "drum tracks", choices=DRUM_MODES)
 
     def __post_init__(self) -> None:
         if isinstance(self.programs, str):
@@ -81,14 +125,14 @@ class SelectConfig:
 class IngestConfig:
     """How source files are found and parsed."""
 
-    workers: int = 0  # 0: one per core
-    file_timeout: float = 30.0
-    max_files: int | None = None
-    sample: int | None = None
-    seed: int = 0
-    cache_dir: str | None = None  # None: $TUNESMITH_CACHE or ~/.cache/tunesmith
-    use_cache: bool = True
-    grid: int = 480  # ticks per quarter for pieces converted by music21
+    workers: int = option(0, "worker processes (0: one per core)")
+    file_timeout: float = option(30.0, "abandon a file after S seconds", metavar="S")
+    max_files: int | None = option(None, "take at most N files", metavar="N")
+    sample: int | None = option(None, "a random subset of N files (see --seed)", metavar="N")
+    seed: int = option(0, "seed for --sample and the split")
+    cache_dir: str | None = option(None, "parse cache (default $TUNESMITH_CACHE or ~/.cache/tunesmith)", metavar="DIR")
+    use_cache: bool = option(True, "parse every file, read and write no cache", flag="--no-cache")
+    grid: int = option(480, "ticks per quarter for pieces converted by music21", cli=False)
 
     def __post_init__(self) -> None:
         if self.workers < 0:
@@ -146,32 +190,43 @@ class TrainConfig:
     ``stream`` (contiguous streams with the state carried between batches, the char-RNN seed's stateful training).
     """
 
-    data: str = ""
-    model: str = "lstm"
-    model_options: dict[str, Any] = field(default_factory=dict)
-    targets: str | None = None
-    epochs: int = 10
-    batch_size: int | None = None
-    seq_len: int | None = None
-    steps_per_epoch: int | None = None  # None: every window (or stream step) once
-    valid_batches: int = 50
-    optimizer: str | None = None
-    lr: float | None = None
-    betas: tuple[float, float] | None = None
-    weight_decay: float | None = None
-    momentum: float = 0.0
-    clip: float = 1.0  # gradient norm clipping; 0 turns it off
-    schedule: str = "none"
-    warmup: int = 0  # steps of linear warm-up
-    patience: int = 0  # early stopping after this many epochs without a better validation loss; 0: never
-    max_minutes: float = 0.0  # safety cap: stop after the epoch that passes this many minutes of this command; 0: none
-    checkpoint_every: int = 100  # steps between mid-epoch checkpoints; 0: at epoch ends only
-    sample_every: int = 0  # epochs between sample MIDI files; 0: none
-    sample_length: int = 256
-    seed: int = 0
-    device: str = "auto"
-    threads: int = 0  # torch intra-op threads; 0: the cores of the CPU affinity
-    bf16: bool = False
+    data: str = option("", "the data directory (from `tunesmith prepare --encoding`)", cli=False)
+    model: str = option("lstm", "a preset from --list-models", metavar="NAME", group="model")
+    model_options: dict[str, Any] = option(help="the preset's model settings to change", factory=dict, cli=False)
+    targets: str | None = option(
+        None,
+        "all: a target at every position; last: one per window (the seeds); stream: stateful streams",
+        choices=TARGET_MODES,
+        group="model",
+    )
+    epochs: int = option(10, "epochs (with --resume: the new total)")
+    batch_size: int | None = option(None, "sequences per batch (default: the preset's)", metavar="B")
+    seq_len: int | None = option(None, "window length in tokens (default: the preset's)", metavar="T")
+    steps_per_epoch: int | None = option(None, "at most N batches per epoch (default: every window once)", metavar="N")
+    valid_batches: int = option(50, "validation batches per epoch", metavar="N")
+    optimizer: str | None = option(None, "the optimizer (default: the preset's)", choices=OPTIMIZERS)
+    lr: float | None = option(None, "learning rate (default: the preset's)")
+    betas: tuple[float, float] | None = option(
+        None, "Adam-family betas, e.g. 0.3,0.999", metavar="B1,B2", parse=lambda text: parse_numbers(text, 2)
+    )
+    weight_decay: float | None = option(None, "weight decay (default: the preset's)", metavar="W")
+    momentum: float = option(0.0, "SGD / RMSprop momentum")
+    clip: float = option(1.0, "gradient norm clipping (0: off)", metavar="NORM")
+    schedule: str = option("none", "learning-rate schedule", choices=SCHEDULES)
+    warmup: int = option(0, "linear warm-up steps", metavar="STEPS")
+    patience: int = option(0, "early stopping after E epochs without a better validation loss (0: never)", metavar="E")
+    max_minutes: float = option(
+        0.0, "safety cap: stop after the epoch that reaches M minutes, and say the run was cut short", metavar="M"
+    )
+    checkpoint_every: int = option(100, "steps between mid-epoch checkpoints (0: at epoch ends)", metavar="STEPS")
+    sample_every: int = option(0, "write RUN_DIR/samples/epoch-N.mid every E epochs (0: never)", metavar="E")
+    sample_length: int = option(256, "length of those samples in tokens", metavar="TOKENS")
+    seed: int = option(0, "random seed")
+    device: str = option("auto", "where to train", choices=DEVICES)
+    threads: int = option(
+        0, "torch threads (0: the cores of this process's CPU affinity, whatever the load)", metavar="N"
+    )
+    bf16: bool = option(False, "bfloat16 autocast (faster on recent CPUs and GPUs)")
 
     def __post_init__(self) -> None:
         if self.betas is not None:
@@ -208,6 +263,18 @@ class TrainConfig:
             for name in TRAIN_DEFAULTS
         }
         return dataclasses.replace(self, **filled)
+
+
+def parse_numbers(text: str, count: int | None = None) -> tuple[float, ...]:
+    """``"0.9,0.999"`` -> ``(0.9, 0.999)``; ``count`` numbers exactly when given (a one-line error otherwise)."""
+    try:
+        numbers = tuple(float(x) for x in str(text).split(",") if x.strip())
+    except ValueError:
+        numbers = ()
+    if not numbers or (count is not None and len(numbers) != count):
+        what = f"{count} numbers" if count else "numbers"
+        raise TunesmithError(f"expected {what} separated by commas, like 0.9,0.999, got {text!r}")
+    return numbers
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from symusic import Score
 from tqdm import tqdm
 
 from tunesmith.checkpoint import LoadedModel, load_model
-from tunesmith.config import SelectConfig
+from tunesmith.config import SelectConfig, option
 from tunesmith.corpus.pieces import Piece
 from tunesmith.data import TokenData, check_data_dir, check_same_data, data_fingerprint
 from tunesmith.encodings.base import DecodeResult
@@ -58,6 +58,13 @@ from tunesmith.render import MAX_SECONDS
 from tunesmith.sample import beam_search, sample
 
 FORMATS = ("mid", "wav", "ogg", "png", "abc", "musicxml")
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """``"mid,WAV,.png"`` -> ``("mid", "wav", "png")``."""
+    return tuple(f.strip().lower().lstrip(".") for f in text.split(",") if f.strip())
+
+
 REPAIRED = "the ABC text does not parse as written: the MIDI is of a repaired copy"
 CHECK_EVERY = 64  # tokens between checks of a length given in notes, bars or seconds
 
@@ -66,28 +73,48 @@ CHECK_EVERY = 64  # tokens between checks of a length given in notes, bars or se
 class GenerateOptions:
     """What ``tunesmith generate`` was asked for."""
 
-    num: int = 1
-    length: str = "512"
-    temperatures: tuple[float, ...] = (1.0,)
-    top_k: int = 0
-    top_p: float = 1.0
-    beam: int = 1
-    primer: str = "random"  # random | none | FILE
-    seed: int = 0
-    style: str | None = None
-    tempo: float | None = None
-    time_signature: str | None = None
-    instruments: str | None = None  # a preset, random-indian, or FILE.toml; None keeps the decoded tracks
-    formats: tuple[str, ...] = ("mid",)
-    checkpoint: str = RunDir.BEST
-    precision: str = "float32"  # weights for each new token: float32, bfloat16 (LSTM and GRU stacks) or int8
-    retries: int = 3  # redraws of a sample that fails its checks
-    allow_early_end: bool = False  # EOS may end a sample before the asked length (the length is then a cap)
-    primer_in_output: bool = True  # a user's primer file stays at the start of each sample
-    max_seconds: float = MAX_SECONDS  # the longest WAV / OGG rendered
-    overwrite: bool = False  # replace the samples already in the output directory (else number after them)
-    check: bool = True  # refuse empty, degenerate, broken and short samples (evaluation measures them all)
-    progress: bool = True  # a bar over tokens, on a terminal
+    num: int = option(1, "samples per temperature (one batch)", metavar="N")
+    length: str = option("512", "512 (tokens), 200notes, 32bars or 60s: new music after the primer")
+    temperatures: tuple[float, ...] = option(
+        (1.0,), "one or several: a file set each", flag="--temperature", metavar="T", nargs="+", parse=float
+    )
+    top_k: int = option(0, "sample among the K likeliest tokens (0: all)", metavar="K")
+    top_p: float = option(1.0, "nucleus sampling", metavar="P")
+    beam: int = option(1, "beam search with W hypotheses (no sampling)", metavar="W")
+    primer: str = option("random", "random (a training window), none, or a MIDI/ABC FILE")
+    seed: int = option(0, "random seed: the same seed gives the same files")
+    style: str | None = option(None, "condition on a style (models trained with --style-tokens)", metavar="LABEL")
+    tempo: float | None = option(None, "tempo of the output (default 120)", metavar="BPM")
+    time_signature: str | None = option(None, "time signature of the output (default 4/4)", metavar="N/D")
+    instruments: str | None = option(
+        None,
+        "instruments by pitch range: a preset (bollywood, bollywood-band, piano, strings, band, random-indian) or a "
+        "TOML file (default: the tracks as decoded)",
+        metavar="PRESET|FILE.toml",
+    )
+    formats: tuple[str, ...] = option(
+        ("mid",), "any of mid,wav,ogg,png,abc,musicxml", flag="--format", metavar="LIST", parse=parse_formats
+    )
+    checkpoint: str = option(RunDir.BEST, "the checkpoint of a run directory to use", cli=False)
+    precision: str = option(
+        "float32",
+        "weights used for each new token on the CPU: float32, bfloat16 (LSTM and GRU models) or int8; int8 steps "
+        "several times faster, with slightly different samples",
+        metavar="P",
+    )
+    retries: int = option(
+        3, "redraw a sample that is empty, a rest or one-pitch loop, broken or short up to N times", metavar="N"
+    )
+    allow_early_end: bool = option(
+        False, "let the model end a piece before --length (then only a cap); by default the end is held back"
+    )
+    primer_in_output: bool = option(
+        True, "write only the new music after a --primer FILE", flag="--no-primer-in-output"
+    )
+    max_seconds: float = option(MAX_SECONDS, "longest WAV/OGG", metavar="S")
+    overwrite: bool = option(False, "replace the samples in OUT_DIR (default: number new ones after them)")
+    check: bool = option(True, "refuse empty, degenerate, broken and short samples", cli=False)
+    progress: bool = option(True, "a bar over tokens, on a terminal", cli=False)
 
     def __post_init__(self) -> None:
         self.temperatures = tuple(float(t) for t in self.temperatures)

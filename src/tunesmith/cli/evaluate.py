@@ -6,31 +6,23 @@ import argparse
 from pathlib import Path
 
 from tunesmith.cli.common import check_output_file
+from tunesmith.cli.options import add_options, given
+from tunesmith.evaluate.report import EvaluateOptions
+from tunesmith.layout import RunDir
 
 
-def _options(args: argparse.Namespace):
-    from tunesmith.evaluate import EvaluateOptions
-
-    return EvaluateOptions(
-        split=args.split,
-        samples=args.samples,
-        sample_length=args.sample_length,
-        temperature=args.temperature,
-        ngram_order=args.ngram_order,
-        max_pieces=args.max_pieces,
-        seed=args.seed,
-        checkpoint="last.pt" if args.last else "best.pt",
-    )
+def _options(args: argparse.Namespace) -> EvaluateOptions:
+    return EvaluateOptions(**given(args, EvaluateOptions), checkpoint=RunDir.LAST if args.last else RunDir.BEST)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate one run and print its table."""
-    from tunesmith.evaluate import evaluate_run, format_report
-    from tunesmith.evaluate.report import report_path
+    from tunesmith import api
 
-    report = evaluate_run(Path(args.run), _options(args), progress=not args.quiet)
-    print(format_report(report))
-    print(f"wrote {report_path(Path(args.run), args.split)}")
+    run = api.load_run(args.run, checkpoint="last" if args.last else "best")
+    evaluation = run.evaluate(progress=not args.quiet, **given(args, EvaluateOptions))
+    print(evaluation)
+    print(f"wrote {evaluation.path}")
     return 0
 
 
@@ -38,7 +30,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Compare runs, evaluating those without eval.json first."""
     from tunesmith.evaluate import compare_runs, evaluate_run
 
-    options = _options(args)
+    options = _options(args)  # checked before any run is read
     out = Path(args.output)
     for suffix in (".md", ".csv", ".png"):  # before any run is evaluated
         check_output_file(out.with_suffix(suffix), "-o")
@@ -54,15 +46,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _add_evaluate_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="split to score (default test)")
-    p.add_argument("--samples", type=int, default=16, metavar="N", help="generated pieces judged (default 16)")
-    p.add_argument("--sample-length", type=int, metavar="TOKENS", help="default: the split's median piece")
-    p.add_argument("--temperature", type=float, default=1.0, metavar="T", help="for the samples (default 1)")
-    p.add_argument("--ngram-order", type=int, default=5, metavar="N", help="highest n-gram order tried (default 5)")
-    p.add_argument("--max-pieces", type=int, metavar="N", help="score only the first N pieces of the split")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--last", action="store_true", help="use checkpoints/last.pt instead of best.pt")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    add_options(p, EvaluateOptions, title="evaluation")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -6,47 +6,25 @@ import argparse
 import sys
 from pathlib import Path
 
+from tunesmith.cli.options import add_options, given
 from tunesmith.errors import TunesmithError
-
-
-def _formats(text: str) -> tuple[str, ...]:
-    return tuple(f.strip().lower().lstrip(".") for f in text.split(",") if f.strip())
+from tunesmith.generate import GenerateOptions
+from tunesmith.layout import SamplesDir
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     """Generate samples from a run directory or checkpoint file."""
-    from tunesmith.generate import GenerateOptions, Generator
+    from tunesmith import api
 
-    options = GenerateOptions(
-        num=args.num,
-        length=args.length,
-        temperatures=tuple(args.temperature),
-        top_k=args.top_k,
-        top_p=args.top_p,
-        beam=args.beam,
-        primer=args.primer,
-        seed=args.seed,
-        style=args.style,
-        tempo=args.tempo,
-        time_signature=args.time_signature,
-        instruments=args.instruments,
-        formats=_formats(args.format),
-        checkpoint="last.pt" if args.last else "best.pt",
-        precision=args.precision,
-        retries=args.retries,
-        allow_early_end=args.allow_early_end,
-        primer_in_output=not args.no_primer_in_output,
-        max_seconds=args.max_seconds,
-        overwrite=args.overwrite,
-        progress=not args.quiet,
-    )
-    generator = Generator(args.checkpoint, options)
-    if not generator.model.can_step:
+    run = api.load_run(args.checkpoint, checkpoint="last" if args.last else "best")
+    options = {**given(args, GenerateOptions), "progress": not args.quiet}
+    if not run.model.can_step:
+        window = run.checkpoint.config.get("seq_len") or 64
         print(
-            f"note: {generator.cfg['model']} is a window model: "
-            f"it re-runs its {generator.window}-token window for every token"
+            f"note: {run.checkpoint.config.get('model')} is a window model: "
+            f"it re-runs its {window}-token window for every token"
         )
-    records = generator.run(Path(args.output))
+    records = run.generate_into(Path(args.output), **options)
     failed = 0
     for record in records:
         if "error" in record:
@@ -63,7 +41,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             print(f"  redrawn {record['attempts'] - 1} times: {'; '.join(record['refused'])}")
         for warning in record.get("warnings", []):
             print(f"  warning: {warning}")
-    print(f"wrote {Path(args.output) / 'generate.json'}")
+    print(f"wrote {SamplesDir(args.output).summary_file}")
     if failed == len(records):
         raise TunesmithError("no sample passed its checks (see generate.json); try more --retries or another model")
     return 0
@@ -71,26 +49,22 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     """Render a MIDI file to WAV and/or a piano-roll PNG."""
-    from symusic import Score
-
-    from tunesmith.render import plot_piano_roll, render_wav
+    from tunesmith import api
 
     path = Path(args.midi)
     if not path.is_file():
         raise TunesmithError(f"MIDI file not found: {path}")
-    try:
-        score = Score(str(path))
-    except Exception as exc:  # symusic raises plain RuntimeErrors for damaged files
-        raise TunesmithError(f"cannot read {path} as MIDI: {str(exc).splitlines()[0]}") from None
     want_wav, want_png = args.wav, args.png
     if not (want_wav or want_png):
         want_wav = want_png = True
     out = Path(args.output) if args.output else path.parent
     out.mkdir(parents=True, exist_ok=True)
-    if want_wav:
-        print(f"wrote {render_wav(path, out / (path.stem + '.wav'), max_seconds=args.max_seconds)}")
-    if want_png:
-        print(f"wrote {plot_piano_roll(score, out / (path.stem + '.png'))}")
+    targets = {
+        "wav": out / f"{path.stem}.wav" if want_wav else None,
+        "png": out / f"{path.stem}.png" if want_png else None,
+    }
+    for written in api.render(path, max_seconds=args.max_seconds, **targets).values():
+        print(f"wrote {written}")
     return 0
 
 
@@ -104,52 +78,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("checkpoint", metavar="RUN_DIR|CHECKPOINT")
     p.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
-    p.add_argument("--num", type=int, default=1, metavar="N", help="samples per temperature (one batch)")
-    p.add_argument("--length", default="512", help="512 (tokens), 200notes, 32bars or 60s (default 512)")
-    p.add_argument(
-        "--temperature", type=float, nargs="+", default=[1.0], metavar="T", help="one or several: a file set each"
-    )
-    p.add_argument("--top-k", type=int, default=0, metavar="K", help="sample among the K likeliest tokens")
-    p.add_argument("--top-p", type=float, default=1.0, metavar="P", help="nucleus sampling")
-    p.add_argument("--beam", type=int, default=1, metavar="W", help="beam search with W hypotheses (no sampling)")
-    p.add_argument("--primer", default="random", help="random (a training window), none, or a MIDI/ABC FILE")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--style", metavar="LABEL", help="condition on a style (models trained with --style-tokens)")
-    p.add_argument("--tempo", type=float, metavar="BPM", help="tempo of the output (default 120)")
-    p.add_argument("--time-signature", metavar="N/D", help="time signature of the output (default 4/4)")
-    p.add_argument(
-        "--instruments",
-        metavar="PRESET|FILE.toml",
-        help="instruments by pitch range: bollywood, bollywood-band, piano, strings, band, random-indian, or a "
-        "TOML file (default: the tracks as decoded)",
-    )
-    p.add_argument("--format", default="mid", metavar="LIST", help="any of mid,wav,ogg,png,abc,musicxml (default mid)")
     p.add_argument("--last", action="store_true", help="use checkpoints/last.pt instead of best.pt")
-    p.add_argument(
-        "--precision",
-        default="float32",
-        metavar="P",
-        help="weights used for each new token on the CPU: float32 (default), bfloat16 (LSTM and GRU models) or int8; "
-        "int8 steps several times faster, with slightly different samples",
-    )
-    p.add_argument(
-        "--retries",
-        type=int,
-        default=3,
-        metavar="N",
-        help="redraw a sample that is empty, a rest or one-pitch loop, broken or short up to N times (default 3)",
-    )
-    p.add_argument(
-        "--allow-early-end",
-        action="store_true",
-        help="let the model end a piece before --length (then only a cap); by default the end is held back",
-    )
-    p.add_argument("--no-primer-in-output", action="store_true", help="write only the new music after a --primer FILE")
-    p.add_argument("--max-seconds", type=float, default=600.0, metavar="S", help="longest WAV/OGG (default 600)")
-    p.add_argument(
-        "--overwrite", action="store_true", help="replace the samples in OUT_DIR (default: number new ones after them)"
-    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_options(p, GenerateOptions, title="generation")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("render", help="render a MIDI file to WAV (FluidSynth) and a piano-roll PNG")

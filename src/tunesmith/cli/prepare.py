@@ -3,43 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from tunesmith.cli.common import check_output_dir, check_output_file, coerce, given
+from tunesmith.api import EncodingChoice
+from tunesmith.cli.common import check_output_dir, check_output_file, coerce
+from tunesmith.cli.options import add_options, given
+from tunesmith.config import IngestConfig, SelectConfig
+from tunesmith.encodings.base import EncodingConfig
 from tunesmith.errors import TunesmithError
-
-_INGEST_OPTIONS = ["workers", "file_timeout", "max_files", "sample", "seed", "cache_dir"]
-_SELECT_OPTIONS = ["instruments", "min_notes", "programs", "drums"]
-
-
-def _add_ingest_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("ingestion")
-    g.add_argument("--workers", type=int, help="worker processes (default: one per core)")
-    g.add_argument("--file-timeout", type=float, metavar="S", help="abandon a file after S seconds (default 30)")
-    g.add_argument("--max-files", type=int, metavar="N", help="take at most N files")
-    g.add_argument("--sample", type=int, metavar="N", help="a random subset of N files (see --seed)")
-    g.add_argument("--seed", type=int, help="seed for --sample (default 0)")
-    g.add_argument("--cache-dir", metavar="DIR", help="parse cache (default $TUNESMITH_CACHE or ~/.cache/tunesmith)")
-    g.add_argument("--no-cache", action="store_true", help="parse every file, read and write no cache")
-
-
-def _add_select_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("instrument selection")
-    g.add_argument(
-        "--instruments",
-        choices=["dominant", "all", "merge"],
-        help="dominant: the pitched track with most notes; all: each track with --min-notes as its own example; "
-        "merge: all kept tracks in one example (default dominant)",
-    )
-    g.add_argument("--min-notes", type=int, metavar="N", help="least notes for a track to count (default 5)")
-    g.add_argument("--programs", metavar="LIST", help="keep only these General MIDI programs, e.g. 0-7,73")
-    g.add_argument("--drums", choices=["drop", "keep"], help="drum tracks (default drop)")
 
 
 def _add_encoding_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("encoding (writes the tokenizer and token arrays into DATA_DIR)")
+    title = "encoding (writes the tokenizer and token arrays into DATA_DIR)"
+    g = p.add_argument_group(title)
     g.add_argument("--encoding", metavar="NAME", help="tokenize with this encoding (see --list-encodings)")
     g.add_argument("--list-encodings", action="store_true", help="list the encodings")
     g.add_argument(
@@ -49,12 +26,8 @@ def _add_encoding_options(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="an encoding setting, e.g. grid=0.5 or mode=mono (repeatable)",
     )
-    g.add_argument("--min-token-count", type=int, metavar="K", help="tokens seen fewer times are rare (default 1)")
-    g.add_argument("--rare", choices=["unk", "nearest"], help="map rare tokens to UNK or the nearest frequent one")
-    g.add_argument("--style-tokens", action="store_true", help="one token per style label (folder) as a condition")
-    g.add_argument("--split", default="0.8,0.1,0.1", metavar="F,F,F", help="train,valid,test fractions by song")
-    g.add_argument("--transpose", metavar="LO..HI", help="transposition augmentation range, e.g. -5..6")
-    g.add_argument("--augment-at", choices=["fly", "prepare"], default="fly", help="transpose while training or now")
+    add_options(p, EncodingConfig, title=title)
+    add_options(p, EncodingChoice, title=title)
 
 
 def _encoding_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -72,31 +45,25 @@ def _encoding_settings(args: argparse.Namespace) -> dict[str, Any]:
             known = ", ".join(sorted(fields))
             raise TunesmithError(f"bad --encoding-option {option!r}: KEY=VALUE with KEY one of {known}")
         settings[key] = coerce("--encoding-option", key, value, fields[key].default)
-    for key in ("min_token_count", "rare"):
-        if getattr(args, key) is not None:
-            settings[key] = getattr(args, key)
-    if args.style_tokens:
-        settings["style_tokens"] = True
+    settings.update(given(args, EncodingConfig))
     return settings
 
 
-def _prepare_config(args: argparse.Namespace, defaults: dict[str, Any] | None = None):
-    from tunesmith.config import IngestConfig, PrepareConfig, SelectConfig, from_dict, load_toml
+def _settings(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> tuple[list[str], dict[str, Any]]:
+    """The sources and the ingestion and selection settings: the TOML file, then ``defaults``, then the options."""
+    from tunesmith.config import load_toml
 
     data = load_toml(args.config) if getattr(args, "config", None) else {}
-    data.update(defaults or {})
-    ingest = {**data.get("ingest", {}), **given(args, _INGEST_OPTIONS)}
-    if args.no_cache:
-        ingest["use_cache"] = False
-    select = {**data.get("select", {}), **given(args, _SELECT_OPTIONS)}
-    sources = list(args.sources) or list(data.get("sources", []))
-    return PrepareConfig(sources, from_dict(IngestConfig, ingest), from_dict(SelectConfig, select))
+    for section, values in (defaults or {}).items():
+        data[section] = {**data.get(section, {}), **values}
+    settings = {**data.get("ingest", {}), **data.get("select", {}), **given(args, IngestConfig)}
+    settings.update(given(args, SelectConfig))
+    return list(args.sources) or list(data.get("sources", [])), settings
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
     """Ingest sources into a data directory."""
-    from tunesmith.corpus.pieces import is_data_dir
-    from tunesmith.corpus.prepare import format_summary, prepare_corpus
+    from tunesmith import api
     from tunesmith.corpus.sources import list_corpora
 
     if args.list_corpora:
@@ -111,32 +78,20 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         return 0
     if args.output is None:
         raise TunesmithError("prepare needs -o DATA_DIR")
-    config = _prepare_config(args)
     out = Path(args.output)
     check_output_dir(out, "-o")
-    finish = None
-    if args.encoding:  # check every encoding option before the corpus is read
-        from tunesmith.data import EncodeSettings, encode_dataset, parse_split, parse_transpose
-        from tunesmith.encodings import make_tokenizer
-
-        tokenizer = make_tokenizer(args.encoding, **_encoding_settings(args))
-        split = parse_split(args.split)
-        encode = EncodeSettings(split, config.ingest.seed, parse_transpose(args.transpose), args.augment_at)
-
-        def finish(build: Path, report: dict[str, Any]) -> None:  # runs before the new corpus replaces the old
-            print(format_summary(report))
-            report["encoding"] = encode_dataset(build, tokenizer, encode, progress=not args.quiet)
-
-    report = prepare_corpus(config, out, progress=not args.quiet, finish=finish)
-    if finish is None or not report["committed"]:
-        print(format_summary(report))
-    kept = "the previous corpus there is unchanged" if is_data_dir(out) else "nothing was written"
-    if report["summary"]["files_interrupted"]:
-        print(f"interrupted: {out} not written ({kept})")
+    sources, settings = _settings(args)
+    encoding = None
+    if args.encoding:
+        encoding = api.EncodingChoice(args.encoding, _encoding_settings(args), **given(args, EncodingChoice))
+    try:
+        data = api.prepare(sources, out, encoding=encoding, progress=not args.quiet, log=print, **settings)
+    except KeyboardInterrupt as exc:
+        if not str(exc):
+            raise
+        print(exc)
         return 130
-    if not report["committed"]:
-        raise TunesmithError(f"no piece was kept from {report['summary']['files_considered']} file(s); {kept}")
-    section = report.get("encoding")
+    section = (data.read_report() or {}).get("encoding")
     if section:
         splits = ", ".join(f"{k} {v['tokens']} tokens / {v['pieces']} pieces" for k, v in section["splits"].items())
         print(
@@ -144,38 +99,21 @@ def cmd_prepare(args: argparse.Namespace) -> int:
             f"coverage {section['coverage']:.2%} ({section['rare_tokens']} rare token types); {splits}"
         )
         if section["failed_pieces"]:
-            print(f"  {len(section['failed_pieces'])} piece(s) could not be encoded: see report.json")
-    print(f"wrote {out / 'report.json'}")
+            print(f"  {len(section['failed_pieces'])} piece(s) could not be encoded: see {data.report_file.name}")
+    print(f"wrote {data.report_file}")
     return 0
 
 
 # --------------------------------------------------------------------------------------------------- inspect
 def cmd_inspect(args: argparse.Namespace) -> int:
     """Print statistics of a corpus, from a data directory or straight from sources."""
-    import json
-
-    from tunesmith.corpus.pieces import REPORT, is_data_dir, load_pieces, verify_corpus
-    from tunesmith.corpus.prepare import prepare_corpus
-    from tunesmith.corpus.stats import corpus_stats, format_stats, plot_stats
-    from tunesmith.locks import shared
+    from tunesmith import api
+    from tunesmith.corpus.stats import format_stats, plot_stats
 
     if args.plot:
         check_output_file(Path(args.plot), "--plot")
-    if len(args.sources) == 1 and Path(args.sources[0]).is_dir() and is_data_dir(Path(args.sources[0])):
-        data_dir = Path(args.sources[0])
-        with shared(data_dir, "inspect"):
-            verify_corpus(data_dir, hashes=False)
-            report = json.loads((data_dir / REPORT).read_text()) if (data_dir / REPORT).is_file() else None
-            pieces = load_pieces(data_dir)
-    else:
-        # Describe everything in the sources: all tracks of a song, drums included.
-        config = _prepare_config(args, {"select": {"instruments": "merge", "drums": "keep", "min_notes": 1}})
-        with tempfile.TemporaryDirectory(prefix="tunesmith-inspect-") as tmp:
-            report = prepare_corpus(config, Path(tmp) / "data", progress=not args.quiet)
-            pieces = load_pieces(Path(tmp) / "data") if report["committed"] else []
-    if not pieces:
-        raise TunesmithError("no piece to inspect: every file was skipped (run prepare to see why)")
-    stats = corpus_stats(pieces)
+    sources, settings = _settings(args)
+    stats, report = api.inspect(sources, progress=not args.quiet, **settings)
     print(format_stats(stats, report, top=args.top))
     if args.plot:
         plot_stats(stats, Path(args.plot))
@@ -196,8 +134,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", metavar="FILE.toml", help="settings file; options given here override it")
     p.add_argument("--list-corpora", action="store_true", help="list the named sets of the bundled music21 corpus")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _add_ingest_options(p)
-    _add_select_options(p)
+    add_options(p, IngestConfig, title="ingestion")
+    add_options(p, SelectConfig, title="instrument selection")
     _add_encoding_options(p)
     p.set_defaults(func=cmd_prepare)
 
@@ -210,6 +148,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", metavar="FILE.png", help="draw the histograms into FILE.png")
     p.add_argument("--top", type=int, default=15, metavar="N", help="how many frequent notes/chords to list")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(config=None, no_cache=False, **dict.fromkeys(_SELECT_OPTIONS))
-    _add_ingest_options(p)
+    p.set_defaults(config=None)
+    add_options(p, IngestConfig, title="ingestion")
     p.set_defaults(func=cmd_inspect)

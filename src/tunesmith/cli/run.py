@@ -8,7 +8,6 @@ directory continues it: the prepared data is reused and an interrupted training 
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tunesmith.errors import TunesmithError
+from tunesmith.layout import RecipeDir, RunDir, SamplesDir
 
 
 class Steps:
@@ -36,7 +36,7 @@ class Steps:
             code = exc.code if isinstance(exc.code, int) else 2
         minutes = (time.perf_counter() - start) / 60
         self.log.append({"step": label, "command": "tunesmith " + shlex.join(argv), "minutes": round(minutes, 2)})
-        (self.out / "commands.txt").write_text("\n".join(s["command"] for s in self.log) + "\n")
+        RecipeDir(self.out).commands_file.write_text("\n".join(s["command"] for s in self.log) + "\n")
         self.log[-1]["exit_code"] = code
         if code and not required:
             print(f"note: step {label!r} failed (exit code {code}); going on")
@@ -44,11 +44,11 @@ class Steps:
             raise TunesmithError(f"step {label!r} failed (exit code {code}); fix it and run the recipe again")
 
 
-def _decode_share(samples_dir: Path) -> dict[str, int] | None:
-    path = samples_dir / "generate.json"
-    if not path.is_file():
+def _decode_share(samples: SamplesDir) -> dict[str, int] | None:
+    summary = samples.read_summary()
+    if summary is None:
         return None
-    files = json.loads(path.read_text())["files"]
+    files = summary["files"]
     decoded = [f for f in files if "error" not in f]
     return {
         "as_written": sum(not f.get("repaired") for f in decoded),  # ABC: parsed without repair
@@ -59,8 +59,7 @@ def _decode_share(samples_dir: Path) -> dict[str, int] | None:
 
 def _training(run_dir: Path) -> dict[str, Any] | None:
     """What ``train`` wrote to ``train.json``: steps and epochs against the budget, minutes, a cut by the cap."""
-    path = run_dir / "train.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    return RunDir(run_dir).read_training()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -73,27 +72,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     steps = Steps(out)
     q = ["-q"] if args.quiet or not sys.stderr.isatty() else []  # progress bars on a terminal, unless asked not to
-    data = out / "data"
-    if not (data / "tokens" / "meta.json").is_file():
+    layout = RecipeDir(out)
+    data = layout.data.path
+    if not layout.data.has_tokens():
         steps("prepare", ["prepare", *to_argv(recipe.prepare, ("sources",)), "-o", str(data), *q])
     runs = []
     for spec in recipe.runs:
-        run_dir = out / spec["name"]
+        run_dir = layout.run(spec["name"]).path
         options = {k: v for k, v in spec.items() if k != "name"}
         if args.threads is not None:
             options["threads"] = args.threads
-        if (run_dir / "checkpoints" / "last.pt").is_file():
+        if RunDir(run_dir).checkpoint("last").is_file():
             steps(f"train {spec['name']}", ["train", "--resume", str(run_dir), *q])
         else:
             steps(f"train {spec['name']}", ["train", str(data), "-o", str(run_dir), *q, *to_argv(options)])
-        samples = run_dir / "samples"
+        samples = RunDir(run_dir).samples.path
         # A model whose samples do not decode (an undertrained char-RNN) still gets evaluated: that is a finding.
         generate = ["generate", str(run_dir), "-o", str(samples), "--overwrite", *q, *to_argv(recipe.generate)]
         steps(f"generate {spec['name']}", generate, required=False)
         steps(f"evaluate {spec['name']}", ["evaluate", str(run_dir), *q, *to_argv(recipe.evaluate)])
         runs.append(run_dir)
     if len(runs) > 1:
-        steps("compare", ["compare", *map(str, runs), "-o", str(out / "compare"), "--no-evaluate", *q])
+        steps("compare", ["compare", *map(str, runs), "-o", str(layout.compare_stem), "--no-evaluate", *q])
     summary = {
         "recipe": recipe.name,
         "about": recipe.about,
@@ -103,14 +103,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         "runs": {},
     }
     for run_dir in runs:
-        report = json.loads((run_dir / "eval.json").read_text())
+        report = RunDir(run_dir).read_eval()
         summary["runs"][run_dir.name] = {
             "likelihood": report["likelihood"],
-            "decoded_samples": _decode_share(run_dir / "samples"),
+            "decoded_samples": _decode_share(RunDir(run_dir).samples),
             "training": _training(run_dir),
             "table": format_report(report),
         }
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    layout.write_summary(summary)
     print(f"\nrecipe {recipe.name} done in {summary['minutes']:.1f} minutes: {out}")
     for name, run in summary["runs"].items():
         shares = run["decoded_samples"]

@@ -7,42 +7,10 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from tunesmith.cli.common import check_output_dir, coerce, given
+from tunesmith.cli.common import check_output_dir, coerce
+from tunesmith.cli.options import add_options, given
+from tunesmith.config import TrainConfig
 from tunesmith.errors import TunesmithError
-
-_TRAIN_OPTIONS = [
-    "model",
-    "targets",
-    "epochs",
-    "batch_size",
-    "seq_len",
-    "steps_per_epoch",
-    "valid_batches",
-    "optimizer",
-    "lr",
-    "betas",
-    "weight_decay",
-    "momentum",
-    "clip",
-    "schedule",
-    "warmup",
-    "patience",
-    "max_minutes",
-    "checkpoint_every",
-    "sample_every",
-    "sample_length",
-    "seed",
-    "device",
-    "threads",
-]
-
-
-def _betas(text: str) -> tuple[float, float]:
-    try:
-        b1, b2 = (float(x) for x in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected two numbers like 0.9,0.999, got {text!r}") from None
-    return b1, b2
 
 
 def _model_options(model: str, options: list[str]) -> dict[str, Any]:
@@ -64,10 +32,10 @@ def _model_options(model: str, options: list[str]) -> dict[str, Any]:
 
 def train_config(args: argparse.Namespace):
     """The run config: the TOML file if any, then the options given on the command line."""
-    from tunesmith.config import TrainConfig, from_dict, load_toml
+    from tunesmith.config import from_dict, load_toml
 
     data = load_toml(args.config) if args.config else {}
-    data.update(given(args, _TRAIN_OPTIONS))
+    data.update(given(args, TrainConfig))
     if args.data_dir:
         data["data"] = args.data_dir
     if not data.get("data"):
@@ -76,8 +44,6 @@ def train_config(args: argparse.Namespace):
     options = dict(data.get("model_options", {}))
     options.update(_model_options(data.get("model", "lstm"), args.model_option))
     data["model_options"] = options
-    if args.bf16:
-        data["bf16"] = True
     return from_dict(TrainConfig, data)
 
 
@@ -88,33 +54,34 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         print(describe_models())
         return 0
-    from tunesmith.sample import write_epoch_sample
-    from tunesmith.train import Trainer
+    from tunesmith import api
 
-    hooks = {"progress": not args.quiet, "on_epoch_end": write_epoch_sample}  # called every cfg.sample_every epochs
+    def announce(trainer) -> None:
+        cfg, model = trainer.cfg, trainer.model
+        if trainer.dist.main:
+            print(
+                f"model {cfg.model} ({model.n_parameters:,} parameters, vocabulary {len(trainer.tokenizer)}), "
+                f"targets {cfg.targets}, window {cfg.seq_len}, batch {cfg.batch_size}, "
+                f"{trainer.steps_per_epoch} batches/epoch, {cfg.optimizer} lr {cfg.lr:g}, device {trainer.device}"
+            )
+
+    hooks = {"progress": not args.quiet, "log": print, "on_start": announce}
     if args.resume:
-        hooks["allow_data_change"] = args.allow_data_change
-        trainer = Trainer(None, Path(args.resume), resume=True, epochs=args.epochs, **hooks)
+        run_dir = Path(args.resume)
+        run = api.resume(run_dir, epochs=args.epochs, allow_data_change=args.allow_data_change, **hooks)
     else:
         if not args.output:
             raise TunesmithError("train needs -o RUN_DIR (or --resume RUN_DIR)")
-        check_output_dir(Path(args.output), "-o")
-        trainer = Trainer(train_config(args), Path(args.output), **hooks)
-    cfg, model = trainer.cfg, trainer.model
-    if trainer.dist.main:
-        print(
-            f"model {cfg.model} ({model.n_parameters:,} parameters, vocabulary {len(trainer.tokenizer)}), "
-            f"targets {cfg.targets}, window {cfg.seq_len}, batch {cfg.batch_size}, "
-            f"{trainer.steps_per_epoch} batches/epoch, {cfg.optimizer} lr {cfg.lr:g}, device {trainer.device}"
-        )
-    try:
-        last = trainer.fit()
-    finally:
-        trainer.close()
-    if trainer.dist.main:
-        run = trainer.run_dir
-        print(f"wrote {run / 'checkpoints'}, {run / 'metrics.csv'}, {run / 'curves.png'}")
-        if last:
+        run_dir = Path(args.output)
+        check_output_dir(run_dir, "-o")
+        cfg = train_config(args)
+        options = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("data", "model")}
+        run = api.train(cfg.data, run_dir, model=cfg.model, **options, **hooks)
+    if run is not None:  # the main process of a torchrun job
+        layout = run.path
+        print(f"wrote {layout.checkpoints}, {layout.metrics_file}, {layout.curves_file}")
+        if run.metrics:
+            last = run.metrics[-1]
             print(f"final: train loss {last['train_loss']:.4f}, valid loss {last['valid_loss']:.4f}")
     return 0
 
@@ -140,7 +107,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--list-models", action="store_true", help="list the model presets")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     g = p.add_argument_group("model")
-    g.add_argument("--model", metavar="NAME", help="a preset from --list-models (default lstm)")
     g.add_argument(
         "--model-option",
         action="append",
@@ -148,42 +114,5 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="a model setting, e.g. hidden=256,256 or dropout=0.1 (repeatable)",
     )
-    g.add_argument(
-        "--targets",
-        choices=["all", "last", "stream"],
-        help="all: a target at every position; last: one per window (the seeds); stream: stateful streams",
-    )
-    g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=int, help="epochs (default 10; with --resume: the new total)")
-    g.add_argument("--batch-size", type=int, metavar="B")
-    g.add_argument("--seq-len", type=int, metavar="T", help="window length in tokens")
-    g.add_argument("--steps-per-epoch", type=int, metavar="N", help="at most N batches per epoch")
-    g.add_argument("--valid-batches", type=int, metavar="N", help="validation batches per epoch (default 50)")
-    g.add_argument("--optimizer", choices=["adam", "adamw", "adamax", "rmsprop", "sgd"])
-    g.add_argument("--lr", type=float, help="learning rate")
-    g.add_argument("--betas", type=_betas, metavar="B1,B2", help="Adam-family betas, e.g. 0.3,0.999")
-    g.add_argument("--weight-decay", type=float, metavar="W")
-    g.add_argument("--momentum", type=float, help="SGD / RMSprop momentum")
-    g.add_argument("--clip", type=float, metavar="NORM", help="gradient norm clipping (default 1; 0: off)")
-    g.add_argument("--schedule", choices=["none", "cosine", "plateau", "step"], help="learning-rate schedule")
-    g.add_argument("--warmup", type=int, metavar="STEPS", help="linear warm-up steps")
-    g.add_argument("--patience", type=int, metavar="E", help="early stopping after E epochs without improvement")
-    g.add_argument(
-        "--max-minutes",
-        type=float,
-        metavar="M",
-        help="safety cap: stop after the epoch that reaches M minutes, and say the run was cut short",
-    )
-    g.add_argument("--checkpoint-every", type=int, metavar="STEPS", help="mid-epoch checkpoints (default 100)")
-    g.add_argument("--sample-every", type=int, metavar="E", help="write RUN_DIR/samples/epoch-N.mid every E epochs")
-    g.add_argument("--sample-length", type=int, metavar="TOKENS", help="length of those samples (default 256)")
-    g.add_argument("--seed", type=int, help="random seed (default 0)")
-    g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto")
-    g.add_argument(
-        "--threads",
-        type=int,
-        metavar="N",
-        help="torch threads (default: the cores of this process's CPU affinity, whatever the load)",
-    )
-    g.add_argument("--bf16", action="store_true", help="bfloat16 autocast (faster on recent CPUs and GPUs)")
+    add_options(p, TrainConfig, title="training")
     p.set_defaults(func=cmd_train)

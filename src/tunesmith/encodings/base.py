@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 from symusic import Score
 
+from tunesmith.config import option
 from tunesmith.corpus.pieces import Piece
 from tunesmith.errors import TunesmithError
 
@@ -39,9 +40,9 @@ def style_token(label: str) -> str:
 class EncodingConfig:
     """Settings every encoding shares; an encoding's own config subclasses this."""
 
-    min_token_count: int = 1
-    rare: str = "unk"  # "unk" or "nearest"
-    style_tokens: bool = False
+    min_token_count: int = option(1, "tokens seen fewer times in training are rare", metavar="K")
+    rare: str = option("unk", "map rare tokens to UNK or to the nearest frequent one", choices=("unk", "nearest"))
+    style_tokens: bool = option(False, "one token per style label (folder) as a condition")
 
     def __post_init__(self) -> None:
         if self.min_token_count < 1:

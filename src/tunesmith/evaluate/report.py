@@ -16,6 +16,7 @@ import numpy as np
 from symusic import Score
 
 from tunesmith.checkpoint import Checkpoint, load_model
+from tunesmith.config import option
 from tunesmith.data import SPLITS, TokenData, check_data_dir, check_same_data, data_fingerprint
 from tunesmith.errors import TunesmithError
 from tunesmith.evaluate.distances import set_distance
@@ -32,15 +33,15 @@ from tunesmith.render import write_midi
 class EvaluateOptions:
     """What ``tunesmith evaluate`` was asked for."""
 
-    split: str = "test"
-    samples: int = 16  # generated pieces judged, from the network and from the n-gram model each
-    sample_length: int | None = None  # tokens; None: the median piece of the split (64 to 1024)
-    temperature: float = 1.0  # 1: the model's own distribution, the one its likelihood measures
-    ngram_order: int = 5  # the highest order tried; the one reported is chosen on the validation split
-    max_pieces: int | None = None  # score only the first N pieces of the split
-    max_train_pieces: int = 5_000  # training pieces indexed for the memorisation check
-    seed: int = 0
-    checkpoint: str = RunDir.BEST
+    split: str = option("test", "split to score", choices=SPLITS)
+    samples: int = option(16, "generated pieces judged, from the network and the n-gram each", metavar="N")
+    sample_length: int | None = option(None, "in tokens (default: the split's median piece)", metavar="TOKENS")
+    temperature: float = option(1.0, "for the samples (1: the distribution the likelihood measures)", metavar="T")
+    ngram_order: int = option(5, "highest n-gram order tried (the best on the validation split is used)", metavar="N")
+    max_pieces: int | None = option(None, "score only the first N pieces of the split", metavar="N")
+    max_train_pieces: int = option(5_000, "training pieces indexed for the memorisation check", metavar="N")
+    seed: int = option(0, "random seed of the samples")
+    checkpoint: str = option(RunDir.BEST, "the checkpoint of the run to use", cli=False)
 
     def __post_init__(self) -> None:
         checks = [
