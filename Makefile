@@ -70,12 +70,12 @@ bench-jsb: install
 	$(PY) benchmarks/jsb.py
 
 lint: install
-	$(VENV)/bin/ruff check src tests benchmarks docs
-	$(VENV)/bin/ruff format --check src tests benchmarks docs
+	$(VENV)/bin/ruff check src tests benchmarks docs examples
+	$(VENV)/bin/ruff format --check src tests benchmarks docs examples
 
 format: install
-	$(VENV)/bin/ruff format src tests benchmarks docs
-	$(VENV)/bin/ruff check --fix src tests benchmarks docs
+	$(VENV)/bin/ruff format src tests benchmarks docs examples
+	$(VENV)/bin/ruff check --fix src tests benchmarks docs examples
 
 clean:
 	rm -rf out build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -127,7 +127,7 @@ def test_bollywood_output_is_multitrack_and_every_reader_accepts_it(run_dir, tmp
 
 
 def _soundfont() -> Path:
-    from tunesmith.render import find_soundfont
+    from tunesmith.rendering import find_soundfont
 
     return find_soundfont()
 

@@ -21,8 +21,8 @@ from tunesmith.cli import main
 from tunesmith.config import TrainConfig
 from tunesmith.models import PRESETS
 from tunesmith.quality import absurd_note, check_new_music
-from tunesmith.render import TAIL_SECONDS, wav_seconds
-from tunesmith.train import train
+from tunesmith.rendering import TAIL_SECONDS, wav_seconds
+from tunesmith.trainer import train
 
 needs_fluidsynth = pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="FluidSynth is not installed")
 needs_abc2midi = pytest.mark.skipif(shutil.which("abc2midi") is None, reason="abc2midi (abcmidi) is not installed")
@@ -178,7 +178,7 @@ def test_forty_programs_get_one_channel_each(tmp_path):
     from musicgen import piece_of
     from tunesmith.encodings import make_tokenizer
     from tunesmith.postprocess import fit_channels
-    from tunesmith.render import write_midi
+    from tunesmith.rendering import write_midi
 
     tracks = [{"program": p, "notes": [(b, 0.5, 50 + p % 30, 80) for b in range(1 + p % 5)]} for p in range(40)]
     tracks.append({"program": 0, "is_drum": True, "notes": [(b, 0.25, 36, 100) for b in range(8)]})

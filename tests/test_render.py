@@ -3,7 +3,7 @@ import numpy as np
 from matplotlib.collections import PolyCollection
 
 from musicgen import make_score, melody
-from tunesmith.render import piano_roll_figure, plot_piano_roll
+from tunesmith.rendering import piano_roll_figure, plot_piano_roll
 
 matplotlib.use("Agg")
 

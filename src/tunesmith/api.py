@@ -221,7 +221,7 @@ def _fit(
     **extra: Any,
 ) -> Run:
     from tunesmith.sample import write_epoch_sample
-    from tunesmith.train import Trainer
+    from tunesmith.trainer import Trainer
 
     trainer = Trainer(
         config,
@@ -291,8 +291,15 @@ class Run:
 
     @property
     def metrics(self) -> list[dict[str, Any]]:
-        """One row per epoch: train and validation loss, accuracy and perplexity, learning rate, speed."""
-        return list(self.checkpoint.history)
+        """One row per epoch of the whole run: train and validation loss, accuracy and perplexity, learning rate.
+
+        The run's last checkpoint holds them all (the best one only those up to its epoch).
+        """
+        from tunesmith.checkpoint import load_checkpoint
+
+        last = self.path.checkpoint(LAST)
+        history = load_checkpoint(last).history if last.is_file() else self.checkpoint.history
+        return list(history)
 
     @property
     def training(self) -> dict[str, Any] | None:
@@ -304,8 +311,8 @@ class Run:
         return str(next(self.model.parameters()).device)
 
     def __repr__(self) -> str:
-        model, epochs = self.checkpoint.config.get("model"), self.checkpoint.epochs
-        return f"Run({str(self.path.path)!r}, model={model!r}, epochs={epochs})"
+        model, name = self.checkpoint.config.get("model"), self.checkpoint.path.name
+        return f"Run({str(self.path.path)!r}, model={model!r}, checkpoint={name!r}, epoch={self.checkpoint.epochs})"
 
     def generator(self, **options: Any) -> Generator:
         """A ``Generator`` for this run's model with ``GenerateOptions`` fields as keywords (see ``generate``)."""
@@ -354,7 +361,7 @@ def generate_options(**options: Any) -> GenerateOptions:
 
 def load_run(path: str | Path, checkpoint: str = "best", device: str = "cpu") -> Run:
     """A trained run from its directory (``checkpoint``: ``best`` or ``last``) or from a checkpoint file."""
-    from tunesmith.train import Distributed, pick_device
+    from tunesmith.trainer import Distributed, pick_device
 
     prefer = {"best": BEST, "last": LAST}.get(checkpoint, checkpoint)
     loaded = load_model(path, prefer=prefer, device=pick_device(device, Distributed.from_env()))
@@ -375,7 +382,7 @@ def render(
     title: str = "",
 ) -> dict[str, Path]:
     """Write a score (or a MIDI file) as MIDI, a WAV (FluidSynth) and/or a piano-roll PNG; returns the paths."""
-    from tunesmith.render import MAX_SECONDS, plot_piano_roll, render_wav, write_midi
+    from tunesmith.rendering import MAX_SECONDS, plot_piano_roll, render_wav, write_midi
 
     if isinstance(score, (str, Path)):
         path = Path(score)

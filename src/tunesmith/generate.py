@@ -54,7 +54,7 @@ from tunesmith.postprocess import (
     set_meter,
 )
 from tunesmith.quality import absurd_note, check_new_music
-from tunesmith.render import MAX_SECONDS
+from tunesmith.rendering import MAX_SECONDS
 from tunesmith.sample import beam_search, sample
 
 FORMATS = ("mid", "wav", "ogg", "png", "abc", "musicxml")

@@ -21,7 +21,7 @@ from tunesmith.layout import SamplesDir
 from tunesmith.length import note_count, parse_length
 from tunesmith.locks import exclusive
 from tunesmith.postprocess import parse_time_signature
-from tunesmith.render import encode_ogg, plot_piano_roll, render_wav, wav_seconds, write_midi, write_musicxml
+from tunesmith.rendering import encode_ogg, plot_piano_roll, render_wav, wav_seconds, write_midi, write_musicxml
 
 if TYPE_CHECKING:
     from tunesmith.generate import Generator, Sample

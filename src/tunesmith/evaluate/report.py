@@ -26,7 +26,7 @@ from tunesmith.evaluate.metrics import DRUM_METRICS, METRICS, Notes, compute_met
 from tunesmith.generate import GenerateOptions, Generator
 from tunesmith.layout import RunDir
 from tunesmith.locks import exclusive, shared
-from tunesmith.render import write_midi
+from tunesmith.rendering import write_midi
 
 
 @dataclass

@@ -314,7 +314,7 @@ def generate(
     score = Score(str(work / f"{record['name']}.mid"))
     if request.continue_from:
         score = _splice(Score(request.continue_from), score, generator)
-    from tunesmith.render import write_midi
+    from tunesmith.rendering import write_midi
 
     write_midi(score, midi)
     files = {"mid": str(midi)}
@@ -367,7 +367,7 @@ def _splice(before: Score, generated: Score, generator) -> Score:
 
 def render_wav(midi: Path, wav: Path | None = None) -> Path:
     """WAV through FluidSynth with the soundfont ``tunesmith render`` uses (next to the MIDI file by default)."""
-    from tunesmith.render import render_wav as _render
+    from tunesmith.rendering import render_wav as _render
 
     wav = Path(wav) if wav else Path(midi).with_suffix(".wav")
     try:
@@ -378,7 +378,7 @@ def render_wav(midi: Path, wav: Path | None = None) -> Path:
 
 def render_musicxml(midi: Path) -> Path:
     """MusicXML (through music21, as ``generate --format musicxml``), next to the MIDI file."""
-    from tunesmith.render import write_musicxml
+    from tunesmith.rendering import write_musicxml
 
     target = Path(midi).with_suffix(".musicxml")
     if not target.is_file():
