@@ -163,7 +163,7 @@ def precision_cost(run_dir: Path, rows: int = 16, steps: int = 300) -> dict:
     """NLL per token of each precision, KL from float32 and top-1 agreement, feeding back the validation tokens."""
     model, _, ckpt = load_model(run_dir)
     model.eval()
-    ids = np.asarray(TokenData(Path(ckpt["config"]["data"]), "valid").ids, dtype=np.int64)
+    ids = np.asarray(TokenData(ckpt.data_dir, "valid").ids, dtype=np.int64)
     span = WINDOW + steps + 1
     starts = np.linspace(0, len(ids) - span, rows).astype(int)
     batch = torch.from_numpy(np.stack([ids[s : s + span] for s in starts]))

@@ -23,7 +23,7 @@ from symusic import Score
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import SHARED, machine, write_result
-from tunesmith.render import piano_roll_figure
+from tunesmith.rendering import piano_roll_figure
 
 SONG = SHARED / "data" / "bollywood" / "Chandanamani.mid"
 

@@ -59,7 +59,7 @@ MODELS = {
 def measure(data_dir: str, model: str, threads: int) -> dict:
     """Steps per second of one model at ``threads`` (run in its own interpreter)."""
     from tunesmith.config import TrainConfig
-    from tunesmith.train import Trainer
+    from tunesmith.trainer import Trainer
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(data=data_dir, valid_batches=0, threads=threads, device="cpu", **MODELS[model]["train"])

@@ -28,7 +28,7 @@ from tunesmith.cli import main as cli
 from tunesmith.config import TrainConfig
 from tunesmith.data import TokenData, load_data_tokenizer
 from tunesmith.models import build_model, model_spec
-from tunesmith.train import Trainer
+from tunesmith.trainer import Trainer
 
 SEQ, BATCH, STEPS = 100, 64, 6
 MODEL = {"embed_dim": 256, "hidden": (512, 512, 512), "dropout": 0.3}

@@ -14,6 +14,7 @@ all into a numbered, locked directory (``tunesmith.output``).
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,15 @@ class GenerateOptions:
             parse_time_signature(self.time_signature)
         if self.instruments and self.instruments != RANDOM_INDIAN:
             load_instrument_map(self.instruments)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The length asked for: ``amount`` of ``unit`` of new music, bars and seconds measured with ``meter``."""
+
+    amount: int
+    unit: str
+    meter: Meter
 
 
 @dataclass
@@ -279,7 +289,8 @@ class Generator:
     def generate(self) -> list[Sample]:
         """Every sample at every temperature, checked (and redrawn) in memory, nothing written."""
         amount, unit = parse_length(self.options.length)
-        steps, meter, out = token_budget(amount, unit), self._meter(), []
+        target, out = Target(amount, unit, self._meter()), []
+        steps = token_budget(amount, unit)
         for ti, temperature in enumerate(self.options.temperatures):
             rng = np.random.default_rng((self.options.seed, ti))
             primer, keep_primer = self.primers(rng)
@@ -296,11 +307,11 @@ class Generator:
                 generator = torch.Generator(device=self.device).manual_seed(seed)
                 rows = primer[pending]
                 row_starts = [starts[i] for i in pending]
-                until = None if unit == "tokens" else self._until(rows, keep_primer, amount, unit, row_starts, meter)
+                until = None if unit == "tokens" else self._until(rows, keep_primer, target, row_starts)
                 label = f"T={temperature:g}" + (f" retry {attempt}" if attempt else "")
                 ids = self._sample(rows, steps, temperature, generator, until, label)
                 for j, i in enumerate(pending):
-                    self._judge(samples[i], rows[j].tolist(), keep_primer, ids[j].tolist(), row_starts[j], meter)
+                    self._judge(samples[i], rows[j].tolist(), keep_primer, ids[j].tolist(), row_starts[j], target)
                     samples[i].attempts = attempt + 1
                 pending = [i for i in pending if not samples[i].ok]
                 if not pending:
@@ -312,9 +323,11 @@ class Generator:
         result = self.tokenizer.try_decode(primer_ids)
         return Start.of(result.score) if result.ok else Start()
 
-    def _judge(self, record: Sample, primer_ids: list[int], keep_primer: bool, row: list[int], start, meter) -> None:
+    def _judge(
+        self, record: Sample, primer_ids: list[int], keep_primer: bool, row: list[int], start: Start, target: Target
+    ) -> None:
         """Decode one try; keep it in ``record`` when it passes the checks, else add the reason it failed."""
-        amount, unit = parse_length(self.options.length)
+        amount, unit, meter = target.amount, target.unit, target.meter
         new_ids = [i for i in row if i != self.tokenizer.pad_id]
         if self.tokenizer.eos_id in new_ids:
             new_ids = new_ids[: new_ids.index(self.tokenizer.eos_id)]
@@ -360,13 +373,18 @@ class Generator:
 
         return write_samples(self, Path(out_dir))
 
-    def _until(self, rows: torch.Tensor, keep_primer: bool, amount: int, unit: str, starts: list[Start], meter):
+    def _until(
+        self, rows: torch.Tensor, keep_primer: bool, target: Target, starts: list[Start]
+    ) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Whether each row has reached the asked length of new music (checked every ``CHECK_EVERY`` tokens)."""
+
         def enough(out: torch.Tensor) -> torch.Tensor:
             done = []
             for i in range(out.shape[0]):
                 ids = (rows[i].tolist() if keep_primer else self._head()) + out[i].tolist()
                 result = self.tokenizer.try_decode(ids)
-                done.append(result.ok and new_length(result.score, unit, starts[i], meter) > amount)
+                ok = result.ok and new_length(result.score, target.unit, starts[i], target.meter) > target.amount
+                done.append(ok)
             return torch.tensor(done, device=out.device)
 
         return enough
