@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Checkpoint",
     "DataDir",
-    "EncodingChoice",
+    "EncodeConfig",
     "Evaluation",
     "GenerateOptions",
     "Run",

@@ -27,7 +27,8 @@ from typing import Any
 from symusic import Score
 
 from tunesmith.checkpoint import BEST, LAST, Checkpoint, LoadedModel, load_model
-from tunesmith.config import IngestConfig, PrepareConfig, SelectConfig, TrainConfig, from_dict, option
+from tunesmith.config import IngestConfig, PrepareConfig, SelectConfig, TrainConfig, from_dict
+from tunesmith.data import EncodeConfig
 from tunesmith.errors import TunesmithError
 from tunesmith.generate import GenerateOptions, Generator, Sample
 from tunesmith.layout import DataDir, RunDir
@@ -64,22 +65,11 @@ def _split(cls: type, options: dict[str, Any]) -> dict[str, Any]:
 # -- prepare ----------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class EncodingChoice:
-    """How ``prepare`` tokenizes the corpus: the encoding and its settings, the split, the augmentation."""
-
-    encoding: str = option("", "tokenize with this encoding (see --list-encodings)", metavar="NAME", cli=False)
-    options: dict[str, Any] = option(help="the encoding's settings (grid, mode...)", factory=dict, cli=False)
-    split: str = option("0.8,0.1,0.1", "train,valid,test fractions by song", metavar="F,F,F")
-    transpose: str | None = option(None, "transposition augmentation range, e.g. -5..6", metavar="LO..HI")
-    augment_at: str = option("fly", "transpose while training or now", choices=("fly", "prepare"))
-
-
 def prepare(
     sources: str | Iterable[str],
     out: str | Path,
     *,
-    encoding: str | EncodingChoice | None = None,
+    encoding: str | EncodeConfig | None = None,
     progress: bool = False,
     log: Log | None = None,
     **options: Any,
@@ -87,15 +77,15 @@ def prepare(
     """Ingest ``sources`` (files, folders, globs, ``corpus:NAME``) into the data directory ``out``.
 
     ``options`` are fields of ``IngestConfig`` (workers, file_timeout, max_files, sample, seed, cache_dir, use_cache)
-    and ``SelectConfig`` (instruments, min_notes, programs, drums). With ``encoding`` (a name, or an
-    ``EncodingChoice`` for its settings), the corpus is also tokenized, ready for ``train``. The previous corpus at
-    ``out`` stays whole until the new one is complete. ``log`` receives the summary of kept and skipped files.
+    and ``SelectConfig`` (instruments, min_notes, programs, drums). With ``encoding`` (a name, or an ``EncodeConfig``
+    for its settings, split and augmentation), the corpus is also tokenized, ready for ``train``. The previous corpus
+    at ``out`` stays whole until the new one is complete. ``log`` receives the summary of kept and skipped files.
 
     Returns the ``DataDir``; its ``read_report()`` says what was kept and skipped, and why. Raises
     ``TunesmithError`` when no piece was kept and ``KeyboardInterrupt`` when interrupted (nothing is written then).
     """
     from tunesmith.corpus.prepare import format_summary, prepare_corpus
-    from tunesmith.data import EncodeSettings, encode_dataset, parse_split, parse_transpose
+    from tunesmith.data import encode_dataset
     from tunesmith.encodings import make_tokenizer
 
     log = log or _quiet
@@ -109,11 +99,9 @@ def prepare(
     out = Path(out)
     finish = None
     if encoding is not None:  # every encoding option is checked before the corpus is read
-        choice = encoding if isinstance(encoding, EncodingChoice) else EncodingChoice(encoding)
-        tokenizer = make_tokenizer(choice.encoding, **choice.options)
-        settings = EncodeSettings(
-            parse_split(choice.split), ingest.seed, parse_transpose(choice.transpose), choice.augment_at
-        )
+        settings = encoding if isinstance(encoding, EncodeConfig) else EncodeConfig(encoding)
+        settings = dataclasses.replace(settings, seed=ingest.seed)  # the split follows prepare's seed
+        tokenizer = make_tokenizer(settings.encoding, **settings.options)
 
         def finish(build: Path, report: dict[str, Any]) -> None:  # before the new corpus replaces the old
             log(format_summary(report))
@@ -415,4 +403,4 @@ def compare(runs: Iterable[str | Path], out: str | Path, evaluate: bool = True) 
     return compare_runs([Path(r) for r in runs], Path(out), evaluate_run if evaluate else None)
 
 
-__all__ += ["Checkpoint", "EncodingChoice", "generate_options"]
+__all__ += ["Checkpoint", "EncodeConfig", "generate_options"]

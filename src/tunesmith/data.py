@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from tunesmith.config import option
 from tunesmith.corpus.pieces import load_pieces, read_manifest
 from tunesmith.encodings import Tokenizer, load_tokenizer
 from tunesmith.errors import TunesmithError
@@ -79,22 +80,41 @@ def split_entries(entries: list[dict], fractions: tuple[float, float, float], se
     return out
 
 
-@dataclass
-class EncodeSettings:
-    """How ``prepare --encoding`` turns pieces into token arrays."""
+AUGMENT_AT = ("fly", "prepare")  # shifted copies made while training, or written now
 
-    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    seed: int = 0
-    transpose: tuple[int, int] = (0, 0)
-    augment_at: str = "fly"  # "fly": shifted while training; "prepare": shifted copies written now
+
+@dataclass
+class EncodeConfig:
+    """How ``prepare --encoding`` turns pieces into token arrays: the encoding, its settings, split, augmentation.
+
+    ``split`` and ``transpose`` take the command line's text (``"0.8,0.1,0.1"``, ``"-5..6"``) or numbers. ``seed``
+    (of the split) is ``prepare``'s own seed.
+    """
+
+    encoding: str = option("", "tokenize with this encoding (see --list-encodings)", metavar="NAME", cli=False)
+    options: dict[str, Any] = option(help="the encoding's settings (grid, mode...)", factory=dict, cli=False)
+    split: tuple[float, float, float] | str = option(
+        (0.8, 0.1, 0.1), "train,valid,test fractions by song", metavar="F,F,F", parse=parse_split
+    )
+    transpose: tuple[int, int] | str | None = option(
+        None, "transposition augmentation range, e.g. -5..6 (default none)", metavar="LO..HI", parse=parse_transpose
+    )
+    augment_at: str = option("fly", "transpose while training or now", choices=AUGMENT_AT)
+    seed: int = option(0, "seed of the split (prepare's --seed)", cli=False)
 
     def __post_init__(self) -> None:
-        if self.augment_at not in ("fly", "prepare"):
+        if isinstance(self.split, str):
+            self.split = parse_split(self.split)
+        self.split = tuple(float(f) for f in self.split)  # type: ignore[assignment]
+        if self.transpose is None or isinstance(self.transpose, str):
+            self.transpose = parse_transpose(self.transpose)
+        self.transpose = tuple(int(s) for s in self.transpose)  # type: ignore[assignment]
+        if self.augment_at not in AUGMENT_AT:
             raise TunesmithError(f"--augment-at is 'fly' or 'prepare', not {self.augment_at!r}")
 
 
 def encode_dataset(
-    data_dir: Path, tokenizer: Tokenizer, settings: EncodeSettings, progress: bool = True
+    data_dir: Path, tokenizer: Tokenizer, settings: EncodeConfig, progress: bool = True
 ) -> dict[str, Any]:
     """Fit ``tokenizer`` on the training split, write every split's ids, and add an ``encoding`` report section."""
     data_dir = Path(data_dir)

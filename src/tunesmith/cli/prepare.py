@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from tunesmith.api import EncodingChoice
 from tunesmith.cli.common import check_output_dir, check_output_file, coerce
 from tunesmith.cli.options import add_options, given
 from tunesmith.config import IngestConfig, SelectConfig
+from tunesmith.data import EncodeConfig
 from tunesmith.encodings.base import EncodingConfig
 from tunesmith.errors import TunesmithError
 
@@ -27,7 +27,7 @@ def _add_encoding_options(p: argparse.ArgumentParser) -> None:
         help="an encoding setting, e.g. grid=0.5 or mode=mono (repeatable)",
     )
     add_options(p, EncodingConfig, title=title)
-    add_options(p, EncodingChoice, title=title)
+    add_options(p, EncodeConfig, title=title)
 
 
 def _encoding_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -83,7 +83,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     sources, settings = _settings(args)
     encoding = None
     if args.encoding:
-        encoding = api.EncodingChoice(args.encoding, _encoding_settings(args), **given(args, EncodingChoice))
+        encoding = EncodeConfig(args.encoding, _encoding_settings(args), **given(args, EncodeConfig))
     try:
         data = api.prepare(sources, out, encoding=encoding, progress=not args.quiet, log=print, **settings)
     except KeyboardInterrupt as exc:
