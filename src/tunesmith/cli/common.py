@@ -16,9 +16,18 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def given(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
-    """The options among ``names`` that the user actually gave (defaults are ``None``)."""
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+def key_values(option: str, items: list[str], defaults: dict[str, Any]) -> dict[str, Any]:
+    """``KEY=VALUE`` items (``--model-option``, ``--encoding-option``) typed after ``defaults``.
+
+    A key ``defaults`` does not know is kept as text: the config it goes to refuses it with its own message.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise TunesmithError(f"bad {option} {item!r}: KEY=VALUE with KEY one of {', '.join(sorted(defaults))}")
+        out[key] = coerce(option, key, value, defaults[key]) if key in defaults else value
+    return out
 
 
 def coerce(option: str, key: str, value: str, default: Any) -> Any:

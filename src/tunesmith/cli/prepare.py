@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from tunesmith.cli.common import check_output_dir, check_output_file, coerce
+from tunesmith.cli.common import check_output_dir, check_output_file, key_values
 from tunesmith.cli.options import add_options, given
 from tunesmith.config import IngestConfig, SelectConfig
 from tunesmith.data import EncodeConfig
@@ -31,22 +31,13 @@ def _add_encoding_options(p: argparse.ArgumentParser) -> None:
 
 
 def _encoding_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """Settings for the tokenizer: ``--encoding-option`` values coerced to the config field's type."""
+    """Settings for the tokenizer: ``--encoding-option`` values typed after its config's fields, then the flags."""
     import dataclasses
 
     from tunesmith.encodings import get_encoding
 
-    cls = get_encoding(args.encoding).config_class
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    settings: dict[str, Any] = {}
-    for option in args.encoding_option:
-        key, sep, value = option.partition("=")
-        if not sep or key not in fields:
-            known = ", ".join(sorted(fields))
-            raise TunesmithError(f"bad --encoding-option {option!r}: KEY=VALUE with KEY one of {known}")
-        settings[key] = coerce("--encoding-option", key, value, fields[key].default)
-    settings.update(given(args, EncodingConfig))
-    return settings
+    defaults = {f.name: f.default for f in dataclasses.fields(get_encoding(args.encoding).config_class)}
+    return {**key_values("--encoding-option", args.encoding_option, defaults), **given(args, EncodingConfig)}
 
 
 def _settings(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> tuple[list[str], dict[str, Any]]:

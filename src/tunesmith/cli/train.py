@@ -7,27 +7,17 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from tunesmith.cli.common import check_output_dir, coerce
+from tunesmith.cli.common import check_output_dir, key_values
 from tunesmith.cli.options import add_options, given
 from tunesmith.config import TrainConfig
 from tunesmith.errors import TunesmithError
 
 
 def _model_options(model: str, options: list[str]) -> dict[str, Any]:
-    """``--model-option KEY=VALUE`` values typed after the model's config fields."""
-    from tunesmith.models.registry import KINDS, get_preset
+    """``--model-option KEY=VALUE`` values typed after the preset's settings (the registry checks the keys)."""
+    from tunesmith.models.registry import model_defaults
 
-    preset = get_preset(model)
-    config_cls, _ = KINDS[preset.kind]
-    fields = {f.name: f for f in dataclasses.fields(config_cls) if f.name != "vocab_size"}
-    out: dict[str, Any] = {}
-    for option in options:
-        key, sep, value = option.partition("=")
-        if not sep or key not in fields:
-            raise TunesmithError(f"bad --model-option {option!r}: KEY=VALUE with KEY one of {', '.join(fields)}")
-        default = preset.model.get(key, fields[key].default)
-        out[key] = coerce("--model-option", key, value, default)
-    return out
+    return key_values("--model-option", options, model_defaults(model))
 
 
 def train_config(args: argparse.Namespace):

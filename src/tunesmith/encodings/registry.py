@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,12 @@ def get_encoding(name: str) -> type[Tokenizer]:
 def make_tokenizer(name: str, **settings: Any) -> Tokenizer:
     """A new (unfitted) tokenizer; unknown settings are refused with a one-line message."""
     cls = get_encoding(name)
+    known = {f.name for f in dataclasses.fields(cls.config_class)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise TunesmithError(
+            f"encoding {name!r} has no setting {', '.join(unknown)}: it has {', '.join(sorted(known))}"
+        )
     try:
         return cls(**settings)
     except TypeError as exc:

@@ -147,6 +147,13 @@ def get_preset(name: str) -> Preset:
     return PRESETS[name]
 
 
+def model_defaults(name: str) -> dict[str, Any]:
+    """Preset ``name``'s model settings, each with its value there (what ``--model-option KEY=VALUE`` may change)."""
+    preset = get_preset(name)
+    config_cls, _ = KINDS[preset.kind]
+    return {f.name: preset.model.get(f.name, f.default) for f in fields(config_cls) if f.name != "vocab_size"}
+
+
 def model_spec(name: str, vocab_size: int, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The full, self-contained description of a model: ``{"preset", "kind", "config"}`` (what checkpoints store)."""
     preset = get_preset(name)
