@@ -1,7 +1,9 @@
 """Ingestion never stops on a bad file: each is skipped with its reason and the good files beside it are kept."""
 
 import json
+import multiprocessing
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ from symusic import Score
 
 from musicgen import write_song
 from tunesmith.config import IngestConfig, PrepareConfig, SelectConfig
+from tunesmith.corpus.ingest import _Worker, cpu_seconds
 from tunesmith.corpus.pieces import load_pieces, read_manifest
 from tunesmith.corpus.prepare import prepare_corpus
 
@@ -152,3 +155,32 @@ def test_worker_count_does_not_change_the_result(tmp_path):
     two = _prepare([folder], tmp_path / "two", workers=2, use_cache=False)
     assert read_manifest(tmp_path / "one") == read_manifest(tmp_path / "two")
     assert one["summary"]["notes"] == two["summary"]["notes"]
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def _spin(seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
+@pytest.mark.skipif(cpu_seconds(os.getpid()) is None, reason="no /proc: the wall clock decides there")
+def test_file_timeout_counts_cpu_time_so_a_busy_machine_skips_the_same_files():
+    """A worker that gets no CPU (as on a machine busy with other work) is not cut at the limit; a computing one is."""
+    ctx = multiprocessing.get_context("fork")
+    outcomes = {}
+    for name, target in (("waiting", _sleep), ("computing", _spin)):
+        process = ctx.Process(target=target, args=(3.0,))
+        process.start()
+        worker = _Worker(process, None)
+        worker.start_file(0.5)
+        time.sleep(1.0)
+        outcomes[name] = worker.over_time(0.5)
+        if name == "waiting":
+            assert worker.check_at > time.monotonic()  # it is looked at again later
+        process.kill()
+        process.join()
+    assert outcomes == {"waiting": False, "computing": True}

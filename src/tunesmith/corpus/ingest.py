@@ -137,12 +137,55 @@ def _worker_main(conn: Connection, settings: _Settings, parent: int) -> None:
             conn.send(("done", index, record))
 
 
+WALL_BACKSTOP = 4.0  # a file is abandoned after this many times --file-timeout of wall-clock time, CPU or not
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """The CPU time (user + system) process ``pid`` has used, from ``/proc``; ``None`` where there is none."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 @dataclass
 class _Worker:
+    """A worker process, the files sent to it, and the clocks of the file it is on.
+
+    ``--file-timeout`` counts the CPU time the worker spends on a file, not the wall clock: a machine that other
+    work keeps busy gives a worker fewer seconds of CPU per second, and would otherwise skip files an idle machine
+    keeps, making the corpus depend on the load. Where the CPU time cannot be read (no ``/proc``), and in any case
+    after ``WALL_BACKSTOP`` times the limit, the wall clock decides.
+    """
+
     process: Any
     conn: Connection
     queue: deque = field(default_factory=deque)  # indices sent and not yet answered, in order
-    started: float = 0.0  # when the file at the head of the queue began
+    started: float = 0.0  # when the file at the head of the queue began (wall clock)
+    cpu_started: float | None = None  # the worker's CPU time then
+    check_at: float = 0.0  # when to look at its clocks again
+
+    def start_file(self, timeout: float) -> None:
+        """The file at the head of the queue begins now."""
+        self.started = time.monotonic()
+        self.cpu_started = cpu_seconds(self.process.pid)
+        self.check_at = self.started + timeout
+
+    def over_time(self, timeout: float) -> bool:
+        """Whether the head file has used up its time; if not, when to look again is set."""
+        now = time.monotonic()
+        wall = now - self.started
+        if wall >= WALL_BACKSTOP * timeout:
+            return True
+        cpu_now = cpu_seconds(self.process.pid)
+        if self.cpu_started is None or cpu_now is None:
+            return wall > timeout
+        used = cpu_now - self.cpu_started
+        if used > timeout:
+            return True
+        self.check_at = min(now + max(timeout - used, 0.05), self.started + WALL_BACKSTOP * timeout)
+        return False
 
 
 class _Pool:
@@ -229,15 +272,14 @@ def ingest_files(
     bar = tqdm(total=len(files), unit="file", desc="parse", disable=not progress or None, leave=False)
     try:
         while pending or any(w.queue for w in pool.workers):
-            now = time.monotonic()
             for worker in pool.workers:
                 if not worker.queue and pending:
                     batch = [pending.popleft() for _ in range(min(chunk, len(pending)))]
                     worker.queue.extend(batch)
-                    worker.started = now
+                    worker.start_file(ingest.file_timeout)
                     worker.conn.send([(i, files[i]) for i in batch])
             busy = [w for w in pool.workers if w.queue]
-            deadline = min(w.started for w in busy) + ingest.file_timeout
+            deadline = min(w.check_at for w in busy)
             ready = wait([w.conn for w in busy], timeout=max(0.0, deadline - time.monotonic()))
             for worker in busy:
                 if worker.conn in ready:
@@ -249,15 +291,15 @@ def ingest_files(
                         bar.update(1)
                         continue
                     if kind == "beat":  # a multi-tune file finished a tune: its time limit starts again
-                        worker.started = time.monotonic()
+                        worker.start_file(ingest.file_timeout)
                         continue
                     records[index] = record
                     writer.flush()
                     worker.queue.popleft()
-                    worker.started = time.monotonic()
+                    worker.start_file(ingest.file_timeout)
                     bar.update(1)
-                elif time.monotonic() - worker.started > ingest.file_timeout:
-                    detail = f"parsing took longer than {ingest.file_timeout:g} s"
+                elif time.monotonic() >= worker.check_at and worker.over_time(ingest.file_timeout):
+                    detail = f"parsing took longer than {ingest.file_timeout:g} s of CPU time"
                     _fail_head(worker, files, records, pending, pool, "timeout", detail)
                     writer.flush()
                     bar.update(1)
