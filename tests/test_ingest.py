@@ -171,16 +171,22 @@ def _spin(seconds: float) -> None:
 def test_file_timeout_counts_cpu_time_so_a_busy_machine_skips_the_same_files():
     """A worker that gets no CPU (as on a machine busy with other work) is not cut at the limit; a computing one is."""
     ctx = multiprocessing.get_context("fork")
-    outcomes = {}
-    for name, target in (("waiting", _sleep), ("computing", _spin)):
-        process = ctx.Process(target=target, args=(3.0,))
+    waiting = ctx.Process(target=_sleep, args=(5.0,))
+    computing = ctx.Process(target=_spin, args=(30.0,))
+    for process in (waiting, computing):
         process.start()
-        worker = _Worker(process, None)
-        worker.start_file(0.5)
+    try:
+        idle, busy = _Worker(waiting, None), _Worker(computing, None)
+        idle.start_file(0.5)
+        busy.start_file(0.5)
         time.sleep(1.0)
-        outcomes[name] = worker.over_time(0.5)
-        if name == "waiting":
-            assert worker.check_at > time.monotonic()  # it is looked at again later
-        process.kill()
-        process.join()
-    assert outcomes == {"waiting": False, "computing": True}
+        assert not idle.over_time(0.5)  # twice the limit on the wall clock, no CPU: not cut
+        assert idle.check_at > time.monotonic()  # it is looked at again later
+        deadline = time.monotonic() + 20  # however busy this machine, the spinner gets its 0.5 s of CPU
+        while not busy.over_time(0.5) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert cpu_seconds(computing.pid) - busy.cpu_started > 0.5 and busy.over_time(0.5)
+    finally:
+        for process in (waiting, computing):
+            process.kill()
+            process.join()
