@@ -24,7 +24,6 @@ from tqdm import tqdm
 
 from tunesmith.checkpoint import load_model
 from tunesmith.config import SelectConfig
-from tunesmith.corpus.pieces import Piece
 from tunesmith.data import TokenData, check_data_dir, check_same_data, data_fingerprint
 from tunesmith.encodings.base import DecodeResult
 from tunesmith.errors import TunesmithError
@@ -42,6 +41,7 @@ from tunesmith.length import (
 )
 from tunesmith.locks import shared
 from tunesmith.models.fused_rnn import PRECISIONS
+from tunesmith.music import Piece
 from tunesmith.postprocess import (
     RANDOM_INDIAN,
     assign_instruments,

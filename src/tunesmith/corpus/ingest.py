@@ -33,7 +33,7 @@ from tunesmith.corpus.pieces import PIECES_FILE
 from tunesmith.corpus.readers import UnreadableFile, read_source
 from tunesmith.corpus.select import select_tracks, track_infos
 from tunesmith.corpus.sources import SourceFile, source_format
-from tunesmith.instruments import gm_name
+from tunesmith.music import gm_name
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from symusic import Score
 
-from tunesmith.corpus.pieces import Piece
 from tunesmith.encodings.base import DecodeResult, EncodingConfig, Tokenizer
 from tunesmith.errors import TunesmithError
+from tunesmith.music import Piece
 from tunesmith.quiet import captured, summarise
 
 NEWLINE = "\n"

@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 import numpy as np
 from symusic import Score
 
-from tunesmith.corpus.pieces import Piece
 from tunesmith.errors import TunesmithError
+from tunesmith.music import Piece
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)

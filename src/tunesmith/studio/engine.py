@@ -400,7 +400,7 @@ def render_musicxml(midi: Path) -> Path:
 
 def score_notes(midi: Path) -> dict[str, Any]:
     """The notes of a MIDI file for the page's piano roll: tracks with ``[start s, duration s, pitch, velocity]``."""
-    from tunesmith.instruments import gm_name
+    from tunesmith.music import gm_name
 
     seconds = Score(str(midi)).to("second")
     tracks = []
