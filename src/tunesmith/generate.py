@@ -150,15 +150,14 @@ class Generator:
         path = Path(self.ckpt["path"])
         self.run_name = path.parent.parent.name if path.parent.name == "checkpoints" else path.stem
         specials = (self.tokenizer.pad_id, self.tokenizer.bos_id, self.tokenizer.unk_id)
-        styles = tuple(self.tokenizer.token_id(f"<style:{s}>") for s in self.tokenizer.styles)
-        self.forbid = tuple(dict.fromkeys(specials + styles))
+        self.forbid = tuple(dict.fromkeys(specials + self.tokenizer.style_ids))
 
     # -- primers ----------------------------------------------------------------------------------------------
 
     def _head(self) -> list[int]:
         head = [self.tokenizer.bos_id]
         if self.options.style is not None:
-            head.append(self.tokenizer.token_id(f"<style:{self.options.style}>"))
+            head.append(self.tokenizer.style_id(self.options.style))
         return head
 
     def primers(self, rng: np.random.Generator) -> tuple[torch.Tensor, bool]:

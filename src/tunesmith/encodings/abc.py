@@ -91,6 +91,7 @@ class AbcTokenizer(Tokenizer):
     description = "ABC tune text by character (char-RNN seed) or whitespace token (folk-rnn)"
     config_class = AbcConfig
     config: AbcConfig
+    text_format = "abc"  # decoded sequences carry their tune text (DecodeResult.text)
 
     def text(self, piece: Piece) -> str:
         """The normalised ABC text of a piece."""

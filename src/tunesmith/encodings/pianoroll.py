@@ -55,6 +55,11 @@ class PianoRollTokenizer(Tokenizer):
     config_class = PianoRollConfig
     config: PianoRollConfig
 
+    @property
+    def frame_end_id(self) -> int | None:
+        """The ``|`` that closes each poly frame (a mono frame is one token: no frame end)."""
+        return self.index.get(FRAME_END) if self.config.mode == "poly" else None
+
     def tokens(self, piece: Piece) -> list[str]:
         time, duration, pitch, _ = pitched_notes(piece.score)
         n, notes = frames(time, duration, pitch, self.config.grid)

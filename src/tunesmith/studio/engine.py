@@ -107,8 +107,8 @@ def describe_run(path: Path) -> dict[str, Any]:
             "styles": list(tokenizer.styles),
             "instruments": list(PRESET_NAMES),
             "random_primer": (data_dir / "tokens").is_dir(),
-            "abc": tokenizer.name == "abc",
-            "musicxml": tokenizer.name != "abc",
+            "abc": tokenizer.text_format == "abc",
+            "musicxml": tokenizer.text_format is None,
             "length_units": list(LENGTH_UNITS),
             "tempo": True,
             "time_signature": True,
@@ -295,7 +295,8 @@ def generate(
     clock = [time.perf_counter()]
     try:
         probe = Generator(run, request.options(("mid",)), device=device)
-        formats = ("mid", "abc") if probe.tokenizer.name == "abc" else ("mid",)
+        text = probe.tokenizer.text_format  # a text encoding's own text is kept beside the MIDI
+        formats = ("mid", text) if text else ("mid",)
         generator = Generator(run, request.options(formats), device=device) if formats != ("mid",) else probe
         budget = token_budget(*parse_length(generator.options.length))  # a length counts new music only
     except TunesmithError as exc:
