@@ -9,7 +9,15 @@ import sys
 import pytest
 
 from musicgen import make_score
-from tunesmith.music import build_score, chord_name, gm_name, parse_pitch_name, pitch_name, pitched_notes
+from tunesmith.music import (
+    build_score,
+    chord_name,
+    gm_name,
+    note_arrays,
+    parse_pitch_name,
+    pitch_name,
+    pitched_notes,
+)
 
 
 def test_importing_the_music_layer_loads_no_encoding_corpus_or_torch():
@@ -55,6 +63,20 @@ def test_pitched_notes_leave_out_drums_and_sort_by_time_then_pitch():
     assert pitch.tolist() == [60, 67, 64]
     assert duration.tolist() == [2.0, 0.5, 1.0]
     assert velocity.tolist() == [70, 80, 90]
+
+
+def test_note_arrays_keep_drums_apart_in_the_score_time_unit():
+    score = make_score(
+        [
+            {"program": 0, "notes": [(1.0, 1.0, 64, 90)]},
+            {"program": 0, "is_drum": True, "notes": [(0.5, 0.25, 36, 100), (0.0, 0.25, 42, 90)]},
+        ]
+    )
+    pitched, drums = note_arrays(score), note_arrays(score, drums=True)
+    assert pitched["time"].tolist() == [480] and pitched["pitch"].tolist() == [64]  # ticks, as the score has them
+    assert drums["time"].tolist() == [240, 0] and drums["pitch"].tolist() == [36, 42]  # unsorted, as written
+    empty = note_arrays(make_score([{"program": 0, "notes": []}]))
+    assert sorted(empty) == ["duration", "pitch", "time", "velocity"] and all(len(a) == 0 for a in empty.values())
 
 
 def test_build_score_round_trips_through_pitched_notes():

@@ -35,18 +35,26 @@ class Piece:
 
 
 # ------------------------------------------------------------------------------------------------- note arrays
+def note_arrays(score: Score, drums: bool = False) -> dict[str, np.ndarray]:
+    """The note fields of the pitched tracks (``drums``: of the drum tracks) laid end to end, unsorted.
+
+    ``time``, ``duration``, ``pitch`` and ``velocity`` in the score's own time unit; zero-length arrays when there
+    are no such notes.
+    """
+    parts = [t.notes.numpy() for t in score.tracks if t.is_drum == drums and len(t.notes)]
+    keys = ("time", "duration", "pitch", "velocity")
+    if not parts:
+        return {key: np.zeros(0) for key in keys}
+    return {key: np.concatenate([p[key] for p in parts]) for key in keys}
+
+
 def pitched_notes(score: Score) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Time, duration (quarters), pitch and velocity of every pitched note, sorted by time then pitch."""
     if score.ttype != TimeUnit.quarter:  # pieces arrive in quarters; convert only what does not
         score = score.to("quarter")
-    parts = [t.notes.numpy() for t in score.tracks if not t.is_drum and len(t.notes)]
-    if not parts:
-        empty = np.zeros(0)
-        return empty, empty, np.zeros(0, np.int64), np.zeros(0, np.int64)
-    time = np.concatenate([p["time"] for p in parts]).astype(np.float64)
-    duration = np.concatenate([p["duration"] for p in parts]).astype(np.float64)
-    pitch = np.concatenate([p["pitch"] for p in parts]).astype(np.int64)
-    velocity = np.concatenate([p["velocity"] for p in parts]).astype(np.int64)
+    notes = note_arrays(score)
+    time, duration = notes["time"].astype(np.float64), notes["duration"].astype(np.float64)
+    pitch, velocity = notes["pitch"].astype(np.int64), notes["velocity"].astype(np.int64)
     order = np.lexsort((pitch, time))
     return time[order], duration[order], pitch[order], velocity[order]
 
