@@ -97,7 +97,7 @@ def drum_lines(run_path: Path, report: dict[str, Any], records: list[dict[str, A
 
 def _audio(midi: Path, dest: Path) -> str:
     """An OGG of a sample for readers to listen to: FluidSynth, then oggenc (``make system-deps`` installs both)."""
-    from tunesmith.render import encode_ogg, render_wav
+    from tunesmith.rendering import encode_ogg, render_wav
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:

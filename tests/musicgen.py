@@ -54,7 +54,7 @@ def write_song(path: Path, seed: int = 0, with_drums: bool = True) -> Path:
 
 def piece_of(notes: list[tuple], style: str = "default", program: int = 0, tpq: int = 480):
     """A ``Piece`` (quarter-time score) of one track from ``(beat, beats, pitch, velocity)`` tuples."""
-    from tunesmith.corpus.pieces import Piece
+    from tunesmith.music import Piece
 
     score = make_score([{"program": program, "notes": notes}], tpq=tpq).to("quarter")
     return Piece(score, id=f"p{len(notes)}", style=style)

@@ -10,7 +10,7 @@ from musicgen import write_song
 from tunesmith.cli import main
 from tunesmith.data import TokenData, WindowSampler, load_data_tokenizer, split_entries, stream_batches
 from tunesmith.errors import TunesmithError
-from tunesmith.notation import parse_pitch_name
+from tunesmith.music import parse_pitch_name
 
 
 @pytest.fixture

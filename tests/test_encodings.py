@@ -18,8 +18,8 @@ JIG = "X:1\nT:Jig\nM:6/8\nL:1/8\nK:D\n|:DFA dFA|BGB AFD|DFA dFA|BGE FDD:|\n"
 
 def corpus_pieces():
     """A few small pieces of every kind an encoding may see."""
-    from tunesmith.corpus.pieces import Piece
     from tunesmith.corpus.readers import read_source
+    from tunesmith.music import Piece
 
     pieces = [piece_of(melody(40, 60, seed), style=f"s{seed % 2}") for seed in range(4)]
     chords = [(b, 1.0, p, 80) for b in range(8) for p in (60, 64, 67)]
@@ -158,7 +158,7 @@ def _pseudonote(notes):
 
 
 def _arrays(score):
-    from tunesmith.encodings.common import pitched_notes
+    from tunesmith.music import pitched_notes
 
     return pitched_notes(score)
 
@@ -198,7 +198,7 @@ def test_abc_round_trips_tunes_of_the_music21_corpus():
 
     source = resolve_sources(["corpus:oneills"])[0]
     parsed, _ = read_source(source.path, source.path.read_bytes(), 480)
-    from tunesmith.corpus.pieces import Piece
+    from tunesmith.music import Piece
 
     pieces = [Piece(p.score.to("quarter"), id=str(i), abc=p.abc) for i, p in enumerate(parsed[:12])]
     for unit in ("char", "whitespace"):
@@ -245,7 +245,7 @@ def test_event_encoding_keeps_a_drum_track_on_midi_channel_10(tmp_path):
     import mido
 
     from musicgen import make_score
-    from tunesmith.corpus.pieces import Piece
+    from tunesmith.music import Piece
 
     kick_snare = [(b * 0.5, 0.25, 36 if b % 2 == 0 else 38, 100) for b in range(16)]
     triplets = [(4 + k / 3, 0.25, 42, 80) for k in range(6)]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from symusic import Score
 
-from tunesmith.instruments import gm_name
+from tunesmith.music import gm_name
 
 GRID = 0.25  # quarter notes per ABC unit (L:1/16)
 BARS_PER_LINE = 4

@@ -26,7 +26,6 @@ from tqdm import tqdm
 
 from tunesmith.checkpoint import LoadedModel, load_model
 from tunesmith.config import SelectConfig, option
-from tunesmith.corpus.pieces import Piece
 from tunesmith.data import TokenData, check_data_dir, check_same_data, data_fingerprint
 from tunesmith.encodings.base import DecodeResult
 from tunesmith.errors import TunesmithError
@@ -45,6 +44,7 @@ from tunesmith.length import (
 )
 from tunesmith.locks import shared
 from tunesmith.models.fused_rnn import PRECISIONS
+from tunesmith.music import Piece
 from tunesmith.postprocess import (
     RANDOM_INDIAN,
     assign_instruments,
@@ -210,15 +210,14 @@ class Generator:
             raise TunesmithError(f"unknown style {options.style!r}: this model knows {known}")
         self.run_name = self.ckpt.run_name
         specials = (self.tokenizer.pad_id, self.tokenizer.bos_id, self.tokenizer.unk_id)
-        styles = tuple(self.tokenizer.token_id(f"<style:{s}>") for s in self.tokenizer.styles)
-        self.forbid = tuple(dict.fromkeys(specials + styles))
+        self.forbid = tuple(dict.fromkeys(specials + self.tokenizer.style_ids))
 
     # -- primers ----------------------------------------------------------------------------------------------
 
     def _head(self) -> list[int]:
         head = [self.tokenizer.bos_id]
         if self.options.style is not None:
-            head.append(self.tokenizer.token_id(f"<style:{self.options.style}>"))
+            head.append(self.tokenizer.style_id(self.options.style))
         return head
 
     def primers(self, rng: np.random.Generator) -> tuple[torch.Tensor, bool]:

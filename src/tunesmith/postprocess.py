@@ -23,7 +23,7 @@ from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from tunesmith.config import load_toml
 from tunesmith.errors import TunesmithError
-from tunesmith.instruments import gm_name
+from tunesmith.music import gm_name
 
 SITAR, SHEHNAI, FLUTE = 104, 111, 73
 

@@ -15,7 +15,7 @@ import numpy as np
 from symusic import Score
 
 from tunesmith.errors import TunesmithError
-from tunesmith.instruments import gm_name
+from tunesmith.music import gm_name
 from tunesmith.quiet import captured, summarise
 
 SOUNDFONT_DIRS = ("/usr/share/sounds/sf2", "/usr/share/soundfonts", "/usr/local/share/soundfonts")

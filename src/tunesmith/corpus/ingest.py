@@ -32,8 +32,8 @@ from tunesmith.corpus.cache import ParseCache, cache_key
 from tunesmith.corpus.readers import UnreadableFile, read_source
 from tunesmith.corpus.select import select_tracks, track_infos
 from tunesmith.corpus.sources import SourceFile, source_format
-from tunesmith.instruments import gm_name
 from tunesmith.layout import DataDir
+from tunesmith.music import gm_name
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 

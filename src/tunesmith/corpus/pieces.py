@@ -1,4 +1,4 @@
-"""The prepared corpus on disk and the ``Piece`` type.
+"""The prepared corpus on disk (the ``Piece`` type itself is in ``tunesmith.music``).
 
 ``DATA_DIR/pieces.bin`` holds the selected pieces as standard MIDI files laid end to end; ``DATA_DIR/pieces.jsonl``
 has one line per piece with its offset and length there, its source, style label, title, tracks and (ABC) tune text.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +16,9 @@ from symusic import Score
 
 from tunesmith.errors import TunesmithError
 from tunesmith.layout import DataDir
+from tunesmith.music import Piece
 
 MANIFEST, PIECES_FILE, CHECKSUMS = DataDir.MANIFEST, DataDir.PIECES, DataDir.CHECKSUMS
-
-
-@dataclass
-class Piece:
-    """A score in quarter-note time with where it came from and its style label (artist, genre: its folder)."""
-
-    score: Score
-    id: str = ""
-    source: str = ""
-    style: str = "default"
-    title: str = ""
-    abc: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 _OWN_FIELDS = ("id", "offset", "length", "source", "style", "title", "abc", "split")

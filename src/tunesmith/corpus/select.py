@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from symusic import Score
 
 from tunesmith.config import SelectConfig
-from tunesmith.instruments import gm_name
+from tunesmith.music import gm_name
 
 
 @dataclass

@@ -9,9 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from tunesmith.corpus.pieces import Piece
-from tunesmith.instruments import gm_name
-from tunesmith.notation import chord_name, pitch_name
+from tunesmith.music import Piece, chord_name, gm_name, pitch_name
 
 
 @dataclass

@@ -1,7 +1,15 @@
 """Encodings: every seed's way of turning music into tokens, behind one ``Tokenizer`` contract."""
 
 from tunesmith.encodings.base import DecodeResult, Tokenizer
-from tunesmith.encodings.registry import ENCODINGS, get_encoding, load_tokenizer, make_tokenizer, tokenizer_from_dict
+from tunesmith.encodings.registry import (
+    ENCODINGS,
+    get_encoding,
+    load_tokenizer,
+    make_tokenizer,
+    register,
+    tokenizer_from_dict,
+    unregister,
+)
 
 __all__ = [
     "ENCODINGS",
@@ -10,5 +18,7 @@ __all__ = [
     "get_encoding",
     "load_tokenizer",
     "make_tokenizer",
+    "register",
     "tokenizer_from_dict",
+    "unregister",
 ]

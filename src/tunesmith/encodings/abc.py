@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from symusic import Score
 
-from tunesmith.corpus.pieces import Piece
 from tunesmith.encodings.base import DecodeResult, EncodingConfig, Tokenizer
 from tunesmith.errors import TunesmithError
+from tunesmith.music import Piece
 from tunesmith.quiet import captured, summarise
 
 NEWLINE = "\n"
@@ -91,6 +91,7 @@ class AbcTokenizer(Tokenizer):
     description = "ABC tune text by character (char-RNN seed) or whitespace token (folk-rnn)"
     config_class = AbcConfig
     config: AbcConfig
+    text_format = "abc"  # decoded sequences carry their tune text (DecodeResult.text)
 
     def text(self, piece: Piece) -> str:
         """The normalised ABC text of a piece."""

@@ -4,6 +4,10 @@ A concrete encoding fills four hooks: ``tokens`` (a piece as token strings), ``s
 score), and optionally ``transpose_token`` (for augmentation) and ``distance`` (for mapping rare tokens to the
 nearest frequent one). The base class owns the vocabulary, the special tokens, rare-token handling, style tokens
 and JSON persistence, so an encoding is a small module.
+
+What another stage needs to know about an encoding it asks here, never by the encoding's name: ``frame_end_id``
+(the token that closes a time step, for per-step likelihoods), ``text_format`` (the text a sequence decodes to, such
+as ABC), ``style_id`` / ``style_ids`` (the condition tokens).
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ import numpy as np
 from symusic import Score
 
 from tunesmith.config import option
-from tunesmith.corpus.pieces import Piece
 from tunesmith.errors import TunesmithError
+from tunesmith.music import Piece
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)
@@ -73,6 +77,7 @@ class Tokenizer(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     config_class: ClassVar[type[EncodingConfig]] = EncodingConfig
+    text_format: ClassVar[str | None] = None  # the text format a sequence decodes to ("abc"), None for scores only
 
     def __init__(self, config: EncodingConfig | None = None, **settings: Any) -> None:
         self.config = config if config is not None else self.config_class(**settings)
@@ -139,9 +144,26 @@ class Tokenizer(ABC):
         return len(self.vocab)
 
     @property
+    def frame_end_id(self) -> int | None:
+        """The id of the token that closes each time step (a piano-roll frame), ``None`` for encodings without one.
+
+        Likelihoods per time step divide by the number of these tokens.
+        """
+        return None
+
+    @property
     def styles(self) -> list[str]:
         """The style labels this tokenizer has tokens for."""
         return [t[len(STYLE_PREFIX) : -1] for t in self.vocab if t.startswith(STYLE_PREFIX)]
+
+    def style_id(self, label: str) -> int:
+        """The id of the token that conditions a sequence on style ``label`` (UNK for a label it has no token for)."""
+        return self.token_id(style_token(label))
+
+    @property
+    def style_ids(self) -> tuple[int, ...]:
+        """The ids of every style token, in the order of ``styles``."""
+        return tuple(self.style_id(s) for s in self.styles)
 
     def fit(self, pieces: list[Piece], shifts: tuple[int, ...] = ()) -> Tokenizer:
         """Build the vocabulary from (training) pieces; tokens seen fewer than ``min_token_count`` times are rare.
@@ -238,7 +260,7 @@ class Tokenizer(ABC):
         self._require_fitted()
         ids = [self.bos_id]
         if self.config.style_tokens if style is None else style:
-            ids.append(self.index.get(style_token(piece.style), self.unk_id))
+            ids.append(self.style_id(piece.style))
         ids.extend(self.token_id(t) for t in self.tokens(piece))
         ids.append(self.eos_id)
         return ids

@@ -13,9 +13,9 @@ from typing import Any
 
 from symusic import Score
 
-from tunesmith.corpus.pieces import Piece
 from tunesmith.encodings.base import EncodingConfig, Tokenizer
 from tunesmith.errors import TunesmithError
+from tunesmith.music import Piece
 
 SCHEMES = ("REMI", "TSD")
 

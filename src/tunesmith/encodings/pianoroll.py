@@ -15,11 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 from symusic import Score
 
-from tunesmith.corpus.pieces import Piece
 from tunesmith.encodings.base import EncodingConfig, Tokenizer
-from tunesmith.encodings.common import build_score, pitched_notes
 from tunesmith.errors import TunesmithError
-from tunesmith.notation import parse_pitch_name, pitch_name
+from tunesmith.music import Piece, build_score, parse_pitch_name, pitch_name, pitched_notes
 
 HOLD, REST, FRAME_END, ONSET = "_", "R", "|", "+"
 
@@ -56,6 +54,11 @@ class PianoRollTokenizer(Tokenizer):
     description = "time-grid frames: mono (lead pitch, hold, rest) or poly (sounding pitches + frame end)"
     config_class = PianoRollConfig
     config: PianoRollConfig
+
+    @property
+    def frame_end_id(self) -> int | None:
+        """The ``|`` that closes each poly frame (a mono frame is one token: no frame end)."""
+        return self.index.get(FRAME_END) if self.config.mode == "poly" else None
 
     def tokens(self, piece: Piece) -> list[str]:
         time, duration, pitch, _ = pitched_notes(piece.score)

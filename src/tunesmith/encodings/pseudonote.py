@@ -14,11 +14,9 @@ from typing import Any
 import numpy as np
 from symusic import Score
 
-from tunesmith.corpus.pieces import Piece
 from tunesmith.encodings.base import EncodingConfig, Tokenizer
-from tunesmith.encodings.common import build_score, pitched_notes
 from tunesmith.errors import TunesmithError
-from tunesmith.notation import parse_pitch_name, pitch_name
+from tunesmith.music import Piece, build_score, parse_pitch_name, pitch_name, pitched_notes
 
 
 @dataclass

@@ -1,11 +1,16 @@
-"""The registry of encodings: names to tokenizer classes, and loading a saved tokenizer."""
+"""The registry of encodings: names to tokenizer classes, and loading a saved tokenizer.
+
+A built-in encoding is one module in this package plus its class in the tuple below; an encoding of your own (a
+plugin, a notebook, a test) joins with ``register(MyTokenizer)`` (or ``@register`` on its class) and is then known
+to ``tunesmith prepare --encoding NAME``, training, generation and every checkpoint that names it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tunesmith.encodings.abc import AbcTokenizer
 from tunesmith.encodings.base import Tokenizer
@@ -18,6 +23,26 @@ from tunesmith.errors import TunesmithError
 ENCODINGS: dict[str, type[Tokenizer]] = {
     cls.name: cls for cls in (NoteChordTokenizer, PseudoNoteTokenizer, PianoRollTokenizer, AbcTokenizer, EventTokenizer)
 }
+
+T = TypeVar("T", bound=type[Tokenizer])
+
+
+def register(cls: T) -> T:
+    """Add a ``Tokenizer`` subclass under its ``name`` (usable as a class decorator); a taken name is refused."""
+    if not (isinstance(cls, type) and issubclass(cls, Tokenizer)):
+        raise TunesmithError(f"an encoding is a Tokenizer subclass, not {cls!r}")
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise TunesmithError(f"{cls.__name__} needs a class attribute `name` to be registered")
+    if ENCODINGS.get(name, cls) is not cls:
+        raise TunesmithError(f"encoding name {name!r} is taken by {ENCODINGS[name].__name__}")
+    ENCODINGS[name] = cls
+    return cls
+
+
+def unregister(name: str) -> None:
+    """Remove the encoding registered as ``name`` (a plugin's teardown); unknown names are ignored."""
+    ENCODINGS.pop(name, None)
 
 
 def get_encoding(name: str) -> type[Tokenizer]:

@@ -64,13 +64,6 @@ class Likelihood:
         return out
 
 
-def frame_end_id(tokenizer: Tokenizer) -> int | None:
-    """The frame-end id of a poly piano-roll tokenizer; ``None`` for any other encoding."""
-    if tokenizer.name == "pianoroll" and getattr(tokenizer.config, "mode", "") == "poly":
-        return tokenizer.index.get("|")
-    return None
-
-
 def uses_windows(model: SequenceModel, targets_mode: str) -> bool:
     """Whether the model is scored from full windows only (see the module docstring)."""
     return not model.can_step or targets_mode == "last"
@@ -115,7 +108,7 @@ def score_split(
 ) -> tuple[Likelihood, Likelihood | None]:
     """The network's and (when given) the n-gram model's likelihood of a split, over the same targets."""
     model.eval()
-    frame_end, eos = frame_end_id(tokenizer), tokenizer.eos_id
+    frame_end, eos = tokenizer.frame_end_id, tokenizer.eos_id
     net, base = Likelihood(), Likelihood() if ngram is not None else None
     n = data.n_pieces if max_pieces is None else min(max_pieces, data.n_pieces)
     for i in tqdm(range(n), desc=f"scoring {data.split}", unit="piece", disable=not progress or None, leave=False):

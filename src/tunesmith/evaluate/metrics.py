@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from symusic import Score, TimeUnit
 
+from tunesmith.music import note_arrays
+
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 10)
 KEYS = (("time", np.float64), ("duration", np.float64), ("pitch", np.int64))
@@ -51,16 +53,11 @@ class Notes:
         rounds as MusPy rounds it (float32 quarters, symusic's quarter time, move such ties by a hair).
         """
         ticks = score if score.ttype == TimeUnit.tick else score.to("tick")
-        parts = [t.notes.numpy() for t in ticks.tracks if not t.is_drum and len(t.notes)]
-        onset, duration, pitch = (
-            (np.concatenate([p[key] for p in parts]).astype(dtype) for key, dtype in KEYS)
-            if parts
-            else (np.zeros(0, dtype) for _, dtype in KEYS)
-        )
+        notes = note_arrays(ticks)
+        onset, duration, pitch = (notes[key].astype(dtype) for key, dtype in KEYS)
         order = np.lexsort((pitch, onset))
         tpq = float(ticks.ticks_per_quarter)
-        drums = [t.notes.numpy()["time"] for t in ticks.tracks if t.is_drum and len(t.notes)]
-        drum_onset = np.sort(np.concatenate(drums)).astype(np.float64) / tpq if drums else np.zeros(0)
+        drum_onset = np.sort(note_arrays(ticks, drums=True)["time"]).astype(np.float64) / tpq
         bar = 4.0
         if len(score.time_signatures):
             ts = score.time_signatures[0]

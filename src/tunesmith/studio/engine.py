@@ -106,8 +106,8 @@ def describe_run(path: Path) -> dict[str, Any]:
             "styles": list(tokenizer.styles),
             "instruments": list(PRESET_NAMES),
             "random_primer": DataDir(data_dir).has_tokens(),
-            "abc": tokenizer.name == "abc",
-            "musicxml": tokenizer.name != "abc",
+            "abc": tokenizer.text_format == "abc",
+            "musicxml": tokenizer.text_format is None,
             "length_units": list(LENGTH_UNITS),
             "tempo": True,
             "time_signature": True,
@@ -286,7 +286,8 @@ def generate(
     clock = [time.perf_counter()]
     try:
         model_run = load_run(run, device=device)
-        formats = ("mid", "abc") if model_run.tokenizer.name == "abc" else ("mid",)
+        text = model_run.tokenizer.text_format  # a text encoding's own text is kept beside the MIDI
+        formats = ("mid", text) if text else ("mid",)
         generator = model_run.generator(**request.settings(formats))
         budget = token_budget(*parse_length(generator.options.length))  # a length counts new music only
     except TunesmithError as exc:
@@ -391,7 +392,7 @@ def render_musicxml(midi: Path) -> Path:
 
 def score_notes(midi: Path) -> dict[str, Any]:
     """The notes of a MIDI file for the page's piano roll: tracks with ``[start s, duration s, pitch, velocity]``."""
-    from tunesmith.instruments import gm_name
+    from tunesmith.music import gm_name
 
     seconds = Score(str(midi)).to("second")
     tracks = []
