@@ -61,7 +61,7 @@ def test_bad_ids_never_raise_from_try_decode(name):
 def test_unknown_encoding_and_setting():
     with pytest.raises(TunesmithError, match="unknown encoding"):
         make_tokenizer("midi-bytes")
-    with pytest.raises(TunesmithError, match="bad settings"):
+    with pytest.raises(TunesmithError, match="encoding .notechord. has no setting colour: it has grid"):
         make_tokenizer("notechord", colour="blue")
     with pytest.raises(TunesmithError):
         make_tokenizer("pianoroll", mode="stereo")
