@@ -140,6 +140,33 @@ def test_random_indian_reaches_all_three_instruments(run_dir, tmp_path):
     assert chosen == {(73,), (104,), (111,)}
 
 
+@pytest.mark.parametrize(
+    ("instruments", "programs"),
+    [("band", [33, 25, 4, 56]), ("bollywood-band", [33, 89, 104, 111, 73]), ("duo.toml", [32, 40])],
+)
+def test_generate_assigns_band_presets_and_an_instrument_file(instruments, programs, run_dir, tmp_path):
+    if instruments.endswith(".toml"):  # absolute ranges: the model's C-major lines cut at F4
+        spec = tmp_path / instruments
+        spec.write_text('split = "range"\n[[part]]\nprogram = 32\nhigh = 64\n[[part]]\nprogram = 40\nlow = 65\n')
+        instruments = str(spec)
+    out = tmp_path / "out"
+    args = ["generate", str(run_dir), "-o", str(out), "--num", "1", "--length", "8bars", "--primer", "none"]
+    assert main([*args, "--instruments", instruments, "-q"]) == 0
+    (path,) = out.glob("*.mid")
+    # one track per part that got notes, in the preset's order from low to high (parts are cut at the sample's
+    # pitch quantiles, so a part can stay empty when one pitch fills more than its share)
+    ranges = sorted(
+        (min(n.pitch for n in t.notes), max(n.pitch for n in t.notes), t.program)
+        for t in Score(str(path)).tracks
+        if t.notes
+    )
+    got = [program for _, _, program in ranges]
+    assert got == [p for p in programs if p in got] and len(got) >= len(programs) - 1
+    assert all(high < low for (_, high, _), (low, _, _) in pairwise(ranges))
+    if len(programs) == 2:
+        assert got == programs and ranges[0][1] <= 64 < 65 <= ranges[1][0]
+
+
 def test_primer_file_is_continued_and_beam_search_is_deterministic(run_dir, tmp_path):
     primer = tmp_path / "mine.mid"
     make_score([{"program": 0, "notes": melody(12, 64, seed=99)}]).dump_midi(str(primer))

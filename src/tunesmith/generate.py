@@ -28,6 +28,7 @@ from tunesmith.corpus.pieces import Piece
 from tunesmith.data import TokenData, check_data_dir, check_same_data, data_fingerprint
 from tunesmith.encodings.base import DecodeResult
 from tunesmith.errors import TunesmithError
+from tunesmith.instruments import load_instrument_map
 from tunesmith.length import (
     MAX_TOKENS,
     Meter,
@@ -42,13 +43,7 @@ from tunesmith.length import (
 )
 from tunesmith.locks import shared
 from tunesmith.models.fused_rnn import PRECISIONS
-from tunesmith.postprocess import (
-    RANDOM_INDIAN,
-    assign_instruments,
-    load_instrument_map,
-    parse_time_signature,
-    pick_random_indian,
-)
+from tunesmith.postprocess import assign_instruments, parse_time_signature
 from tunesmith.quality import absurd_note, check_new_music
 from tunesmith.render import MAX_SECONDS
 from tunesmith.sample import beam_search, sample
@@ -72,7 +67,7 @@ class GenerateOptions:
     style: str | None = None
     tempo: float | None = None
     time_signature: str | None = None
-    instruments: str | None = None  # a preset, random-indian, or FILE.toml; None keeps the decoded tracks
+    instruments: str | None = None  # a preset (postprocess.PRESETS) or FILE.toml; None keeps the decoded tracks
     formats: tuple[str, ...] = ("mid",)
     checkpoint: str = "best.pt"
     precision: str = "float32"  # weights for each new token: float32, bfloat16 (LSTM and GRU stacks) or int8
@@ -105,7 +100,7 @@ class GenerateOptions:
         parse_length(self.length)
         if self.time_signature:
             parse_time_signature(self.time_signature)
-        if self.instruments and self.instruments != RANDOM_INDIAN:
+        if self.instruments:
             load_instrument_map(self.instruments)
 
 
@@ -357,8 +352,6 @@ class Generator:
         spec = self.options.instruments
         if spec is None:
             return score
-        if spec == RANDOM_INDIAN:
-            mapping = pick_random_indian(random.Random(self.options.seed * 1_000_003 + index))
-        else:
-            mapping = load_instrument_map(spec)
+        # a preset that draws its instruments (random-indian) draws them from the seed and the sample's number
+        mapping = load_instrument_map(spec, random.Random(self.options.seed * 1_000_003 + index))
         return assign_instruments(score, mapping)

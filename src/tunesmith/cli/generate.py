@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from tunesmith.errors import TunesmithError
+from tunesmith.instruments import PRESETS
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -120,8 +121,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--instruments",
         metavar="PRESET|FILE.toml",
-        help="instruments by pitch range: bollywood, bollywood-band, piano, strings, band, random-indian, or a "
-        "TOML file (default: the tracks as decoded)",
+        help=f"instruments by pitch range: {', '.join(PRESETS)}, or a TOML file of [[part]] tables "
+        "(default: the tracks as decoded)",
     )
     p.add_argument("--format", default="mid", metavar="LIST", help="any of mid,wav,ogg,png,abc,musicxml (default mid)")
     p.add_argument("--last", action="store_true", help="use checkpoints/last.pt instead of best.pt")

@@ -9,6 +9,7 @@ from typing import Any
 
 from tunesmith.cli.common import check_output_dir, coerce, given
 from tunesmith.errors import TunesmithError
+from tunesmith.optimizers import OPTIMIZERS, SCHEDULES
 
 _TRAIN_OPTIONS = [
     "model",
@@ -159,13 +160,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--seq-len", type=int, metavar="T", help="window length in tokens")
     g.add_argument("--steps-per-epoch", type=int, metavar="N", help="at most N batches per epoch")
     g.add_argument("--valid-batches", type=int, metavar="N", help="validation batches per epoch (default 50)")
-    g.add_argument("--optimizer", choices=["adam", "adamw", "adamax", "rmsprop", "sgd"])
+    g.add_argument("--optimizer", choices=list(OPTIMIZERS))
     g.add_argument("--lr", type=float, help="learning rate")
     g.add_argument("--betas", type=_betas, metavar="B1,B2", help="Adam-family betas, e.g. 0.3,0.999")
     g.add_argument("--weight-decay", type=float, metavar="W")
     g.add_argument("--momentum", type=float, help="SGD / RMSprop momentum")
     g.add_argument("--clip", type=float, metavar="NORM", help="gradient norm clipping (default 1; 0: off)")
-    g.add_argument("--schedule", choices=["none", "cosine", "plateau", "step"], help="learning-rate schedule")
+    g.add_argument("--schedule", choices=list(SCHEDULES), help="learning-rate schedule")
     g.add_argument("--warmup", type=int, metavar="STEPS", help="linear warm-up steps")
     g.add_argument("--patience", type=int, metavar="E", help="early stopping after E epochs without improvement")
     g.add_argument(
