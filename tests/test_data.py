@@ -171,6 +171,7 @@ def test_missing_token_data_is_a_clear_error(tmp_path):
         TokenData(tmp_path, "train")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not BOLLYWOOD.is_dir(), reason="needs ../shared/data/bollywood")
 @pytest.mark.parametrize("name", ["notechord", "pseudonote", "pianoroll", "abc", "event"])
 def test_bollywood_all_instruments_in_every_encoding(name, tmp_path, capsys):

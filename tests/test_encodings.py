@@ -206,6 +206,7 @@ def test_pianoroll_mono_round_trip(notes):
     _exact("pianoroll", grid=GRID, mode="mono")(notes)
 
 
+@pytest.mark.slow
 def test_abc_round_trips_tunes_of_the_music21_corpus():
     from tunesmith.corpus.readers import read_source
     from tunesmith.corpus.sources import resolve_sources

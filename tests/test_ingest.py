@@ -158,6 +158,7 @@ def test_unsupported_file_named_directly_and_duplicate_content(tmp_path):
     assert reasons == {"a.mid": None, "copy.mid": "duplicate", "notes.txt": "unsupported format"}
 
 
+@pytest.mark.slow
 def test_musicxml_and_humdrum_through_music21(tmp_path):
     from music21 import corpus
 

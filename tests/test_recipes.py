@@ -152,6 +152,7 @@ def _tensors(run: Path) -> dict[str, torch.Tensor]:
     return flat
 
 
+@pytest.mark.slow
 def test_a_recipe_gives_the_same_model_beside_a_competing_process(tmp_path):
     """The step budget, not the machine's load, decides the model: the smoke multitrack recipe's training twice,
     the second time with a CPU-bound process on one of the cores, gives the same losses and the same tensors."""
