@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 SOUNDFONT_PKG ?= timgm6mb-soundfont
 BROWSER_PKG ?= chromium
 
-.PHONY: install system-deps demo studio test bench bench-jsb lint format clean
+.PHONY: install system-deps demo studio test test-fast bench bench-jsb lint format clean
 
 install: $(STAMP) system-deps
 
@@ -54,6 +54,10 @@ studio: install
 
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# The tests not marked slow (recipe smoke runs, browser tests, long trainings): under a minute on 2 cores.
+test-fast: install
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
 
 bench: install
 	$(PY) benchmarks/ingest.py

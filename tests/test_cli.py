@@ -44,6 +44,7 @@ def test_no_piece_kept_is_an_error(tmp_path, capsys):
     assert captured.err.strip().startswith("tunesmith: error: no piece was kept")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not BOLLYWOOD.is_dir(), reason="needs ../shared/data/bollywood")
 def test_bollywood_all_instruments_keeps_every_song(tmp_path, capsys):
     out = tmp_path / "bw"

@@ -1,5 +1,6 @@
 """Token datasets: splits by song, memory-mapped arrays, windows and streams cut on the fly, augmentation."""
 
+import itertools
 import json
 
 import numpy as np
@@ -48,21 +49,42 @@ def test_prepare_writes_memory_mapped_tokens_and_report(encoded):
     assert tokenizer.decode(first).note_num() > 0
 
 
-def test_windows_many_to_many_and_window_mode(encoded):
+def _stored_windows(data_dir, split: str, seq_len: int, pad_id: int) -> list[list[int]]:
+    """Every training window, cut by hand from the split's token file as written: for each piece of two tokens or
+    more, ``seq_len + 1`` ids from each start that leaves a target (at least one start), padded to length."""
+    folder = data_dir / "tokens"
+    stream = np.fromfile(folder / f"{split}.bin", dtype=json.loads((folder / "meta.json").read_text())["dtype"])
+    bounds = np.load(folder / f"{split}.idx.npy")
+    windows = []
+    for start, end in itertools.pairwise(bounds):
+        piece = [int(i) for i in stream[start:end]]
+        for s in range(max(1, len(piece) - seq_len) if len(piece) >= 2 else 0):
+            cut = piece[s : s + seq_len + 1]
+            windows.append(cut + [pad_id] * (seq_len + 1 - len(cut)))
+    return windows
+
+
+def test_windows_are_slices_of_the_stored_token_stream(encoded):
+    from collections import Counter
+
     data = TokenData(encoded, "train")
-    sampler = WindowSampler(data, seq_len=16, batch_size=4, pad_id=0, seed=0)
+    pad = load_data_tokenizer(encoded).pad_id
+    seq_len = int(np.diff(data.bounds).min()) + 3  # the shortest piece is padded, the others give several windows
+    expected = _stored_windows(encoded, "train", seq_len, pad)
+    assert any(w[-1] == pad for w in expected) and len(expected) > data.n_pieces
+    sampler = WindowSampler(data, seq_len=seq_len, batch_size=4, pad_id=pad, seed=0)
+    assert sampler.windows == len(expected)
+    assert [sampler.window(k).tolist() for k in range(sampler.windows)] == expected
     x, y = sampler.batch()
-    assert x.shape == y.shape == (4, 16) and x.dtype == np.int64
-    k = 5
-    w = sampler.window(k)
-    assert (w[1:-1] == sampler.window(k)[1:-1]).all()
-    x1, y1 = sampler.batch(np.array([k]))
-    assert (x1[0, 1:] == y1[0, :-1]).all()  # targets are the inputs shifted by one
-    seed_mode = WindowSampler(data, seq_len=16, batch_size=4, pad_id=0, many_to_many=False)
+    assert x.shape == y.shape == (4, seq_len) and x.dtype == np.int64
+    assert (x[:, 1:] == y[:, :-1]).all()  # targets are the inputs shifted by one
+    # An epoch draws distinct windows, each one of the stored ones.
+    drawn = Counter(tuple(np.concatenate([bx, by[:, -1:]], axis=1)[r]) for bx, by in sampler.epoch() for r in range(4))
+    assert sum(drawn.values()) == sampler.windows // 4 * 4 and not drawn - Counter(map(tuple, expected))
+    seed_mode = WindowSampler(data, seq_len=seq_len, batch_size=4, pad_id=pad, many_to_many=False)
+    k = len(expected) - 1
     xw, yw = seed_mode.batch(np.array([k]))
-    assert xw.shape == (1, 16)
-    assert yw.shape == (1,) and yw[0] == w[-1]
-    assert sum(1 for _ in sampler.epoch()) == sampler.windows // 4
+    assert xw.tolist() == [expected[k][:-1]] and yw.tolist() == [expected[k][-1]]  # one target: the next token
 
 
 def test_short_pieces_are_padded(encoded):
@@ -149,6 +171,7 @@ def test_missing_token_data_is_a_clear_error(tmp_path):
         TokenData(tmp_path, "train")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not BOLLYWOOD.is_dir(), reason="needs ../shared/data/bollywood")
 @pytest.mark.parametrize("name", ["notechord", "pseudonote", "pianoroll", "abc", "event"])
 def test_bollywood_all_instruments_in_every_encoding(name, tmp_path, capsys):

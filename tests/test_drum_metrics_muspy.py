@@ -12,6 +12,7 @@ muspy = pytest.importorskip("muspy")
 BOLLYWOOD = Path(__file__).resolve().parents[2] / "shared" / "data" / "bollywood"
 
 
+@pytest.mark.slow
 def test_drum_metrics_equal_muspys(tmp_path):
     files = [write_song(tmp_path / f"song{seed}.mid", seed=seed) for seed in range(2)]
     files += sorted(BOLLYWOOD.glob("*.mid"))[:8] if BOLLYWOOD.is_dir() else []

@@ -216,6 +216,7 @@ def _data_dir(run: Path) -> Path:
     return Path(load_toml(run / "config.toml")["data"])
 
 
+@pytest.mark.slow
 def test_evaluate_prints_network_beside_ngram_and_flags_copies(memorised, capsys):
     # The last checkpoint, not the best one: validation loss is lowest long before the copying starts.
     assert main(["evaluate", str(memorised), "-q", "--samples", "4", "--temperature", "0.5", "--last"]) == 0
@@ -233,6 +234,7 @@ def test_evaluate_prints_network_beside_ngram_and_flags_copies(memorised, capsys
     assert sorted(p.name for p in (memorised / "eval" / "network").glob("*.mid"))[:1] == ["sample-01.mid"]
 
 
+@pytest.mark.slow
 def test_compare_writes_table_csv_and_curves(memorised, tmp_path, capsys):
     other = tmp_path / "gru"
     data_dir = _data_dir(memorised)
@@ -248,6 +250,7 @@ def test_compare_writes_table_csv_and_curves(memorised, tmp_path, capsys):
     assert (other / "eval.json").is_file()  # the unevaluated run was evaluated first
 
 
+@pytest.mark.slow
 def test_window_models_are_scored_from_full_windows_on_the_same_targets(memorised):
     from tunesmith.data import TokenData, load_data_tokenizer
     from tunesmith.evaluate.likelihood import fit_ngram, score_split
@@ -270,6 +273,7 @@ def test_window_models_are_scored_from_full_windows_on_the_same_targets(memorise
     assert small.targets == whole.targets and small.nll == pytest.approx(whole.nll, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_evaluate_names_each_stage_unless_quiet(memorised, capsys):
     assert main(["evaluate", str(memorised), "--samples", "2", "--last", "--max-pieces", "1"]) == 0
     err = capsys.readouterr().err

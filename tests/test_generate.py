@@ -55,6 +55,7 @@ def entropy(ids: list) -> float:
     return -sum(c / total * math.log2(c / total) for c in counts.values())
 
 
+@pytest.mark.slow
 def test_temperature_really_changes_the_output(run_dir):
     from tunesmith.checkpoint import load_model
     from tunesmith.sample import sample
@@ -69,6 +70,7 @@ def test_temperature_really_changes_the_output(run_dir):
     assert h[0] < h[1] < h[2], h
 
 
+@pytest.mark.slow
 def test_same_checkpoint_options_and_seed_give_identical_bytes(run_dir, tmp_path):
     args = ["generate", str(run_dir), "--num", "3", "--length", "48", "--seed", "7", "--instruments", "bollywood"]
     assert main([*args, "-o", str(tmp_path / "a")]) == 0
@@ -80,6 +82,7 @@ def test_same_checkpoint_options_and_seed_give_identical_bytes(run_dir, tmp_path
     assert any(f.read_bytes() != (tmp_path / "c" / f.name).read_bytes() for f in a)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["bfloat16", "int8"])
 def test_reduced_precision_is_reproducible_and_close_to_float32(precision, run_dir, tmp_path):
     args = ["generate", str(run_dir), "--num", "2", "--length", "64", "--seed", "3", "--primer", "none"]
@@ -97,6 +100,7 @@ def note_pitches(path: Path) -> list[int]:
     return [n.pitch for t in Score(str(path)).tracks for n in t.notes]
 
 
+@pytest.mark.slow
 @needs_fluidsynth
 def test_bollywood_output_is_multitrack_and_every_reader_accepts_it(run_dir, tmp_path):
     out = tmp_path / "out"
@@ -132,6 +136,7 @@ def _soundfont() -> Path:
     return find_soundfont()
 
 
+@pytest.mark.slow
 def test_random_indian_reaches_all_three_instruments(run_dir, tmp_path):
     out = tmp_path / "out"
     args = ["generate", str(run_dir), "-o", str(out), "--num", "12", "--length", "24"]
@@ -140,6 +145,35 @@ def test_random_indian_reaches_all_three_instruments(run_dir, tmp_path):
     assert chosen == {(73,), (104,), (111,)}
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("instruments", "programs"),
+    [("band", [33, 25, 4, 56]), ("bollywood-band", [33, 89, 104, 111, 73]), ("duo.toml", [32, 40])],
+)
+def test_generate_assigns_band_presets_and_an_instrument_file(instruments, programs, run_dir, tmp_path):
+    if instruments.endswith(".toml"):  # absolute ranges: the model's C-major lines cut at F4
+        spec = tmp_path / instruments
+        spec.write_text('split = "range"\n[[part]]\nprogram = 32\nhigh = 64\n[[part]]\nprogram = 40\nlow = 65\n')
+        instruments = str(spec)
+    out = tmp_path / "out"
+    args = ["generate", str(run_dir), "-o", str(out), "--num", "1", "--length", "8bars", "--primer", "none"]
+    assert main([*args, "--instruments", instruments, "-q"]) == 0
+    (path,) = out.glob("*.mid")
+    # one track per part that got notes, in the preset's order from low to high (parts are cut at the sample's
+    # pitch quantiles, so a part can stay empty when one pitch fills more than its share)
+    ranges = sorted(
+        (min(n.pitch for n in t.notes), max(n.pitch for n in t.notes), t.program)
+        for t in Score(str(path)).tracks
+        if t.notes
+    )
+    got = [program for _, _, program in ranges]
+    assert got == [p for p in programs if p in got] and len(got) >= len(programs) - 1
+    assert all(high < low for (_, high, _), (low, _, _) in pairwise(ranges))
+    if len(programs) == 2:
+        assert got == programs and ranges[0][1] <= 64 < 65 <= ranges[1][0]
+
+
+@pytest.mark.slow
 def test_primer_file_is_continued_and_beam_search_is_deterministic(run_dir, tmp_path):
     primer = tmp_path / "mine.mid"
     make_score([{"program": 0, "notes": melody(12, 64, seed=99)}]).dump_midi(str(primer))
@@ -160,6 +194,7 @@ def test_render_any_midi_file(tmp_path, capsys):
     assert path.with_suffix(".wav").stat().st_size > 10_000 and path.with_suffix(".png").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "extra, message",
     [
@@ -178,6 +213,7 @@ def test_wrong_input_is_one_line(extra, message, run_dir, tmp_path, capsys):
     assert message in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_missing_foreign_or_unreadable_inputs_are_one_line(run_dir, tmp_path, capsys):
     bad = tmp_path / "bad.mid"
     bad.write_bytes(b"MThd this is not midi")

@@ -96,19 +96,45 @@ def test_timeout_does_not_wait_for_the_slow_file(tmp_path):
     assert report["skipped_by_reason"] == {"timeout": 1}
 
 
-def test_rerun_parses_nothing(tmp_path):
+def _notes_by_source(out: Path) -> dict[str, list[list[tuple]]]:
+    """Every stored piece's notes (time, duration, pitch, velocity), by its source file's name, in stored order."""
+    notes: dict[str, list[list[tuple]]] = {}
+    for piece in load_pieces(out):
+        track = [(n.time, n.duration, n.pitch, n.velocity) for n in piece.score.tracks[0].notes]
+        notes.setdefault(Path(piece.source).name, []).append(track)
+    return notes
+
+
+def test_rerun_parses_nothing_and_reads_what_the_first_run_parsed(tmp_path):
+    from tunesmith.corpus.cache import cache_key
+
     folder = tmp_path / "in"
     for seed in range(3):
         write_song(folder / f"s{seed}.mid", seed=seed)
     (folder / "tunes.abc").write_text(TUNES)
-    first = _prepare([folder], tmp_path / "out")
-    second = _prepare([folder], tmp_path / "out")
+    cache = tmp_path / "cache"
+    first = _prepare([folder], tmp_path / "out", cache_dir=str(cache))
     assert first["summary"]["parsed"] == 4 and first["summary"]["from_cache"] == 0
+    parsed = _notes_by_source(tmp_path / "out")
+    assert set(parsed) == {"s0.mid", "s1.mid", "s2.mid", "tunes.abc"} and parsed["s0.mid"] != parsed["s1.mid"]
+
+    # The cache answers for s0.mid with what was parsed from s1.mid: a rerun that really reads the cache stores
+    # s1's notes under s0's name; one that parses s0.mid again would not.
+    def entry(name: str) -> Path:  # where ParseCache keeps a MIDI file's parse under the default grid
+        key = cache_key((folder / name).read_bytes(), "midi", IngestConfig().grid)
+        return cache / "parsed" / key[:2] / f"{key}.pkl"
+
+    assert entry("s0.mid").is_file() and entry("s1.mid").is_file()
+    entry("s0.mid").write_bytes(entry("s1.mid").read_bytes())
+    second = _prepare([folder], tmp_path / "out", cache_dir=str(cache))
     assert second["summary"]["parsed"] == 0 and second["summary"]["from_cache"] == 4
-    assert read_manifest(tmp_path / "out") == read_manifest(tmp_path / "out")
-    assert second["summary"]["pieces"] == first["summary"]["pieces"]
-    no_cache = _prepare([folder], tmp_path / "out2", use_cache=False)
-    assert no_cache["summary"]["parsed"] == 4
+    cached = _notes_by_source(tmp_path / "out")
+    assert cached["s0.mid"] == parsed["s1.mid"]
+    # Every untouched entry gives back exactly the notes the first run parsed.
+    assert {k: v for k, v in cached.items() if k != "s0.mid"} == {k: v for k, v in parsed.items() if k != "s0.mid"}
+
+    no_cache = _prepare([folder], tmp_path / "out2", use_cache=False, cache_dir=str(cache))
+    assert no_cache["summary"]["parsed"] == 4 and _notes_by_source(tmp_path / "out2") == parsed
 
 
 def test_abc_file_gives_one_piece_per_tune_and_reports_a_bad_tune(tmp_path):
@@ -135,6 +161,7 @@ def test_unsupported_file_named_directly_and_duplicate_content(tmp_path):
     assert reasons == {"a.mid": None, "copy.mid": "duplicate", "notes.txt": "unsupported format"}
 
 
+@pytest.mark.slow
 def test_musicxml_and_humdrum_through_music21(tmp_path):
     from music21 import corpus
 

@@ -64,6 +64,7 @@ def test_drums_and_silence_have_no_key():
     assert estimate_key(make_score([{"program": 0, "notes": []}])) is None
 
 
+@pytest.mark.slow
 def test_agrees_with_music21_on_bach_chorales():
     """The same algorithm as music21's KrumhanslSchmuckler, so the same answer on real chorales."""
     from music21 import analysis, corpus

@@ -29,6 +29,7 @@ def _files(tmp_path):
     return made + real
 
 
+@pytest.mark.slow
 def test_metrics_equal_muspys_on_real_files(tmp_path):
     files = _files(tmp_path)
     for path in files:

@@ -48,6 +48,7 @@ def test_output_shapes(name):
     assert torch.isfinite(logits).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_overfits_a_tiny_batch(name):
     no_dropout = {"dropout": 0.0}

@@ -151,6 +151,7 @@ def test_checks_name_what_is_wrong():
     assert "lasts 1,024 bars" in absurd_note(score([(0, 4096, 60)]), 4)
 
 
+@pytest.mark.slow
 def test_primer_file_and_8_new_bars(tmp_path, tiny_data):
     run = tiny_run(tiny_data, "lstm", tmp_path / "run")
     primer = tmp_path / "mine.mid"
@@ -211,6 +212,7 @@ def test_forty_programs_get_one_channel_each(tmp_path):
     assert sum(i.is_drum for i in pm.instruments) == 1 and len(pm.instruments) == 16
 
 
+@pytest.mark.slow
 @needs_abc2midi
 def test_every_abc_written_passes_abc2midi(tmp_path, tiny_data):
     run = tiny_run(tiny_data, "gru", tmp_path / "run")
@@ -251,6 +253,7 @@ def test_a_far_event_renders_no_more_than_max_seconds(tmp_path, capsys):
     assert wav_seconds(path.with_suffix(".wav")) <= 3 + TAIL_SECONDS + 0.01
 
 
+@pytest.mark.slow
 def test_earlier_samples_are_kept_numbered_or_replaced(tmp_path, tiny_data):
     run = tiny_run(tiny_data, "gru", tmp_path / "run")
     out = tmp_path / "out"
@@ -269,6 +272,7 @@ def test_earlier_samples_are_kept_numbered_or_replaced(tmp_path, tiny_data):
     assert len(json.loads((out / "generate.json").read_text())["files"]) == 2
 
 
+@pytest.mark.slow
 def test_generate_refusals_are_one_line(tmp_path, tiny_data, capsys):
     from tunesmith.locks import exclusive
 

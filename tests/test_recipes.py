@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from tunesmith.cli import main
-from tunesmith.recipe import load_recipe, to_argv
+from tunesmith.recipe import PACKAGED, load_recipe, packaged_recipes, to_argv
 from tunesmith.threads import allowed_cores, choose_threads
 
 ROOT = Path(__file__).resolve().parents[1]
-RECIPES = sorted((ROOT / "recipes").glob("*.toml"))
+RECIPES = list(packaged_recipes().values())
 SHARED = ROOT.parent / "shared" / "data"
 
 
@@ -33,13 +33,15 @@ def test_every_seed_has_a_recipe():
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
-def test_recipe_runs_end_to_end_in_smoke_mode(recipe, tmp_path):
+def test_recipe_runs_end_to_end_in_smoke_mode(recipe, tmp_path, monkeypatch):
     loaded = load_recipe(recipe, smoke=True)
     if any("shared/data" in s for s in loaded.prepare["sources"]) and not SHARED.is_dir():
         pytest.skip("needs ../shared/data")
     out = tmp_path / recipe.stem
-    assert main(["run", str(recipe), "--smoke", "-o", str(out)]) == 0
+    monkeypatch.chdir(tmp_path)  # by name, from elsewhere: the packaged recipe and its relative sources are found
+    assert main(["run", recipe.stem, "--smoke", "-o", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["runs"]) == {r["name"] for r in loaded.runs}
     for name in summary["runs"]:
@@ -87,6 +89,51 @@ def test_bad_recipes_are_one_line_errors(tmp_path, capsys):
     assert "recipe not found" in capsys.readouterr().err
 
 
+def test_the_recipes_folder_is_the_packaged_one_and_every_recipe_says_what_it_is():
+    assert (ROOT / "recipes").resolve() == PACKAGED  # the old paths (docs, Makefile, benchmarks) still work
+    assert sorted(p.name for p in (ROOT / "recipes").glob("*.toml")) == sorted(p.name for p in RECIPES)
+    for recipe in RECIPES:
+        assert load_recipe(recipe.stem).about == load_recipe(ROOT / "recipes" / recipe.name).about != ""
+
+
+def test_run_list_prints_each_packaged_recipe_with_its_about_line(capsys):
+    assert main(["run", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == [p.stem for p in RECIPES]
+    for line, recipe in zip(lines, RECIPES):
+        assert line.split(None, 1)[1] == load_recipe(recipe).about
+
+
+def test_an_unknown_recipe_name_is_one_line_naming_the_known_ones(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "bollywood-atention", "--smoke"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bollywood-atention" in err
+    assert all(p.stem in err for p in RECIPES)
+    assert main(["run"]) == 2 and "--list" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing written for a recipe that was not found
+    assert load_recipe("folk-charrnn.toml").name == "folk-charrnn"  # a name with its suffix is a name too
+
+
+@pytest.mark.slow
+def test_a_built_wheel_carries_the_recipes(tmp_path):
+    """``pip install`` gets the recipes: the wheel built from the sources holds every one of them."""
+    import shutil
+    import zipfile
+
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "src", tmp_path / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    wheels = tmp_path / "wheels"
+    pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), "."]
+    subprocess.run(pip, cwd=tmp_path, check=True, capture_output=True)
+    (wheel,) = wheels.glob("tunesmith-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert sorted(n for n in names if n.startswith("tunesmith/recipes/")) == [
+        f"tunesmith/recipes/{p.name}" for p in RECIPES
+    ]
+
+
 LOSS_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "lr")
 
 
@@ -105,6 +152,7 @@ def _tensors(run: Path) -> dict[str, torch.Tensor]:
     return flat
 
 
+@pytest.mark.slow
 def test_a_recipe_gives_the_same_model_beside_a_competing_process(tmp_path):
     """The step budget, not the machine's load, decides the model: the smoke multitrack recipe's training twice,
     the second time with a CPU-bound process on one of the cores, gives the same losses and the same tensors."""

@@ -1,5 +1,6 @@
 import matplotlib
 import numpy as np
+import pytest
 from matplotlib.collections import PolyCollection
 
 from musicgen import make_score, melody
@@ -13,6 +14,7 @@ def _pixels(fig) -> np.ndarray:
     return np.asarray(fig.canvas.buffer_rgba()).copy()
 
 
+@pytest.mark.slow
 def test_piano_roll_draws_every_note_as_one_bar_per_note_would():
     score = make_score(
         [

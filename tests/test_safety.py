@@ -119,6 +119,7 @@ def test_two_prepares_into_one_directory_one_fails_at_once_and_the_other_complet
     assert len(load_pieces(out)) == 7  # the six songs and the one through the gate
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["SIGKILL", "SIGTERM", "Ctrl-C to the process group"]
 )
@@ -184,6 +185,7 @@ def run(data, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_two_trains_into_one_run_directory_one_fails_at_once(data, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["train", str(data), "-o", str(out), *SMALL, "--epochs", "2", "--steps-per-epoch", "40"]

@@ -83,6 +83,7 @@ def test_index_and_static_files_are_served(client):
     assert "https://" not in client.get("/static/studio.js").text  # nothing from a CDN
 
 
+@pytest.mark.slow
 @needs_fluidsynth
 def test_generate_then_continue_then_download(client, run_id):
     job = wait(client, start(client, run_id, length=8, unit="bars", seed=3, instruments="strings", tempo=90))

@@ -29,6 +29,7 @@ def system_browser() -> str | None:
 
 
 pytestmark = [
+    pytest.mark.slow,  # a real browser: seconds a test
     pytest.mark.skipif(system_browser() is None, reason="no Chromium installed (make system-deps installs it)"),
     pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="FluidSynth is not installed"),
 ]

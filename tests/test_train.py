@@ -42,6 +42,7 @@ def rows(run: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+@pytest.mark.slow
 def test_train_writes_metrics_curves_and_self_contained_checkpoints(data_dir, tmp_path, capsys):
     run = tmp_path / "run"
     args = ["train", str(data_dir), "-o", str(run), *SMALL, "--epochs", "3", "--seq-len", "32", "--batch-size", "8"]
@@ -58,6 +59,7 @@ def test_train_writes_metrics_curves_and_self_contained_checkpoints(data_dir, tm
     assert ckpt.config["seq_len"] == 32 and ckpt.config["model"] == "lstm"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "extra",
     [
@@ -81,6 +83,7 @@ def test_every_target_mode_and_optimizer_trains(extra, data_dir, tmp_path):
     assert len(history) == 2 and all(float(r["train_loss"]) > 0 for r in history)
 
 
+@pytest.mark.slow
 def test_early_stopping(data_dir, tmp_path, capsys):
     run = tmp_path / "run"
     # Random-walk melodies stop improving after a few epochs at this rate; patience 1 ends the run there.
@@ -112,6 +115,7 @@ def test_a_run_cut_short_by_the_cap_goes_on_when_resumed(data_dir, tmp_path):
     assert not record["cut_short"]
 
 
+@pytest.mark.slow
 def test_a_run_that_ends_within_its_cap_is_not_cut_short(data_dir, tmp_path, capsys):
     run = tmp_path / "run"
     args = ["train", str(data_dir), "-o", str(run), *SMALL, "--epochs", "2", "--max-minutes", "60", "--threads", "1"]
@@ -121,6 +125,7 @@ def test_a_run_that_ends_within_its_cap_is_not_cut_short(data_dir, tmp_path, cap
     assert "warning" not in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers(data_dir, tmp_path):
     args = [str(data_dir), *SMALL, "--epochs", "2", "--seq-len", "24", "--batch-size", "8", "--seed", "5"]
     assert main(["train", "-o", str(tmp_path / "a"), *args]) == 0
@@ -133,6 +138,7 @@ def _train_command(data_dir: Path, run: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "tunesmith", "train", str(data_dir), "-o", str(run), *extra]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_gives_the_same_losses(data_dir, tmp_path):
     common = ["-q", "--model-option", "hidden=192,192", "--epochs", "4", "--seq-len", "48", "--batch-size", "16"]
     common += ["--checkpoint-every", "2", "--steps-per-epoch", "9", "--seed", "11"]
@@ -214,6 +220,7 @@ def test_an_existing_run_is_never_overwritten_and_resume_needs_a_run(data_dir, t
     assert "bollywood-v4" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_match_one_process(data_dir, tmp_path):
     common = [str(data_dir), "-q", "--model-option", "hidden=32,32", "--model-option", "embed_dim=16"]
     common += ["--model-option", "dropout=0", "--epochs", "1", "--batch-size", "8", "--seq-len", "24"]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tunesmith.errors import TunesmithError
+from tunesmith.optimizers import OPTIMIZERS, SCHEDULES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -168,8 +169,6 @@ class PrepareConfig:
 
 
 TARGET_MODES = ("all", "last", "stream")
-OPTIMIZERS = ("adam", "adamw", "adamax", "rmsprop", "sgd")
-SCHEDULES = ("none", "cosine", "plateau", "step")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 TRAIN_DEFAULTS: dict[str, Any] = {
     "targets": "all",

@@ -29,6 +29,7 @@ from tunesmith.config import SelectConfig, option
 from tunesmith.data import TokenData, check_data_dir, check_same_data, data_fingerprint
 from tunesmith.encodings.base import DecodeResult
 from tunesmith.errors import TunesmithError
+from tunesmith.instruments import PRESETS, load_instrument_map
 from tunesmith.layout import RunDir
 from tunesmith.length import (
     MAX_TOKENS,
@@ -45,15 +46,7 @@ from tunesmith.length import (
 from tunesmith.locks import shared
 from tunesmith.models.fused_rnn import PRECISIONS
 from tunesmith.music import Piece
-from tunesmith.postprocess import (
-    RANDOM_INDIAN,
-    assign_instruments,
-    fit_channels,
-    load_instrument_map,
-    parse_time_signature,
-    pick_random_indian,
-    set_meter,
-)
+from tunesmith.postprocess import assign_instruments, fit_channels, parse_time_signature, set_meter
 from tunesmith.quality import absurd_note, check_new_music
 from tunesmith.rendering import MAX_SECONDS
 from tunesmith.sample import beam_search, sample
@@ -89,8 +82,8 @@ class GenerateOptions:
     time_signature: str | None = option(None, "time signature of the output (default 4/4)", metavar="N/D")
     instruments: str | None = option(
         None,
-        "instruments by pitch range: a preset (bollywood, bollywood-band, piano, strings, band, random-indian) or a "
-        "TOML file (default: the tracks as decoded)",
+        f"instruments by pitch range: a preset ({', '.join(PRESETS)}) or a TOML file of [[part]] tables "
+        "(default: the tracks as decoded)",
         metavar="PRESET|FILE.toml",
     )
     formats: tuple[str, ...] = option(
@@ -138,7 +131,7 @@ class GenerateOptions:
         parse_length(self.length)
         if self.time_signature:
             parse_time_signature(self.time_signature)
-        if self.instruments and self.instruments != RANDOM_INDIAN:
+        if self.instruments:
             load_instrument_map(self.instruments)
 
 
@@ -432,8 +425,6 @@ class Generator:
         spec = self.options.instruments
         if spec is None:
             return score
-        if spec == RANDOM_INDIAN:
-            mapping = pick_random_indian(random.Random(self.options.seed * 1_000_003 + index))
-        else:
-            mapping = load_instrument_map(spec)
+        # a preset that draws its instruments (random-indian) draws them from the seed and the sample's number
+        mapping = load_instrument_map(spec, random.Random(self.options.seed * 1_000_003 + index))
         return assign_instruments(score, mapping)

@@ -1,91 +1,16 @@
 """Post-processing: instruments by pitch range, tempo and time signature, one track per instrument.
 
-An instrument map is a list of ``Part``s (GM program, name, pitch range). Presets either split by absolute pitch
-ranges or by *register*: the piece's own pitches cut at quantiles into as many bands as there are parts, low to
-high, so every part gets the notes of its register whatever key and octave the model wrote in. A TOML file gives
-absolute ranges::
-
-    [[part]]
-    program = 33
-    name = "Bass"
-    low = 0
-    high = 47
+Instrument maps, their presets and TOML files are in ``tunesmith.instruments``; here they are applied.
 """
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
-from tunesmith.config import load_toml
 from tunesmith.errors import TunesmithError
+from tunesmith.instruments import InstrumentMap
 from tunesmith.music import gm_name
-
-SITAR, SHEHNAI, FLUTE = 104, 111, 73
-
-
-@dataclass(frozen=True)
-class Part:
-    """One output track: a General MIDI program for the pitches ``low..high`` (used when splitting by range)."""
-
-    program: int
-    name: str = ""
-    low: int = 0
-    high: int = 127
-
-
-@dataclass(frozen=True)
-class InstrumentMap:
-    """Parts from low to high, split by absolute ``range`` or by the piece's ``register``."""
-
-    parts: tuple[Part, ...]
-    split: str = "register"  # "register" or "range"
-
-
-PRESETS: dict[str, InstrumentMap] = {
-    "bollywood": InstrumentMap((Part(SITAR, "Sitar"), Part(SHEHNAI, "Shehnai"), Part(FLUTE, "Flute"))),
-    "bollywood-band": InstrumentMap(
-        (Part(33, "Bass"), Part(89, "Pad"), Part(SITAR, "Sitar"), Part(SHEHNAI, "Shehnai"), Part(FLUTE, "Flute"))
-    ),
-    "piano": InstrumentMap((Part(0, "Piano"),)),
-    "strings": InstrumentMap((Part(42, "Cello"), Part(41, "Viola"), Part(40, "Violin II"), Part(40, "Violin I"))),
-    "band": InstrumentMap((Part(33, "Bass"), Part(25, "Guitar"), Part(4, "Electric Piano"), Part(56, "Trumpet"))),
-}
-RANDOM_INDIAN = "random-indian"  # the Bollywood seed's choice of one of sitar, shehnai, flute per sample
-PRESET_NAMES = (*PRESETS, RANDOM_INDIAN)
-
-
-def load_instrument_map(spec: str) -> InstrumentMap:
-    """A preset name or a TOML file of ``[[part]]`` tables (program, name, low, high)."""
-    if spec in PRESETS:
-        return PRESETS[spec]
-    if spec.endswith(".toml"):
-        data = load_toml(spec)
-        try:
-            parts = tuple(
-                Part(int(p["program"]), str(p.get("name", "")), int(p.get("low", 0)), int(p.get("high", 127)))
-                for p in data["part"]
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise TunesmithError(
-                f"{spec}: each [[part]] needs a program (and optional name, low, high): {exc}"
-            ) from None
-        if not parts or not all(0 <= p.program <= 127 and 0 <= p.low <= p.high <= 127 for p in parts):
-            raise TunesmithError(f"{spec}: programs are 0..127 and ranges low <= high within 0..127")
-        return InstrumentMap(parts, split=str(data.get("split", "range")))
-    if Path(spec).suffix:
-        raise TunesmithError(f"instrument file not found or not TOML: {spec}")
-    raise TunesmithError(f"unknown instrument preset {spec!r}: one of {', '.join(PRESET_NAMES)} or a FILE.toml")
-
-
-def pick_random_indian(rng: random.Random) -> InstrumentMap:
-    """One of sitar, shehnai, flute for the whole sample, each equally likely."""
-    part = rng.choice([Part(SITAR, "Sitar"), Part(SHEHNAI, "Shehnai"), Part(FLUTE, "Flute")])
-    return InstrumentMap((part,))
 
 
 def _pitched_notes(score: Score) -> list[Note]:

@@ -12,8 +12,13 @@ for ``--min-notes``)::
     [evaluate]  # samples, sample_length, ...
     [smoke]     # overrides per section for ``--smoke``: prepare = {sample = 8}, train = {epochs = 1}, ...
 
+The recipes of the seed systems ship inside the package (``tunesmith/recipes/``; the repository's top-level
+``recipes`` is a link to that folder), so ``tunesmith run NAME`` finds one by name after ``pip install``;
+``tunesmith run --list`` lists them with their ``about`` line.
+
 Relative source paths are read from the current directory or, failing that, from the folder above the recipe's
-(the repository root for the bundled recipes), so ``../shared/data/bollywood`` works from either.
+(the repository root for the bundled recipes, whether named through the ``recipes`` link or by name), so
+``../shared/data/bollywood`` works from either.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from tunesmith.errors import TunesmithError
 SECTIONS = ("prepare", "train", "generate", "evaluate")
 TOP_KEYS = {"name", "about", "runs", "smoke", *SECTIONS}
 DEFAULT_RUN = "model"
+PACKAGED = Path(__file__).resolve().parent / "recipes"
 
 
 @dataclass
@@ -54,18 +60,57 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def packaged_recipes() -> dict[str, Path]:
+    """The recipes that ship with tunesmith, by name (the file name without ``.toml``)."""
+    return {path.stem: path for path in sorted(PACKAGED.glob("*.toml"))}
+
+
+def find_recipe(recipe: str | Path) -> Path:
+    """``recipe`` itself when it is a file, else the packaged recipe of that name (``.toml`` optional)."""
+    path = Path(recipe)
+    if path.is_file():
+        return path
+    known = packaged_recipes()
+    found = known.get(path.name.removesuffix(".toml")) if len(path.parts) == 1 else None
+    if found is None:
+        raise TunesmithError(f"recipe not found: {recipe} is not a file nor a packaged recipe ({', '.join(known)})")
+    return found
+
+
+def recipe_about(path: Path) -> str:
+    """A recipe's one-line description: its ``about`` key."""
+    return str(load_toml(path).get("about", ""))
+
+
+def _source_bases(recipe_dir: Path) -> list[Path]:
+    """Where a relative source is looked for after the current directory.
+
+    The folder above the recipe's, and for a packaged recipe in a source checkout the checkout's root (the folder
+    whose ``recipes`` links to the package's).
+    """
+    bases = [recipe_dir.parent]
+    root = PACKAGED.parents[2]
+    if recipe_dir.resolve() == PACKAGED and (root / "recipes").resolve() == PACKAGED:
+        bases.append(root)
+    return bases
+
+
 def _resolve_source(source: str, recipe_dir: Path) -> str:
     if source.startswith("corpus:") or Path(source).is_absolute() or Path(source).exists():
         return source
-    beside = (recipe_dir.parent / source).resolve()
-    return str(beside) if beside.exists() else source
+    for base in _source_bases(recipe_dir):
+        beside = (base / source).resolve()
+        if beside.exists():
+            return str(beside)
+    return source
 
 
-def load_recipe(path: str | Path, smoke: bool = False, sources: list[str] | None = None) -> Recipe:
-    """Read a recipe; ``smoke`` applies its ``[smoke]`` overrides; ``sources`` replaces its data sources."""
-    path = Path(path)
-    if not path.is_file():
-        raise TunesmithError(f"recipe not found: {path}")
+def load_recipe(recipe: str | Path, smoke: bool = False, sources: list[str] | None = None) -> Recipe:
+    """Read a recipe, a file or the name of a packaged one.
+
+    ``smoke`` applies its ``[smoke]`` overrides; ``sources`` replaces its data sources.
+    """
+    path = find_recipe(recipe)
     data = load_toml(path)
     unknown = set(data) - TOP_KEYS
     if unknown:

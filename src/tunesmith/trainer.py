@@ -49,6 +49,7 @@ from tunesmith.errors import TunesmithError
 from tunesmith.layout import RunDir
 from tunesmith.locks import exclusive, shared
 from tunesmith.models import SequenceModel, build_model, detach_state, get_preset, model_spec
+from tunesmith.optimizers import OPTIMIZERS, SCHEDULES
 from tunesmith.threads import choose_threads
 
 COLUMNS = (
@@ -124,33 +125,16 @@ def pick_device(name: str, dist: Distributed) -> torch.device:
 
 
 def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
-    """The optimizer named in the (resolved) config."""
-    lr, wd, betas = cfg.lr, cfg.weight_decay, cfg.betas
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=wd)
-    if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, momentum=cfg.momentum, weight_decay=wd)
-    table = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "adamax": torch.optim.Adamax}
-    return table[cfg.optimizer](params, lr=lr, betas=betas, weight_decay=wd)
+    """The optimizer named in the (resolved) config, from the registry ``OPTIMIZERS``."""
+    return OPTIMIZERS[cfg.optimizer](cfg, params)
 
 
 def make_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer, total_steps: int):
-    """Per-step schedule (linear warm-up, then constant, cosine or step decay), or per-epoch ``plateau``."""
-    if cfg.schedule == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=1)
-    warmup, total = cfg.warmup, max(1, total_steps)
+    """The schedule named in the config, from the registry ``SCHEDULES``.
 
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        done = (step - warmup) / max(1, total - warmup)
-        if cfg.schedule == "cosine":
-            return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
-        if cfg.schedule == "step":
-            return 0.5 ** int(done * 4)
-        return 1.0
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    Per step (linear warm-up, then constant, cosine or step decay), or per epoch (``plateau``).
+    """
+    return SCHEDULES[cfg.schedule](cfg, optimizer, total_steps)
 
 
 class Batches:

@@ -1,4 +1,4 @@
-"""``tunesmith run RECIPE.toml``: prepare, train, generate, evaluate (and compare) from one recipe file.
+"""``tunesmith run RECIPE``: prepare, train, generate, evaluate (and compare) from one recipe file.
 
 Each step is the matching subcommand called with the recipe's options, so a recipe can do nothing that the
 commands cannot, and ``RUN_DIR/commands.txt`` lists the equivalent commands. Running a recipe again into the same
@@ -67,6 +67,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tunesmith.evaluate.report import format_report
     from tunesmith.recipe import load_recipe, to_argv
 
+    if args.list:
+        print(describe_recipes())
+        return 0
+    if args.recipe is None:
+        raise TunesmithError("name a recipe (a TOML file or a packaged recipe: see tunesmith run --list)")
     recipe = load_recipe(args.recipe, smoke=args.smoke, sources=args.source)
     out = Path(args.output or Path("runs") / (recipe.name + ("-smoke" if args.smoke else "")))
     out.mkdir(parents=True, exist_ok=True)
@@ -130,16 +135,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def describe_recipes() -> str:
+    """The packaged recipes for ``run --list``: one line each, the name and the recipe's ``about`` line."""
+    from tunesmith.recipe import packaged_recipes, recipe_about
+
+    recipes = packaged_recipes()
+    width = max(map(len, recipes))
+    return "\n".join(f"{name:<{width}}  {recipe_about(path)}" for name, path in recipes.items())
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``run`` to the command line."""
     p = sub.add_parser(
         "run",
         help="run a recipe: prepare, train, generate, evaluate (and compare) from one TOML file",
-        description="Run every step of RECIPE.toml into RUN_DIR (default runs/NAME): data/, one folder per trained "
+        description="Run every step of RECIPE (a TOML file, or the name of a packaged recipe: see --list) into "
+        "RUN_DIR (default runs/NAME): data/, one folder per trained "
         "model (checkpoints, curves, samples/, eval.json), compare.* when the recipe trains several models, "
         "commands.txt and summary.json. Running it again continues where it stopped.",
     )
-    p.add_argument("recipe", metavar="RECIPE.toml")
+    p.add_argument("recipe", metavar="RECIPE", nargs="?", help="a recipe file, or a packaged recipe's name")
+    p.add_argument("--list", action="store_true", help="list the packaged recipes")
     p.add_argument("-o", "--output", metavar="RUN_DIR", help="where to write (default runs/NAME)")
     p.add_argument("--smoke", action="store_true", help="tiny data and epochs: the whole recipe in under 2 minutes")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars (also when not on a terminal)")

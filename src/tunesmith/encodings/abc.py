@@ -158,7 +158,10 @@ class AbcTokenizer(Tokenizer):
 
     def _try_decode(self, ids) -> DecodeResult:
         result = super().try_decode(ids)
-        result.text = self.join(self.strip(ids))
+        try:
+            result.text = self.join(self.strip(ids))
+        except ValueError:  # an id outside the vocabulary: no text to show or repair
+            return result
         if not result.ok:
             repaired = repair_abc(result.text)
             # music21 trips over some meters (a duplicated TimeSignature): the second try keeps the default 4/4.

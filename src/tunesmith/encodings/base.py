@@ -266,12 +266,18 @@ class Tokenizer(ABC):
         return ids
 
     def strip(self, ids) -> list[str]:
-        """Token strings of ``ids`` between BOS and the first EOS, without specials, style tokens or UNK."""
+        """Token strings of ``ids`` between BOS and the first EOS, without specials, style tokens or UNK.
+
+        Raises ``ValueError`` for an id outside the vocabulary: it comes from another tokenizer or a model of another
+        size, and its neighbours cannot be trusted either.
+        """
         out = []
         for i in (int(x) for x in ids):
             if i == self.eos_id:
                 break
-            token = self.vocab[i] if 0 <= i < len(self.vocab) else UNK
+            if not 0 <= i < len(self.vocab):
+                raise ValueError(f"id {i} is outside the vocabulary (ids 0 to {len(self.vocab) - 1})")
+            token = self.vocab[i]
             if token in SPECIALS or token.startswith(STYLE_PREFIX):
                 continue
             out.append(token)

@@ -85,7 +85,7 @@ def describe_run(path: Path) -> dict[str, Any]:
     """Name, encoding, model, data, test NLL beside the n-gram's (from ``eval.json``) and the controls it supports."""
     from tunesmith.checkpoint import load_checkpoint
     from tunesmith.encodings import tokenizer_from_dict
-    from tunesmith.postprocess import PRESET_NAMES
+    from tunesmith.instruments import PRESET_NAMES
 
     try:
         ckpt = load_checkpoint(path)
@@ -231,7 +231,7 @@ class GenerateRequest:
         if out.seed < 0 or out.seed >= 2**31:
             raise StudioError("seed must be between 0 and 2147483647")
         if out.instruments:
-            from tunesmith.postprocess import PRESET_NAMES
+            from tunesmith.instruments import PRESET_NAMES
 
             if out.instruments not in PRESET_NAMES:  # never a file name: a TOML map is for the command line
                 raise StudioError(f"unknown instruments {out.instruments!r}: one of {', '.join(PRESET_NAMES)}")
