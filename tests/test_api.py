@@ -16,6 +16,7 @@ from tunesmith.cli import main
 from tunesmith.errors import TunesmithError
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # each trains a model or shares the studio tests' trained one
 
 
 @pytest.fixture
@@ -24,7 +25,6 @@ def trained_run(studio_runs) -> Path:
     return studio_runs / "tiny"
 
 
-@pytest.mark.slow
 def test_readme_example_runs_and_writes_what_it_says(tmp_path, capsys):
     example = runpy.run_path(str(ROOT / "examples" / "api_example.py"))
     example["main"](tmp_path)
@@ -73,7 +73,6 @@ def test_api_options_are_checked_like_the_command_line(trained_run, tmp_path):
         ts.render(Score())
 
 
-@pytest.mark.slow
 def test_notebook_cells_run_in_order_and_leave_a_sound_and_a_picture(tmp_path, monkeypatch):
     notebook = json.loads((ROOT / "examples" / "api_tour.ipynb").read_text())
     assert notebook["nbformat"] == 4

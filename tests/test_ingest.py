@@ -194,6 +194,7 @@ def _spin(seconds: float) -> None:
         pass
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(cpu_seconds(os.getpid()) is None, reason="no /proc: the wall clock decides there")
 def test_file_timeout_counts_cpu_time_so_a_busy_machine_skips_the_same_files():
     """A worker that gets no CPU (as on a machine busy with other work) is not cut at the limit; a computing one is."""
