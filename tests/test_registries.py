@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 from symusic import Score
-from tunesmith.train import make_optimizer, make_scheduler
+from tunesmith.trainer import make_optimizer, make_scheduler
 
 from conftest import BOLLYWOOD
 from musicgen import write_song

@@ -198,7 +198,8 @@ def test_a_pickle_with_a_payload_is_refused_and_runs_nothing(tmp_path, capsys):
     "args, message",
     [
         (["--model", "nope"], "unknown model 'nope'"),
-        (["--model-option", "colour=red"], "bad --model-option"),
+        (["--model-option", "colour=red"], "has no option colour: it has"),
+        (["--model-option", "hidden"], "bad --model-option"),
         (["--lr", "-1"], "--lr must be positive"),
         (["--model", "bilstm-seed", "--targets", "stream"], "window model"),
     ],
