@@ -149,6 +149,7 @@ class TrainConfig:
     data: str = ""
     model: str = "lstm"
     model_options: dict[str, Any] = field(default_factory=dict)
+    init: str | None = None  # fine-tuning: a run directory or checkpoint whose model and weights start this run
     targets: str | None = None
     epochs: int = 10
     batch_size: int | None = None

@@ -47,6 +47,7 @@ from tunesmith.data import (
 )
 from tunesmith.encodings import tokenizer_from_dict
 from tunesmith.errors import TunesmithError
+from tunesmith.finetune import load_init
 from tunesmith.locks import exclusive, shared
 from tunesmith.models import SequenceModel, build_model, detach_state, get_preset, model_spec
 from tunesmith.threads import choose_threads
@@ -268,6 +269,11 @@ class Trainer:
 
     def _setup(self, cfg: TrainConfig, ckpt: dict | None) -> None:
         window_given = ckpt is None and cfg.seq_len is not None  # a preset's default window is never refused
+        init = load_init(cfg.init, self.tokenizer.vocab) if ckpt is None and cfg.init else None
+        if init is not None:  # fine-tuning: the model is the checkpoint's, whatever --model said
+            if cfg.model_options:
+                raise TunesmithError("--init takes the model from its checkpoint: leave out --model-option")
+            cfg = dataclasses.replace(cfg, model=init.spec["preset"], init=init.path)
         preset = get_preset(cfg.model)
         cfg = cfg.resolved(preset.train)
         threads, why = choose_threads(cfg.threads, int(os.environ.get("LOCAL_WORLD_SIZE", self.dist.world)))
@@ -279,12 +285,22 @@ class Trainer:
         self.device = pick_device(cfg.device, self.dist)
         self._init_distributed()
         torch.manual_seed(cfg.seed)
-        self.spec = ckpt["model"] if ckpt else model_spec(cfg.model, len(self.tokenizer), cfg.model_options)
+        self.spec = (
+            ckpt["model"]
+            if ckpt
+            else init.spec
+            if init
+            else model_spec(cfg.model, len(self.tokenizer), cfg.model_options)
+        )
+        source = ckpt or ({"path": init.path} if init else None)
         try:
             self.model = build_model(self.spec).to(self.device)
-        except (KeyError, TypeError, ValueError) as exc:
+            if init is not None:
+                self.model.load_state_dict(init.weights)
+        except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise TunesmithError(
-                f"{ckpt['path'] if ckpt else 'the model'} describes no model this tunesmith builds: {exc}"
+                f"{source['path'] if source else 'the model'} describes no model this tunesmith builds: {first}"
             ) from None
         if cfg.targets == "stream" and not self.model.can_step:
             raise TunesmithError(f"model {cfg.model!r} is a window model: it cannot train on streams")
@@ -302,6 +318,10 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.epochs_before = 0  # epochs of earlier commands (a resume): the safety cap counts this command's only
         self.stream_state = None
+        self.init = None  # fine-tuning: where the weights came from and the validation loss they started at
+        if init is not None:
+            self.init = {**init.record(), "valid_loss_at_start": self.evaluate()[0]}
+            self.log(f"fine-tuning from {init.path}: validation loss {self.init['valid_loss_at_start']:.4f} at start")
         if ckpt is not None:
             self._restore(ckpt)
             self.epochs_before = len(self.history)
@@ -364,6 +384,7 @@ class Trainer:
         if torch.cuda.is_available() and ckpt["rng"].get("cuda"):
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
         self.stream_state = ckpt.get("stream_state")
+        self.init = ckpt.get("init")
         if self.state.cut_short:  # the cap limits one command's training: a resume goes on with the budget
             self.state.cut_short = self.state.stopped_early = False
             self.log(f"{self.run_dir} was cut short by the --max-minutes safety cap: going on with its budget")
@@ -551,6 +572,8 @@ class Trainer:
             "cut_short": st.cut_short,
             "stopped_early": st.stopped_early and not st.cut_short and st.epoch < self.cfg.epochs,
         }
+        if self.init is not None:
+            record["init"] = self.init
         tmp = self.run_dir / f".{TRAINING}.tmp"
         tmp.write_text(json.dumps(record, indent=1))
         os.replace(tmp, self.run_dir / TRAINING)
@@ -575,6 +598,8 @@ class Trainer:
         }
         if self.stream_state is not None:
             payload["stream_state"] = self.stream_state
+        if self.init is not None:
+            payload["init"] = self.init
         save_checkpoint(self.run_dir / CHECKPOINTS / name, payload)
 
     def _tensorboard(self):
