@@ -22,12 +22,14 @@ import torch
 from symusic import Score
 from tqdm import tqdm
 
+from tunesmith.band import parse_band
 from tunesmith.checkpoint import load_model
 from tunesmith.config import SelectConfig
 from tunesmith.corpus.pieces import Piece
 from tunesmith.data import TokenData, check_data_dir, check_same_data, data_fingerprint
 from tunesmith.encodings.base import DecodeResult
 from tunesmith.errors import TunesmithError
+from tunesmith.keys import parse_key
 from tunesmith.length import (
     MAX_TOKENS,
     Meter,
@@ -55,6 +57,7 @@ from tunesmith.sample import beam_search, sample
 
 FORMATS = ("mid", "wav", "ogg", "png", "abc", "musicxml")
 CHECK_EVERY = 64  # tokens between checks of a length given in notes, bars or seconds
+HEADER_SEARCH = 256  # a sequence's conditions and band header lie within its first tokens
 
 
 @dataclass
@@ -70,7 +73,9 @@ class GenerateOptions:
     primer: str = "random"  # random | none | FILE
     seed: int = 0
     style: str | None = None
-    tempo: float | None = None
+    key: str | None = None  # a key condition, "D minor" (models prepared with --condition key)
+    band: str | None = None  # the instruments, "sitar,flute,bass,drums" or a preset (event models with band headers)
+    tempo: float | None = None  # the written tempo, and the tempo condition's bin for models prepared with it
     time_signature: str | None = None
     instruments: str | None = None  # a preset, random-indian, or FILE.toml; None keeps the decoded tracks
     formats: tuple[str, ...] = ("mid",)
@@ -107,6 +112,15 @@ class GenerateOptions:
             parse_time_signature(self.time_signature)
         if self.instruments and self.instruments != RANDOM_INDIAN:
             load_instrument_map(self.instruments)
+        if self.band is not None:
+            if self.instruments is not None:
+                raise TunesmithError("--band keeps the model's own tracks: leave out --instruments (or --band)")
+            parse_band(self.band)
+        if self.key is not None:
+            try:
+                parse_key(self.key)
+            except ValueError as exc:
+                raise TunesmithError(f"unknown key: {exc}") from None
 
 
 @dataclass
@@ -122,6 +136,8 @@ class Sample:
     attempts: int = 1
     reasons: list[str] = field(default_factory=list)  # why earlier tries (or all of them) were refused
     result: DecodeResult | None = None
+    head: list[str] = field(default_factory=list)  # the condition and header tokens it was drawn after
+    band: tuple[int, ...] | None = None  # the programs it may play (event models with band headers)
 
     @property
     def ok(self) -> bool:
@@ -149,29 +165,86 @@ class Generator:
             raise TunesmithError(f"unknown style {options.style!r}: this model knows {known}")
         path = Path(self.ckpt["path"])
         self.run_name = path.parent.parent.name if path.parent.name == "checkpoints" else path.stem
-        specials = (self.tokenizer.pad_id, self.tokenizer.bos_id, self.tokenizer.unk_id)
-        styles = tuple(self.tokenizer.token_id(f"<style:{s}>") for s in self.tokenizer.styles)
-        self.forbid = tuple(dict.fromkeys(specials + styles))
+        tk = self.tokenizer
+        specials = (tk.pad_id, tk.bos_id, tk.unk_id)
+        self.forbid = tuple(dict.fromkeys(specials + tuple(tk.control_ids)))  # conditions and headers: the head's
+        self.band = self._asked_band()
+        self.key_id = tk.key_id(options.key) if options.key is not None else None
+        self.tempo_id = tk.tempo_id(options.tempo) if options.tempo and "tempo" in tk.conditions else None
+        self.bands: list[tuple[int, ...] | None] = [None] * options.num  # each primer's band, set by primers()
+        self._controls = set(tk.control_ids)
+
+    def _asked_band(self) -> tuple[int, ...] | None:
+        if self.options.band is None:
+            return None
+        if not self.tokenizer.has_header:
+            raise TunesmithError(
+                "--band needs an event model whose pieces start with their band (prepared with band headers); "
+                "this model has none: use --instruments"
+            )
+        band = parse_band(self.options.band)
+        self.tokenizer.header_ids(band)  # a program the model never played: one line now
+        return band
 
     # -- primers ----------------------------------------------------------------------------------------------
 
-    def _head(self) -> list[int]:
-        head = [self.tokenizer.bos_id]
+    def _head(self, rng: np.random.Generator | None = None, piece: Piece | None = None) -> list[int]:
+        """BOS, the conditions asked for (else the primer file's, else drawn from the training pieces') and the band.
+
+        The band (event models with headers) is ``--band``, else the primer file's, else a training piece's header
+        drawn with ``rng``; ``self.bands`` gets it for the mask.
+        """
+        tk = self.tokenizer
+        rng = rng if rng is not None else np.random.default_rng(self.options.seed)
+        head = [tk.bos_id]
         if self.options.style is not None:
-            head.append(self.tokenizer.token_id(f"<style:{self.options.style}>"))
+            head.append(tk.token_id(f"<style:{self.options.style}>"))
+        given = {"key": self.key_id, "tempo": self.tempo_id}
+        of_piece = dict(zip(("key", "tempo"), tk.condition_tokens(piece, style=False))) if piece is not None else {}
+        for name in ("key", "tempo"):
+            if name not in tk.conditions:
+                continue
+            if given[name] is not None:
+                head.append(given[name])
+            elif piece is not None:
+                head.append(tk.token_id(of_piece[name]))
+            else:
+                head.append(tk.token_id(_draw(tk.priors.get(name, {}), rng)))
+        self._band = None
+        if tk.has_header:
+            if self.band is not None or piece is not None:
+                self._band = self.band if self.band is not None else tk.band_of(piece.score)
+                head += tk.header_ids(self._band)
+            else:
+                header = [tk.token_id(t) for t in _draw(tk.priors.get("header", {}), rng).split()]
+                self._band = tk.band_of_ids(header)
+                head += header
         return head
 
-    def primers(self, rng: np.random.Generator) -> tuple[torch.Tensor, bool]:
-        """(B, P) primer ids and whether the primer belongs in the output (a user's file does)."""
+    def primers(self, rng: np.random.Generator) -> tuple[list[list[int]], bool]:
+        """Each sample's primer ids and whether the primer belongs in the output (a user's file does).
+
+        Primers may differ in length (their bands do): ``_sample`` draws each length's rows as one batch.
+        """
         n, kind = self.options.num, self.options.primer
         if kind == "none":
-            rows = [self._head()] * n
-            return torch.tensor(rows, device=self.device), False
+            rows = []
+            for i in range(n):
+                rows.append(self._head(rng))
+                self.bands[i] = self._band
+            return rows, False
         if kind == "random":
-            if self.options.style is not None:
-                raise TunesmithError("--style works with --primer none or --primer FILE (a random window has its own)")
-            return torch.tensor(self._random_windows(rng), device=self.device), False
-        return torch.tensor([self._file_primer(Path(kind))] * n, device=self.device), True
+            for option in ("style", "key"):
+                if getattr(self.options, option) is not None:
+                    raise TunesmithError(
+                        f"--{option} works with --primer none or --primer FILE (a random window has its own)"
+                    )
+            if self.tempo_id is not None:
+                raise TunesmithError("--tempo for a tempo-conditioned model works with --primer none or --primer FILE")
+            return self._random_windows(rng), False
+        row = self._file_primer(Path(kind), rng)
+        self.bands = [self._band] * n
+        return [row] * n, True
 
     def _random_windows(self, rng: np.random.Generator) -> list[list[int]]:
         """Windows of the training split, read under a shared lock from the very data the run was trained on."""
@@ -191,13 +264,16 @@ class Generator:
         size = int(min(self.window, max(lengths.max() - 1, 1)))
         usable = np.flatnonzero(lengths > size)
         rows = []
-        for _ in range(self.options.num):
+        for row in range(self.options.num):
             piece = int(rng.choice(usable))
             start = int(rng.integers(0, lengths[piece] - size))
             rows.append([int(i) for i in data.piece(piece)[start : start + size]])
+            if self.tokenizer.has_header:  # the band of the song the window comes from, unless one was asked
+                own = self.tokenizer.band_of_ids(data.piece(piece)[:HEADER_SEARCH])
+                self.bands[row] = self.band if self.band is not None else own
         return rows
 
-    def _file_primer(self, path: Path) -> list[int]:
+    def _file_primer(self, path: Path, rng: np.random.Generator) -> list[int]:
         from tunesmith.corpus.readers import UnreadableFile, read_source
         from tunesmith.corpus.select import select_tracks
 
@@ -207,9 +283,10 @@ class Generator:
             parsed, _ = read_source(path, path.read_bytes(), 480)
             if not parsed or not sum(len(t.notes) for t in parsed[0].score.tracks):
                 raise TunesmithError(f"primer {path} has no notes to continue (a file with a header and no notes?)")
-            merged = select_tracks(parsed[0].score, SelectConfig(instruments="merge"))
+            drums = "keep" if self.tokenizer.has_header else "drop"  # a band has its drums
+            merged = select_tracks(parsed[0].score, SelectConfig(instruments="merge", drums=drums))
             piece = Piece(merged[0].to("quarter"), id=path.stem, source=str(path), abc=parsed[0].abc)
-            ids = self.tokenizer.encode(piece, style=False)
+            ids = self.tokenizer.encode(piece, head=False)
         except (UnreadableFile, IndexError, ValueError, RuntimeError) as exc:
             raise TunesmithError(
                 f"cannot read primer {path}: {str(exc).splitlines()[0] if str(exc) else 'no notes'}"
@@ -219,7 +296,7 @@ class Generator:
             raise TunesmithError(f"primer {path} has no notes to continue")
         if len(body) > MAX_TOKENS:
             raise TunesmithError(f"primer {path} is {len(body):,} tokens long: at most {MAX_TOKENS:,}")
-        return self._head() + body  # all of it: it is written back; window models read its last window
+        return self._head(rng, piece) + body  # all of it: it is written back; window models read its last window
 
     # -- sampling ---------------------------------------------------------------------------------------------
 
@@ -234,21 +311,32 @@ class Generator:
         for ti, temperature in enumerate(self.options.temperatures):
             rng = np.random.default_rng((self.options.seed, ti))
             primer, keep_primer = self.primers(rng)
-            starts = [self._start(primer[i].tolist()) if keep_primer else Start() for i in range(primer.shape[0])]
+            starts = [self._start(primer[i]) if keep_primer else Start() for i in range(len(primer))]
             suffix = f"-t{temperature:g}" if len(self.options.temperatures) > 1 else ""
             samples = [Sample(f"sample-{i + 1:02d}{suffix}", temperature, i) for i in range(self.options.num)]
+            for i, sample_ in enumerate(samples):
+                sample_.band = self.bands[i]
+                sample_.head = [self.tokenizer.vocab[t] for t in primer[i][:HEADER_SEARCH] if t in self._controls]
             pending = list(range(self.options.num))
             drawn = self.options.beam == 1 and temperature > 0  # beam search and greedy draw nothing to redraw
             for attempt in range(self.options.retries + 1 if self.options.check and drawn else 1):
                 seed = self.options.seed * 1_000 + ti + 1_000_003 * attempt  # attempt 0: the seed it always had
                 generator = torch.Generator(device=self.device).manual_seed(seed)
-                rows = primer[pending]
+                rows = [primer[i] for i in pending]
                 row_starts = [starts[i] for i in pending]
-                until = None if unit == "tokens" else self._until(rows, keep_primer, amount, unit, row_starts, meter)
+
+                def until(group: list[int], rows=rows, row_starts=row_starts, keep=keep_primer):  # one length's rows
+                    if unit == "tokens":
+                        return None
+                    return self._until(
+                        [rows[j] for j in group], keep, amount, unit, [row_starts[j] for j in group], meter
+                    )
+
                 label = f"T={temperature:g}" + (f" retry {attempt}" if attempt else "")
-                ids = self._sample(rows, steps, temperature, generator, until, label)
+                bands = [samples[i].band for i in pending]
+                ids = self._sample(rows, bands, steps, temperature, generator, until, label)
                 for j, i in enumerate(pending):
-                    self._judge(samples[i], rows[j].tolist(), keep_primer, ids[j].tolist(), row_starts[j], meter)
+                    self._judge(samples[i], rows[j], keep_primer, ids[j].tolist(), row_starts[j], meter)
                     samples[i].attempts = attempt + 1
                 pending = [i for i in pending if not samples[i].ok]
                 if not pending:
@@ -266,7 +354,7 @@ class Generator:
         new_ids = [i for i in row if i != self.tokenizer.pad_id]
         if self.tokenizer.eos_id in new_ids:
             new_ids = new_ids[: new_ids.index(self.tokenizer.eos_id)]
-        ids = (primer_ids if keep_primer else self._head()) + row
+        ids = (primer_ids if keep_primer else [self.tokenizer.bos_id]) + row
         result = self.tokenizer.try_decode(ids)
         if not result.ok:
             record.reasons.append(f"does not decode: {result.error}")
@@ -302,55 +390,73 @@ class Generator:
 
         return write_samples(self, Path(out_dir))
 
-    def _until(self, rows: torch.Tensor, keep_primer: bool, amount: int, unit: str, starts: list[Start], meter):
+    def _until(self, rows: list[list[int]], keep_primer: bool, amount: int, unit: str, starts: list[Start], meter):
         def enough(out: torch.Tensor) -> torch.Tensor:
             done = []
             for i in range(out.shape[0]):
-                ids = (rows[i].tolist() if keep_primer else self._head()) + out[i].tolist()
+                ids = (rows[i] if keep_primer else [self.tokenizer.bos_id]) + out[i].tolist()
                 result = self.tokenizer.try_decode(ids)
                 done.append(result.ok and new_length(result.score, unit, starts[i], meter) > amount)
             return torch.tensor(done, device=out.device)
 
         return enough
 
-    def _sample(self, primer: torch.Tensor, steps: int, temperature: float, generator, until, label: str):
+    def _band_forbid(self, band: tuple[int, ...] | None) -> list[int]:
+        return self.tokenizer.band_forbid(band) if band is not None else []
+
+    def _sample(self, rows: list[list[int]], bands: list, steps: int, temperature: float, generator, until, label):
+        """(B, W) new ids for each primer row; rows of one length are one batch, each masked to its band."""
         tk = self.tokenizer
         forbid = self.forbid if self.options.allow_early_end else (*self.forbid, tk.eos_id)
         if self.options.beam > 1:
-            rows = [
+            out = [
                 beam_search(
                     self.model,
-                    primer[i : i + 1],
+                    torch.tensor([rows[i]], device=self.device),
                     steps,
                     self.options.beam,
                     self.window,
-                    forbid,
+                    (*forbid, *self._band_forbid(bands[i])),
                     tk.eos_id,
                     stepper=self.stepper,
                 )[0]
-                for i in range(primer.shape[0])
+                for i in range(len(rows))
             ]
-            width = max(len(r) for r in rows)
-            return torch.stack([torch.cat([r, r.new_full((width - len(r),), tk.pad_id)]) for r in rows])
-        disable = None if self.options.progress else True  # None: a bar on a terminal only
-        with tqdm(total=steps, desc=label, unit="tok", disable=disable, leave=False) as bar:
-            return sample(
-                self.model,
-                primer,
-                steps,
-                temperature,
-                self.options.top_k,
-                self.options.top_p,
-                generator=generator,
-                window=self.window,
-                forbid=forbid,
-                stop_id=tk.eos_id,
-                pad_id=tk.pad_id,
-                until=until,
-                check_every=CHECK_EVERY,
-                stepper=self.stepper,
-                on_step=bar.update,
-            )
+        else:
+            groups: dict[int, list[int]] = {}
+            for i, row in enumerate(rows):
+                groups.setdefault(len(row), []).append(i)
+            out = [None] * len(rows)
+            disable = None if self.options.progress else True  # None: a bar on a terminal only
+            for group in groups.values():
+                mask = None
+                if any(bands[i] is not None for i in group):
+                    mask = torch.zeros(len(group), len(tk), dtype=torch.bool, device=self.device)
+                    for j, i in enumerate(group):
+                        mask[j, self._band_forbid(bands[i])] = True
+                with tqdm(total=steps, desc=label, unit="tok", disable=disable, leave=False) as bar:
+                    ids = sample(
+                        self.model,
+                        torch.tensor([rows[i] for i in group], device=self.device),
+                        steps,
+                        temperature,
+                        self.options.top_k,
+                        self.options.top_p,
+                        generator=generator,
+                        window=self.window,
+                        forbid=forbid,
+                        stop_id=tk.eos_id,
+                        pad_id=tk.pad_id,
+                        until=until(group),
+                        check_every=CHECK_EVERY,
+                        stepper=self.stepper,
+                        on_step=bar.update,
+                        forbid_rows=mask,
+                    )
+                for j, i in enumerate(group):
+                    out[i] = ids[j]
+        width = max(len(r) for r in out)
+        return torch.stack([torch.cat([r, r.new_full((width - len(r),), tk.pad_id)]) for r in out])
 
     def instruments(self, score: Score, index: int) -> Score:
         """The score with the instruments asked for (``--instruments``), else as decoded."""
@@ -362,3 +468,12 @@ class Generator:
         else:
             mapping = load_instrument_map(spec)
         return assign_instruments(score, mapping)
+
+
+def _draw(counts: dict[str, int], rng: np.random.Generator) -> str:
+    """A value drawn in proportion to how often it started a training piece (``Tokenizer.priors``)."""
+    if not counts:
+        raise TunesmithError("this model's tokenizer recorded no training conditions to draw from: ask for them")
+    values = sorted(counts)
+    weights = np.asarray([counts[v] for v in values], dtype=np.float64)
+    return values[int(rng.choice(len(values), p=weights / weights.sum()))]

@@ -94,6 +94,7 @@ def sample(
     check_every: int = 64,
     stepper: Stepper | None = None,
     on_step: Callable[[int], Any] | None = None,
+    forbid_rows: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``steps`` new tokens after ``primer`` (B, P) for each row: (B, steps).
 
@@ -101,8 +102,9 @@ def sample(
     ``model.stepper()``; ``model.stepper(precision)`` for bfloat16 or int8 weights, built once by the caller);
     window models re-run their window through it.
 
-    ``forbid`` ids are never drawn (padding, BOS, UNK); a row that draws ``stop_id`` (EOS) is finished and
-    continues with ``pad_id``; so is a row for which ``until(tokens so far)`` says True (asked every
+    ``forbid`` ids are never drawn (padding, BOS, UNK), nor in row ``b`` the ids where ``forbid_rows[b]`` (B, V)
+    is True (the programs outside a sample's band: one masked fill per token); a row that draws ``stop_id`` (EOS)
+    is finished and continues with ``pad_id``; so is a row for which ``until(tokens so far)`` says True (asked every
     ``check_every`` tokens; a length in notes or bars). Stops early when every row is finished. ``on_step(1)`` is
     called after each token (a progress bar's ``update``).
     """
@@ -118,6 +120,8 @@ def sample(
         last = logits[:, -1].float()
         if forbid_t.numel():
             last[:, forbid_t] = float("-inf")
+        if forbid_rows is not None:
+            last = last.masked_fill(forbid_rows, float("-inf"))
         token = pick(last, temperature, top_k, top_p, generator)
         token = torch.where(done, torch.full_like(token, pad_id), token)
         out[:, t] = token

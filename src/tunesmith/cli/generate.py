@@ -27,6 +27,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         primer=args.primer,
         seed=args.seed,
         style=args.style,
+        key=args.key,
+        band=args.band,
         tempo=args.tempo,
         time_signature=args.time_signature,
         instruments=args.instruments,
@@ -115,7 +117,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--primer", default="random", help="random (a training window), none, or a MIDI/ABC FILE")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--style", metavar="LABEL", help="condition on a style (models trained with --style-tokens)")
-    p.add_argument("--tempo", type=float, metavar="BPM", help="tempo of the output (default 120)")
+    p.add_argument(
+        "--key", metavar="KEY", help="condition on a key, e.g. 'D minor' or 'Eb' (data prepared with --condition key)"
+    )
+    p.add_argument(
+        "--band",
+        metavar="LIST",
+        help="the instruments an event model may play, e.g. sitar,shehnai,flute,bass,drums (General MIDI names or "
+        "numbers, or a preset such as bollywood-band); default: the primer's band, else a training song's",
+    )
+    p.add_argument(
+        "--tempo",
+        type=float,
+        metavar="BPM",
+        help="tempo of the output (default 120); also its bin as a condition (data prepared with --condition tempo)",
+    )
     p.add_argument("--time-signature", metavar="N/D", help="time signature of the output (default 4/4)")
     p.add_argument(
         "--instruments",

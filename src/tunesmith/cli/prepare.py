@@ -52,6 +52,11 @@ def _add_encoding_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--min-token-count", type=int, metavar="K", help="tokens seen fewer times are rare (default 1)")
     g.add_argument("--rare", choices=["unk", "nearest"], help="map rare tokens to UNK or the nearest frequent one")
     g.add_argument("--style-tokens", action="store_true", help="one token per style label (folder) as a condition")
+    g.add_argument(
+        "--condition",
+        metavar="LIST",
+        help="condition tokens after BOS: any of key,tempo,style (key: Krumhansl-Schmuckler estimate; tempo: a bin)",
+    )
     g.add_argument("--split", default="0.8,0.1,0.1", metavar="F,F,F", help="train,valid,test fractions by song")
     g.add_argument("--transpose", metavar="LO..HI", help="transposition augmentation range, e.g. -5..6")
     g.add_argument("--augment-at", choices=["fly", "prepare"], default="fly", help="transpose while training or now")
@@ -77,6 +82,8 @@ def _encoding_settings(args: argparse.Namespace) -> dict[str, Any]:
             settings[key] = getattr(args, key)
     if args.style_tokens:
         settings["style_tokens"] = True
+    if args.condition:
+        settings["conditions"] = tuple(c.strip() for c in args.condition.split(",") if c.strip())
     return settings
 
 
