@@ -153,7 +153,7 @@ def test_the_band_mask_holds_for_an_untrained_model(run, tmp_path):
     assert played and all(_programs(s.score) == {73} for s in played)
     # Token by token, with and without the band's mask, the same model, head and seed.
     tk = generator.tokenizer
-    primer = torch.tensor([generator._head()] * 8)
+    primer = torch.tensor([generator._head()[0]] * 8)
     mask = torch.zeros(8, len(tk), dtype=torch.bool)
     mask[:, tk.band_forbid((73,))] = True
     drawn = {}
@@ -262,3 +262,15 @@ def test_a_primer_file_gives_its_band_and_key(run, tmp_path):
     assert all(s.band == (33, 73) for s in samples)
     assert all(s.head == ["<key:D minor>", "<tempo:96-108>", "<band:33>", "<band:73>", "<band:end>"] for s in samples)
     assert all(np.array_equal(sorted(_programs(s.score)), [33, 73]) for s in samples if s.score is not None)
+
+
+def test_condition_names_are_checked_and_style_is_style_tokens(songs, tmp_path, capsys):
+    from tunesmith.encodings import make_tokenizer
+
+    tokenizer = make_tokenizer("notechord", conditions=("tempo", "style"))
+    assert tokenizer.config.style_tokens and tokenizer.conditions == ("style", "tempo")  # always in that order
+    assert make_tokenizer("notechord", style_tokens=True).conditions == ("style",)
+    code = main(["prepare", str(songs), "-o", str(tmp_path / "d"), *PREPARE, "--condition", "key,mood"])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and "unknown condition 'mood'" in err and "\n" not in err
+    assert not (tmp_path / "d").exists()

@@ -58,6 +58,7 @@ from tunesmith.sample import beam_search, sample
 FORMATS = ("mid", "wav", "ogg", "png", "abc", "musicxml")
 CHECK_EVERY = 64  # tokens between checks of a length given in notes, bars or seconds
 HEADER_SEARCH = 256  # a sequence's conditions and band header lie within its first tokens
+Band = tuple[int, ...] | None  # General MIDI programs, drums -1 (``tunesmith.band``); None: no band to keep
 
 
 @dataclass
@@ -171,7 +172,7 @@ class Generator:
         self.band = self._asked_band()
         self.key_id = tk.key_id(options.key) if options.key is not None else None
         self.tempo_id = tk.tempo_id(options.tempo) if options.tempo and "tempo" in tk.conditions else None
-        self.bands: list[tuple[int, ...] | None] = [None] * options.num  # each primer's band, set by primers()
+        self.bands: list[Band] = [None] * options.num  # each primer's band, set by primers()
         self._controls = set(tk.control_ids)
 
     def _asked_band(self) -> tuple[int, ...] | None:
@@ -188,11 +189,11 @@ class Generator:
 
     # -- primers ----------------------------------------------------------------------------------------------
 
-    def _head(self, rng: np.random.Generator | None = None, piece: Piece | None = None) -> list[int]:
-        """BOS, the conditions asked for (else the primer file's, else drawn from the training pieces') and the band.
+    def _head(self, rng: np.random.Generator | None = None, piece: Piece | None = None) -> tuple[list[int], Band]:
+        """BOS, the conditions asked for (else the primer file's, else drawn from the training pieces'), the band.
 
-        The band (event models with headers) is ``--band``, else the primer file's, else a training piece's header
-        drawn with ``rng``; ``self.bands`` gets it for the mask.
+        Returns the ids and the band (event models with headers, else None): ``--band``, else the primer file's, else
+        a training piece's header drawn with ``rng``.
         """
         tk = self.tokenizer
         rng = rng if rng is not None else np.random.default_rng(self.options.seed)
@@ -210,16 +211,13 @@ class Generator:
                 head.append(tk.token_id(of_piece[name]))
             else:
                 head.append(tk.token_id(_draw(tk.priors.get(name, {}), rng)))
-        self._band = None
-        if tk.has_header:
-            if self.band is not None or piece is not None:
-                self._band = self.band if self.band is not None else tk.band_of(piece.score)
-                head += tk.header_ids(self._band)
-            else:
-                header = [tk.token_id(t) for t in _draw(tk.priors.get("header", {}), rng).split()]
-                self._band = tk.band_of_ids(header)
-                head += header
-        return head
+        if not tk.has_header:
+            return head, None
+        if self.band is not None or piece is not None:
+            band = self.band if self.band is not None else tk.band_of(piece.score)
+            return head + tk.header_ids(band), band
+        header = [tk.token_id(t) for t in _draw(tk.priors.get("header", {}), rng).split()]
+        return head + header, tk.band_of_ids(header)
 
     def primers(self, rng: np.random.Generator) -> tuple[list[list[int]], bool]:
         """Each sample's primer ids and whether the primer belongs in the output (a user's file does).
@@ -228,11 +226,9 @@ class Generator:
         """
         n, kind = self.options.num, self.options.primer
         if kind == "none":
-            rows = []
-            for i in range(n):
-                rows.append(self._head(rng))
-                self.bands[i] = self._band
-            return rows, False
+            heads = [self._head(rng) for _ in range(n)]
+            self.bands = [band for _, band in heads]
+            return [ids for ids, _ in heads], False
         if kind == "random":
             for option in ("style", "key"):
                 if getattr(self.options, option) is not None:
@@ -242,8 +238,8 @@ class Generator:
             if self.tempo_id is not None:
                 raise TunesmithError("--tempo for a tempo-conditioned model works with --primer none or --primer FILE")
             return self._random_windows(rng), False
-        row = self._file_primer(Path(kind), rng)
-        self.bands = [self._band] * n
+        row, band = self._file_primer(Path(kind), rng)
+        self.bands = [band] * n
         return [row] * n, True
 
     def _random_windows(self, rng: np.random.Generator) -> list[list[int]]:
@@ -273,7 +269,7 @@ class Generator:
                 self.bands[row] = self.band if self.band is not None else own
         return rows
 
-    def _file_primer(self, path: Path, rng: np.random.Generator) -> list[int]:
+    def _file_primer(self, path: Path, rng: np.random.Generator) -> tuple[list[int], Band]:
         from tunesmith.corpus.readers import UnreadableFile, read_source
         from tunesmith.corpus.select import select_tracks
 
@@ -296,7 +292,8 @@ class Generator:
             raise TunesmithError(f"primer {path} has no notes to continue")
         if len(body) > MAX_TOKENS:
             raise TunesmithError(f"primer {path} is {len(body):,} tokens long: at most {MAX_TOKENS:,}")
-        return self._head(rng, piece) + body  # all of it: it is written back; window models read its last window
+        head, band = self._head(rng, piece)
+        return head + body, band  # all of it: it is written back; window models read its last window
 
     # -- sampling ---------------------------------------------------------------------------------------------
 
