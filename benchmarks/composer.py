@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -54,6 +55,8 @@ def generate(run: Path, out: Path, args: argparse.Namespace, extra: list[str]) -
     command = ["generate", str(run), "-o", str(out), "--primer", "none", "--num", str(args.num), "-q"]
     command += ["--length", args.length, "--band", args.band, "--tempo", "96", "--seed", "0", *extra]
     cli(command)  # a batch whose samples all failed exits non-zero: its generate.json still says why
+    if not (out / "generate.json").is_file():
+        raise SystemExit(f"generate wrote nothing: {' '.join(command)}")
     return json.loads((out / "generate.json").read_text())["files"]
 
 
@@ -72,12 +75,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-composer-") as tmp:
         root = Path(args.keep) if args.keep else Path(tmp)
         data, run = root / "data", root / "run"
-        if cli(["prepare", str(SONGS), "-o", str(data), *PREPARE, "--cache-dir", str(root / "cache")]) != 0:
-            raise SystemExit("prepare failed")
-        train = ["train", str(data), "-o", str(run), *MODEL, "--epochs", "1", "--steps-per-epoch", str(args.steps)]
-        if cli([*train, "-q", "--valid-batches", "10"]) != 0:
-            raise SystemExit("train failed")
-        train_minutes = (time.perf_counter() - started) / 60
+        if not (run / "train.json").is_file():  # --keep DIR with a finished run: measure it again
+            if cli(["prepare", str(SONGS), "-o", str(data), *PREPARE, "--cache-dir", str(root / "cache")]) != 0:
+                raise SystemExit("prepare failed")
+            train = ["train", str(data), "-o", str(run), *MODEL, "--epochs", "1", "--steps-per-epoch", str(args.steps)]
+            if cli([*train, "-q", "--valid-batches", "10"]) != 0:
+                raise SystemExit("train failed")
+        training = json.loads((run / "train.json").read_text())
+        for name in ["baseline", *KEYS]:
+            shutil.rmtree(root / name.replace(" ", "-"), ignore_errors=True)
         baseline = [r for r in generate(run, root / "baseline", args, []) if "files" in r]
         drawn = Counter(r["key"]["estimated"] for r in baseline)
         rows = {}
@@ -99,10 +105,10 @@ def main() -> None:
         "machine": machine(),
         "command": " ".join(["benchmarks/composer.py", *sys.argv[1:]]),
         "model": " ".join(MODEL),
-        "steps": args.steps,
+        "steps": training["steps"],
         "length": args.length,
         "band": band_names(tuple(sorted(band))),
-        "train_minutes": round(train_minutes, 2),
+        "train_minutes": training["minutes"],
         "minutes": round((time.perf_counter() - started) / 60, 2),
         "keys": rows,
         "baseline_keys": dict(drawn.most_common()),

@@ -3,7 +3,8 @@
 A band is a sorted tuple of General MIDI programs (0..127) with ``DRUMS`` (-1, MidiTok's number) for the drum kit.
 Names are General MIDI names in any letter case (``"Acoustic Grand Piano"``, ``"sitar"``), a few short names
 (``bass``, ``piano``, ``guitar``, ``strings``, ``pad``, ``drums``: see ``ALIASES``), program numbers, or the presets
-``tunesmith generate --instruments`` knows (``bollywood``, ``bollywood-band``, ``piano``, ``strings``, ``band``).
+``tunesmith generate --instruments`` knows (``bollywood``, ``bollywood-band``, ``band``; an instrument name comes
+first, so ``strings`` is the string ensemble and ``piano`` the grand piano).
 """
 
 from __future__ import annotations
@@ -63,14 +64,14 @@ def parse_band(text: str) -> tuple[int, ...]:
     if not items:
         raise TunesmithError("--band is empty: name instruments, e.g. --band sitar,flute,bass,drums")
     for item in items:
-        if item in PRESETS:
-            band.update(part.program for part in PRESETS[item].parts)
-        elif re.fullmatch(r"\d+", item):
+        if re.fullmatch(r"\d+", item):
             if not 0 <= int(item) <= 127:
                 raise TunesmithError(f"--band: program {item} is not a General MIDI program (0..127)")
             band.add(int(item))
-        elif _key(item) in names:
+        elif _key(item) in names:  # before the presets: "strings" in a band is the string ensemble
             band.add(names[_key(item)])
+        elif item in PRESETS:
+            band.update(part.program for part in PRESETS[item].parts)
         else:
             close = difflib.get_close_matches(_key(item), [*names, *PRESETS], n=3, cutoff=0.6)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""

@@ -123,8 +123,9 @@ class EventTokenizer(Tokenizer):
             from tunesmith.instruments import gm_name
 
             names = ", ".join(gm_name(p, p == DRUMS) for p in missing)
-            known = ", ".join(gm_name(p, p == DRUMS) for p in self.band_programs)
-            raise TunesmithError(f"the model never played {names}: its band can hold {known}")
+            known = [gm_name(p, p == DRUMS) for p in self.band_programs]
+            more = f" and {len(known) - 12} more" if len(known) > 12 else ""
+            raise TunesmithError(f"the model never played {names}: its band can hold {', '.join(known[:12])}{more}")
         return [self.index[_band_token(p)] for p in sorted(set(band))] + [self.index[BAND_END]]
 
     def band_of_ids(self, ids) -> tuple[int, ...] | None:
