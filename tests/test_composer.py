@@ -274,3 +274,28 @@ def test_condition_names_are_checked_and_style_is_style_tokens(songs, tmp_path, 
     err = capsys.readouterr().err.strip()
     assert code != 0 and "unknown condition 'mood'" in err and "\n" not in err
     assert not (tmp_path / "d").exists()
+
+
+def test_every_training_window_keeps_its_pieces_head(run):
+    from tunesmith.data import WindowSampler, head_length
+
+    data = run.parent / "data"
+    tokenizer = load_data_tokenizer(data)
+    train = TokenData(data, "train")
+    heads = set(tokenizer.control_ids)
+    tables = {2: tokenizer.transposition_table(2)}
+    sampler = WindowSampler(train, 32, 8, tokenizer.pad_id, seed=0, tables=tables, heads=heads)
+    plain = WindowSampler(train, 32, 8, tokenizer.pad_id, seed=0)
+    starts = {tuple(int(x) for x in train.piece(i)[: head_length(train.piece(i), heads)]) for i in range(8)}
+    assert all(len(h) == 6 or len(h) == 7 for h in starts)  # BOS, key, tempo, 2 or 3 band tokens, band end
+    for k in range(0, sampler.windows, 7):
+        window, unheaded = sampler.window(k), plain.window(k)
+        head = next(h for h in starts if tuple(window[: len(h)]) == h)
+        assert np.array_equal(window[len(head) :], unheaded[len(head) :])  # then the same notes as without heads
+        moved = sampler.window(k, 2)
+        key = parse_key(tokenizer.vocab[window[1]][len("<key:") : -1])
+        assert tokenizer.vocab[moved[1]] == f"<key:{key.transpose(2).name}>"
+    # Style tokens alone (older data) keep the windows they had: no head in front.
+    from tunesmith.encodings import make_tokenizer
+
+    assert tokenizer.window_head and not make_tokenizer("notechord", style_tokens=True).window_head

@@ -161,11 +161,11 @@ def make_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer, total_ste
 class Batches:
     """The batches of the training or validation split in the configured target mode."""
 
-    def __init__(self, data: TokenData, cfg: TrainConfig, pad_id: int, seed: int, tables: dict | None = None):
+    def __init__(self, data: TokenData, cfg: TrainConfig, pad_id: int, seed: int, tables=None, heads=None):
         self.data, self.cfg = data, cfg
         self.stream = cfg.targets == "stream"
         if not self.stream:
-            self.sampler = WindowSampler(data, cfg.seq_len, cfg.batch_size, pad_id, seed=seed, tables=tables)
+            self.sampler = WindowSampler(data, cfg.seq_len, cfg.batch_size, pad_id, seed, tables=tables, heads=heads)
 
     def per_epoch(self, limit: int | None) -> int:
         if self.stream:
@@ -309,7 +309,9 @@ class Trainer:
         check_window(cfg.seq_len, cfg.batch_size, cfg.targets, len(self.tokenizer), train_data, window_given)
         lo, hi = fly_transpose(train_data.meta)
         tables = {s: self.tokenizer.transposition_table(s) for s in range(lo, hi + 1) if s}
-        self.train_batches = Batches(train_data, cfg, self.pad_id, cfg.seed, tables)
+        # Key, tempo and band conditions head every window (see WindowSampler); style-only data keeps its windows.
+        self.heads = set(self.tokenizer.control_ids) if self.tokenizer.window_head else None
+        self.train_batches = Batches(train_data, cfg, self.pad_id, cfg.seed, tables, self.heads)
         self.valid_batches = self._valid_batches()
         self.steps_per_epoch = self.train_batches.per_epoch(cfg.steps_per_epoch)
         self.optimizer = make_optimizer(cfg, self.model.parameters())
@@ -361,7 +363,7 @@ class Trainer:
             return None
         valid = TokenData(Path(self.cfg.data), "valid")
         try:
-            batches = Batches(valid, self.cfg, self.pad_id, self.cfg.seed + 1)
+            batches = Batches(valid, self.cfg, self.pad_id, self.cfg.seed + 1, heads=self.heads)
             batches.per_epoch(self.cfg.valid_batches)
         except TunesmithError as exc:
             self.log(f"no validation: {exc}")

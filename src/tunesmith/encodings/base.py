@@ -209,6 +209,11 @@ class Tokenizer(ABC):
         return False
 
     @property
+    def window_head(self) -> bool:
+        """Whether training windows keep their piece's head: sequences with a key, tempo or band to learn from."""
+        return self.has_header or bool({"key", "tempo"} & set(self.conditions))
+
+    @property
     def control_ids(self) -> list[int]:
         """The ids of condition and header tokens: never drawn after the head of a sequence."""
         return [i for i, t in enumerate(self.vocab) if is_control(t)]
