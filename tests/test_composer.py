@@ -299,3 +299,23 @@ def test_every_training_window_keeps_its_pieces_head(run):
     from tunesmith.encodings import make_tokenizer
 
     assert tokenizer.window_head and not make_tokenizer("notechord", style_tokens=True).window_head
+
+
+def test_window_models_keep_the_head_in_every_window_they_rerun(songs, tmp_path):
+    from tunesmith.sample import _window
+
+    primer = torch.arange(5)[None]  # a head of 5 ids
+    context = torch.arange(20, 28)[None]  # the last 8 ids of a sequence of 30
+    assert _window(primer, 8, 5, primer, 5).tolist() == [[0, 1, 2, 3, 4]]
+    assert _window(context, 8, 5, primer, 30).tolist() == [[0, 1, 2, 3, 4, 25, 26, 27]]
+    assert _window(context, 8, 0, primer, 30).tolist() == [list(range(20, 28))]
+    data, run_dir = tmp_path / "data", tmp_path / "run"
+    args = ["prepare", str(songs), "-o", str(data), "--encoding", "notechord", "--no-cache", "-q", "--condition", "key"]
+    assert main(args) == 0
+    args = ["train", str(data), "-o", str(run_dir), "--model", "lstm-seed", "--seq-len", "16", "--epochs", "1", "-q"]
+    assert main([*args, "--steps-per-epoch", "2", "--valid-batches", "1"]) == 0
+    options = GenerateOptions(num=2, length="40", primer="none", key="A minor", check=False, progress=False)
+    generator = Generator(run_dir, options)
+    samples = generator.generate()
+    assert generator.heads == [2, 2] and all(s.head == ["<key:A minor>"] for s in samples)
+    assert all(s.tokens == 40 for s in samples if s.score is not None)

@@ -173,6 +173,8 @@ class Generator:
         self.key_id = tk.key_id(options.key) if options.key is not None else None
         self.tempo_id = tk.tempo_id(options.tempo) if options.tempo and "tempo" in tk.conditions else None
         self.bands: list[Band] = [None] * options.num  # each primer's band, set by primers()
+        self._file_head = 0
+        self.heads = [0] * options.num  # each primer's head length (BOS, conditions, band): kept by window models
         self._controls = set(tk.control_ids)
 
     def _asked_band(self) -> tuple[int, ...] | None:
@@ -228,6 +230,7 @@ class Generator:
         if kind == "none":
             heads = [self._head(rng) for _ in range(n)]
             self.bands = [band for _, band in heads]
+            self.heads = [len(ids) if self.tokenizer.window_head else 0 for ids, _ in heads]
             return [ids for ids, _ in heads], False
         if kind == "random":
             for option in ("style", "key"):
@@ -237,9 +240,10 @@ class Generator:
                     )
             if self.tempo_id is not None:
                 raise TunesmithError("--tempo for a tempo-conditioned model works with --primer none or --primer FILE")
+            self.heads = [0] * n
             return self._random_windows(rng), False
         row, band = self._file_primer(Path(kind), rng)
-        self.bands = [band] * n
+        self.bands, self.heads = [band] * n, [self._file_head] * n
         return [row] * n, True
 
     def _random_windows(self, rng: np.random.Generator) -> list[list[int]]:
@@ -293,6 +297,7 @@ class Generator:
         if len(body) > MAX_TOKENS:
             raise TunesmithError(f"primer {path} is {len(body):,} tokens long: at most {MAX_TOKENS:,}")
         head, band = self._head(rng, piece)
+        self._file_head = len(head) if self.tokenizer.window_head else 0
         return head + body, band  # all of it: it is written back; window models read its last window
 
     # -- sampling ---------------------------------------------------------------------------------------------
@@ -331,7 +336,8 @@ class Generator:
 
                 label = f"T={temperature:g}" + (f" retry {attempt}" if attempt else "")
                 bands = [samples[i].band for i in pending]
-                ids = self._sample(rows, bands, steps, temperature, generator, until, label)
+                heads = [self.heads[i] for i in pending]
+                ids = self._sample(rows, bands, heads, steps, temperature, generator, until, label)
                 for j, i in enumerate(pending):
                     self._judge(samples[i], rows[j], keep_primer, ids[j].tolist(), row_starts[j], meter)
                     samples[i].attempts = attempt + 1
@@ -401,8 +407,13 @@ class Generator:
     def _band_forbid(self, band: tuple[int, ...] | None) -> list[int]:
         return self.tokenizer.band_forbid(band) if band is not None else []
 
-    def _sample(self, rows: list[list[int]], bands: list, steps: int, temperature: float, generator, until, label):
-        """(B, W) new ids for each primer row; rows of one length are one batch, each masked to its band."""
+    def _sample(
+        self, rows: list[list[int]], bands: list, heads: list[int], steps: int, temperature, generator, until, label
+    ):
+        """(B, W) new ids for each primer row; rows of one length are one batch, each masked to its band.
+
+        ``heads``: how many first ids of each row are its head, which window models keep in every window.
+        """
         tk = self.tokenizer
         forbid = self.forbid if self.options.allow_early_end else (*self.forbid, tk.eos_id)
         if self.options.beam > 1:
@@ -449,6 +460,7 @@ class Generator:
                         stepper=self.stepper,
                         on_step=bar.update,
                         forbid_rows=mask,
+                        head=heads[group[0]],
                     )
                 for j, i in enumerate(group):
                     out[i] = ids[j]

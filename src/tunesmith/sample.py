@@ -95,6 +95,7 @@ def sample(
     stepper: Stepper | None = None,
     on_step: Callable[[int], Any] | None = None,
     forbid_rows: torch.Tensor | None = None,
+    head: int = 0,
 ) -> torch.Tensor:
     """``steps`` new tokens after ``primer`` (B, P) for each row: (B, steps).
 
@@ -106,7 +107,8 @@ def sample(
     is True (the programs outside a sample's band: one masked fill per token); a row that draws ``stop_id`` (EOS)
     is finished and continues with ``pad_id``; so is a row for which ``until(tokens so far)`` says True (asked every
     ``check_every`` tokens; a length in notes or bars). Stops early when every row is finished. ``on_step(1)`` is
-    called after each token (a progress bar's ``update``).
+    called after each token (a progress bar's ``update``). Window models keep the primer's first ``head`` ids
+    (BOS and its conditions and band) in front of every window they re-run, as they were trained.
     """
     model.eval()
     forbid_t = torch.as_tensor(list(forbid), dtype=torch.long, device=primer.device)
@@ -115,7 +117,7 @@ def sample(
     rerun = window_rerun(model)
     step = stepper or model.stepper()
     context = primer
-    logits, state = step(primer[:, -window:]) if rerun else model(primer)
+    logits, state = step(_window(primer, window, head, primer, primer.shape[1])) if rerun else model(primer)
     for t in range(steps):
         last = logits[:, -1].float()
         if forbid_t.numel():
@@ -137,10 +139,21 @@ def sample(
             break
         if rerun:
             context = torch.cat([context, token[:, None]], dim=1)[:, -window:]
-            logits, _ = step(context)
+            logits, _ = step(_window(context, window, head, primer, primer.shape[1] + t + 1))
         else:
             logits, state = step(token[:, None], state)
     return out
+
+
+def _window(context: torch.Tensor, window: int, head: int, primer: torch.Tensor, length: int) -> torch.Tensor:
+    """What a window model reads of a sequence of ``length`` ids whose last ones (at most ``window``) are ``context``.
+
+    The last ``window`` ids, or, once the sequence is longer than a window, the primer's first ``head`` ids and the
+    last ids after them. ``context`` never holds the whole sequence, so a long sample costs what a short one does.
+    """
+    if length <= window or not 0 < head < window:
+        return context[:, -window:]
+    return torch.cat([primer[:, :head], context[:, -(window - head) :]], dim=1)
 
 
 @torch.no_grad()
