@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 SOUNDFONT_PKG ?= timgm6mb-soundfont
 BROWSER_PKG ?= chromium
 
-.PHONY: install system-deps demo studio test test-fast bench bench-jsb lint format clean
+.PHONY: install system-deps demo studio test test-fast bench bench-jsb bench-composer lint format clean
 
 install: $(STAMP) system-deps
 
@@ -72,6 +72,10 @@ bench: install
 # The JSB Chorales polyphonic benchmark: about 35 minutes (30 of training) on a 2-core CPU.
 bench-jsb: install
 	$(PY) benchmarks/jsb.py
+
+# The composer's controls (--key kept, --band kept) on a smoke-sized Bollywood model: a few minutes of training.
+bench-composer: install
+	$(PY) benchmarks/composer.py
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks docs examples

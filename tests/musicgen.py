@@ -72,3 +72,26 @@ def note_set(score, grid: float | None = None) -> list[tuple]:
             )
             out.append((t, d, n.pitch))
     return sorted(out)
+
+
+def key_song(
+    path: Path, tonic: int, minor: bool, seed: int = 0, bars: int = 8, qpm: float = 120.0, with_drums: bool = True
+) -> Path:
+    """A song in a known key: a melody on the scale of ``tonic`` (the tonic triad likelier), a bass on the tonic and
+    dominant, and (optionally) a kick on every beat; ``tonic`` is a pitch class, C major and A minor at their
+    usual octave."""
+    steps = [0, 2, 3, 5, 7, 8, 10] if minor else [0, 2, 4, 5, 7, 9, 11]
+    weights = [4, 1, 3, 1, 3, 1, 1]  # degrees 1, 3 and 5 twice as likely or more
+    rng = random.Random(seed)
+    base = 60 + tonic if tonic < 6 else 48 + tonic
+    melody_notes = []
+    for i in range(bars * 8):
+        degree = rng.choices(range(7), weights)[0]
+        melody_notes.append((i * 0.5, 0.5, base + 12 + steps[degree], 70 + rng.randrange(30)))
+    bass = [(b * 4.0 + h * 2.0, 2.0, base - 12 + (0 if h == 0 else 7), 90) for b in range(bars) for h in (0, 1)]
+    tracks = [{"name": "Lead", "program": 73, "notes": melody_notes}, {"name": "Bass", "program": 33, "notes": bass}]
+    if with_drums:
+        tracks.append({"program": 0, "is_drum": True, "notes": [(b, 0.25, 36, 100) for b in range(bars * 4)]})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    make_score(tracks, qpm=qpm).dump_midi(str(path))
+    return path

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 from symusic import Score
-from tunesmith.trainer import make_optimizer, make_scheduler
 
 from conftest import BOLLYWOOD
 from musicgen import write_song
@@ -26,6 +25,7 @@ from tunesmith.instruments import PRESETS, SITAR, load_instrument_map
 from tunesmith.models import build_model, model_spec
 from tunesmith.optimizers import OPTIMIZERS, SCHEDULES
 from tunesmith.postprocess import assign_instruments
+from tunesmith.trainer import make_optimizer, make_scheduler
 
 
 @pytest.fixture(scope="module")

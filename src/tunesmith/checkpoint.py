@@ -89,6 +89,7 @@ class Checkpoint:
     scheduler: dict[str, Any] | None = None
     rng: dict[str, Any] | None = None
     stream_state: Any = None
+    init: dict[str, Any] | None = None  # fine-tuning: the checkpoint its weights started from
 
     @property
     def run_dir(self) -> RunDir | None:

@@ -192,6 +192,13 @@ class TrainConfig:
     data: str = option("", "the data directory (from `tunesmith prepare --encoding`)", cli=False)
     model: str = option("lstm", "a preset from --list-models", metavar="NAME", group="model")
     model_options: dict[str, Any] = option(help="the preset's model settings to change", factory=dict, cli=False)
+    init: str | None = option(
+        None,
+        "fine-tune: start from this trained model (its best.pt for a run directory; the same vocabulary as "
+        "DATA_DIR), with a fresh optimizer",
+        metavar="RUN_DIR|CHECKPOINT",
+        group="model",
+    )
     targets: str | None = option(
         None,
         "all: a target at every position; last: one per window (the seeds); stream: stateful streams",

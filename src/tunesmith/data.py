@@ -270,6 +270,11 @@ class WindowSampler:
     otherwise one target per window, ``ids[s+T]``, as the seeds trained. Pieces shorter than a window are padded
     with ``pad_id`` (targets equal to ``pad_id`` are to be ignored by the loss). ``tables`` maps a semitone shift to
     a transposition table; each window gets a random shift, or none when a token cannot be shifted.
+
+    ``heads``: the ids of condition and header tokens (key, tempo, band, style). When given, every window keeps its
+    piece's head (BOS and the control tokens after it) in front of its notes: a window cut from the middle of a song
+    still says the song's key, tempo and band, so the model learns what they mean from every window, not from the
+    one in a few hundred that starts at the beginning.
     """
 
     def __init__(
@@ -281,6 +286,7 @@ class WindowSampler:
         seed: int = 0,
         many_to_many: bool = True,
         tables: dict[int, np.ndarray] | None = None,
+        heads: set[int] | None = None,
     ) -> None:
         lengths = np.diff(data.bounds)
         usable = np.flatnonzero(lengths >= 2)
@@ -294,6 +300,7 @@ class WindowSampler:
         self.cumulative = np.cumsum(self.starts_per_piece)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
+        self.head_lengths = np.asarray([head_length(data.piece(int(p)), heads) for p in usable]) if heads else None
 
     @property
     def windows(self) -> int:
@@ -306,6 +313,9 @@ class WindowSampler:
         offset = k - (int(self.cumulative[j - 1]) if j else 0)
         piece = self.data.piece(int(self.pieces[j]))
         ids = np.asarray(piece[offset : offset + self.seq_len + 1], dtype=np.int64)
+        head = int(self.head_lengths[j]) if self.head_lengths is not None else 0
+        if offset and 0 < head < self.seq_len:  # the piece's head, then the window's notes after it
+            ids = np.concatenate([np.asarray(piece[:head], np.int64), ids[head:]])
         if ids.size < self.seq_len + 1:
             ids = np.concatenate([ids, np.full(self.seq_len + 1 - ids.size, self.pad_id, np.int64)])
         if shift and shift in self.tables:
@@ -342,6 +352,16 @@ class WindowSampler:
         for b in range(start, self.batches_per_epoch(max_batches)):
             rng = np.random.default_rng((self.seed, number, b))
             yield self.batch(order[b * self.batch_size : (b + 1) * self.batch_size], rng)
+
+
+def head_length(ids: np.ndarray, controls: set[int], limit: int = 256) -> int:
+    """How many ids a piece's head takes: BOS (its first id) and the control ids right after it."""
+    n = 1
+    for i in np.asarray(ids[1:limit], dtype=np.int64).tolist():
+        if i not in controls:
+            break
+        n += 1
+    return n
 
 
 def stream_batches(

@@ -24,12 +24,14 @@ import torch
 from symusic import Score
 from tqdm import tqdm
 
+from tunesmith.band import parse_band
 from tunesmith.checkpoint import LoadedModel, load_model
 from tunesmith.config import SelectConfig, option
 from tunesmith.data import TokenData, check_data_dir, check_same_data, data_fingerprint
 from tunesmith.encodings.base import DecodeResult
 from tunesmith.errors import TunesmithError
 from tunesmith.instruments import PRESETS, load_instrument_map
+from tunesmith.keys import parse_key
 from tunesmith.layout import RunDir
 from tunesmith.length import (
     MAX_TOKENS,
@@ -61,6 +63,8 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 REPAIRED = "the ABC text does not parse as written: the MIDI is of a repaired copy"
 CHECK_EVERY = 64  # tokens between checks of a length given in notes, bars or seconds
+HEADER_SEARCH = 256  # a sequence's conditions and band header lie within its first tokens
+Band = tuple[int, ...] | None  # General MIDI programs, drums -1 (``tunesmith.band``); None: no band to keep
 
 
 @dataclass
@@ -78,7 +82,20 @@ class GenerateOptions:
     primer: str = option("random", "random (a training window), none, or a MIDI/ABC FILE")
     seed: int = option(0, "random seed: the same seed gives the same files")
     style: str | None = option(None, "condition on a style (models trained with --style-tokens)", metavar="LABEL")
-    tempo: float | None = option(None, "tempo of the output (default 120)", metavar="BPM")
+    key: str | None = option(
+        None, "condition on a key, e.g. 'D minor' or 'Eb' (data prepared with --condition key)", metavar="KEY"
+    )
+    band: str | None = option(
+        None,
+        "the instruments an event model may play, e.g. sitar,shehnai,flute,bass,drums (General MIDI names or numbers, "
+        "or a preset such as bollywood-band); default: the primer's band, else a training song's",
+        metavar="LIST",
+    )
+    tempo: float | None = option(
+        None,
+        "tempo of the output (default 120); also its bin as a condition (data prepared with --condition tempo)",
+        metavar="BPM",
+    )
     time_signature: str | None = option(None, "time signature of the output (default 4/4)", metavar="N/D")
     instruments: str | None = option(
         None,
@@ -133,6 +150,15 @@ class GenerateOptions:
             parse_time_signature(self.time_signature)
         if self.instruments:
             load_instrument_map(self.instruments)
+        if self.band is not None:
+            if self.instruments is not None:
+                raise TunesmithError("--band keeps the model's own tracks: leave out --instruments (or --band)")
+            parse_band(self.band)
+        if self.key is not None:
+            try:
+                parse_key(self.key)
+            except ValueError as exc:
+                raise TunesmithError(f"unknown key: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -166,6 +192,8 @@ class Sample:
     warnings: list[str] = field(default_factory=list)  # tracks dropped to fit the channels, decoder warnings
     settings: GenerateOptions = field(default_factory=lambda: GenerateOptions())
     composer: str = ""  # the run's name, written into the MIDI and MusicXML files
+    head: list[str] = field(default_factory=list)  # the condition and header tokens it was drawn after
+    band: tuple[int, ...] | None = None  # the programs it may play (event models with band headers)
 
     @property
     def ok(self) -> bool:
@@ -202,28 +230,85 @@ class Generator:
             known = ", ".join(self.tokenizer.styles) or "none: the model was trained without --style-tokens"
             raise TunesmithError(f"unknown style {options.style!r}: this model knows {known}")
         self.run_name = self.ckpt.run_name
-        specials = (self.tokenizer.pad_id, self.tokenizer.bos_id, self.tokenizer.unk_id)
-        self.forbid = tuple(dict.fromkeys(specials + self.tokenizer.style_ids))
+        tk = self.tokenizer
+        specials = (tk.pad_id, tk.bos_id, tk.unk_id)
+        self.forbid = tuple(dict.fromkeys(specials + tuple(tk.control_ids)))  # conditions and headers: the head's
+        self.band = self._asked_band()
+        self.key_id = tk.key_id(options.key) if options.key is not None else None
+        self.tempo_id = tk.tempo_id(options.tempo) if options.tempo and "tempo" in tk.conditions else None
+        self.bands: list[Band] = [None] * options.num  # each primer's band, set by primers()
+        self._file_head = 0
+        self.heads = [0] * options.num  # each primer's head length (BOS, conditions, band): kept by window models
+        self._controls = set(tk.control_ids)
+
+    def _asked_band(self) -> tuple[int, ...] | None:
+        if self.options.band is None:
+            return None
+        if not self.tokenizer.has_header:
+            raise TunesmithError(
+                "--band needs an event model whose pieces start with their band (prepared with band headers); "
+                "this model has none: use --instruments"
+            )
+        band = parse_band(self.options.band)
+        self.tokenizer.header_ids(band)  # a program the model never played: one line now
+        return band
 
     # -- primers ----------------------------------------------------------------------------------------------
 
-    def _head(self) -> list[int]:
-        head = [self.tokenizer.bos_id]
-        if self.options.style is not None:
-            head.append(self.tokenizer.style_id(self.options.style))
-        return head
+    def _head(self, rng: np.random.Generator | None = None, piece: Piece | None = None) -> tuple[list[int], Band]:
+        """BOS, the conditions asked for (else the primer file's, else drawn from the training pieces'), the band.
 
-    def primers(self, rng: np.random.Generator) -> tuple[torch.Tensor, bool]:
-        """(B, P) primer ids and whether the primer belongs in the output (a user's file does)."""
+        Returns the ids and the band (event models with headers, else None): ``--band``, else the primer file's, else
+        a training piece's header drawn with ``rng``.
+        """
+        tk = self.tokenizer
+        rng = rng if rng is not None else np.random.default_rng(self.options.seed)
+        head = [tk.bos_id]
+        if self.options.style is not None:
+            head.append(tk.token_id(f"<style:{self.options.style}>"))
+        given = {"key": self.key_id, "tempo": self.tempo_id}
+        of_piece = dict(zip(("key", "tempo"), tk.condition_tokens(piece, style=False))) if piece is not None else {}
+        for name in ("key", "tempo"):
+            if name not in tk.conditions:
+                continue
+            if given[name] is not None:
+                head.append(given[name])
+            elif piece is not None:
+                head.append(tk.token_id(of_piece[name]))
+            else:
+                head.append(tk.token_id(_draw(tk.priors.get(name, {}), rng)))
+        if not tk.has_header:
+            return head, None
+        if self.band is not None or piece is not None:
+            band = self.band if self.band is not None else tk.band_of(piece.score)
+            return head + tk.header_ids(band), band
+        header = [tk.token_id(t) for t in _draw(tk.priors.get("header", {}), rng).split()]
+        return head + header, tk.band_of_ids(header)
+
+    def primers(self, rng: np.random.Generator) -> tuple[list[list[int]], bool]:
+        """Each sample's primer ids and whether the primer belongs in the output (a user's file does).
+
+        Primers may differ in length (their bands do): ``_sample`` draws each length's rows as one batch.
+        """
         n, kind = self.options.num, self.options.primer
         if kind == "none":
-            rows = [self._head()] * n
-            return torch.tensor(rows, device=self.device), False
+            heads = [self._head(rng) for _ in range(n)]
+            self.bands = [band for _, band in heads]
+            self.heads = [len(ids) if self.tokenizer.window_head else 0 for ids, _ in heads]
+            return [ids for ids, _ in heads], False
         if kind == "random":
-            if self.options.style is not None:
-                raise TunesmithError("--style works with --primer none or --primer FILE (a random window has its own)")
-            return torch.tensor(self._random_windows(rng), device=self.device), False
-        return torch.tensor([self._file_primer(Path(kind))] * n, device=self.device), True
+            for option in ("style", "key"):
+                if getattr(self.options, option) is not None:
+                    raise TunesmithError(
+                        f"--{option} works with --primer none or --primer FILE (a random window has its own)"
+                    )
+            if self.tempo_id is not None:
+                raise TunesmithError("--tempo for a tempo-conditioned model works with --primer none or --primer FILE")
+            self.heads = [0] * n
+            return self._random_windows(rng), False
+        row, band = self._file_primer(Path(kind), rng)
+        self.bands, self.heads = [band] * n, [self._file_head] * n
+        return [row] * n, True
 
     def _random_windows(self, rng: np.random.Generator) -> list[list[int]]:
         """Windows of the training split, read under a shared lock from the very data the run was trained on."""
@@ -242,13 +327,16 @@ class Generator:
         size = int(min(self.window, max(lengths.max() - 1, 1)))
         usable = np.flatnonzero(lengths > size)
         rows = []
-        for _ in range(self.options.num):
+        for row in range(self.options.num):
             piece = int(rng.choice(usable))
             start = int(rng.integers(0, lengths[piece] - size))
             rows.append([int(i) for i in data.piece(piece)[start : start + size]])
+            if self.tokenizer.has_header:  # the band of the song the window comes from, unless one was asked
+                own = self.tokenizer.band_of_ids(data.piece(piece)[:HEADER_SEARCH])
+                self.bands[row] = self.band if self.band is not None else own
         return rows
 
-    def _file_primer(self, path: Path) -> list[int]:
+    def _file_primer(self, path: Path, rng: np.random.Generator) -> tuple[list[int], Band]:
         from tunesmith.corpus.readers import UnreadableFile, read_source
         from tunesmith.corpus.select import select_tracks
 
@@ -258,9 +346,10 @@ class Generator:
             parsed, _ = read_source(path, path.read_bytes(), 480)
             if not parsed or not sum(len(t.notes) for t in parsed[0].score.tracks):
                 raise TunesmithError(f"primer {path} has no notes to continue (a file with a header and no notes?)")
-            merged = select_tracks(parsed[0].score, SelectConfig(instruments="merge"))
+            drums = "keep" if self.tokenizer.has_header else "drop"  # a band has its drums
+            merged = select_tracks(parsed[0].score, SelectConfig(instruments="merge", drums=drums))
             piece = Piece(merged[0].to("quarter"), id=path.stem, source=str(path), abc=parsed[0].abc)
-            ids = self.tokenizer.encode(piece, style=False)
+            ids = self.tokenizer.encode(piece, head=False)
         except (UnreadableFile, IndexError, ValueError, RuntimeError) as exc:
             raise TunesmithError(
                 f"cannot read primer {path}: {str(exc).splitlines()[0] if str(exc) else 'no notes'}"
@@ -270,7 +359,9 @@ class Generator:
             raise TunesmithError(f"primer {path} has no notes to continue")
         if len(body) > MAX_TOKENS:
             raise TunesmithError(f"primer {path} is {len(body):,} tokens long: at most {MAX_TOKENS:,}")
-        return self._head() + body  # all of it: it is written back; window models read its last window
+        head, band = self._head(rng, piece)
+        self._file_head = len(head) if self.tokenizer.window_head else 0
+        return head + body, band  # all of it: it is written back; window models read its last window
 
     # -- sampling ---------------------------------------------------------------------------------------------
 
@@ -286,24 +377,34 @@ class Generator:
         for ti, temperature in enumerate(self.options.temperatures):
             rng = np.random.default_rng((self.options.seed, ti))
             primer, keep_primer = self.primers(rng)
-            starts = [self._start(primer[i].tolist()) if keep_primer else Start() for i in range(primer.shape[0])]
+            starts = [self._start(primer[i]) if keep_primer else Start() for i in range(len(primer))]
             suffix = f"-t{temperature:g}" if len(self.options.temperatures) > 1 else ""
             samples = [
                 Sample(f"sample-{i + 1:02d}{suffix}", temperature, i, settings=self.options, composer=self.run_name)
                 for i in range(self.options.num)
             ]
+            for i, sample_ in enumerate(samples):
+                sample_.band = self.bands[i]
+                sample_.head = [self.tokenizer.vocab[t] for t in primer[i][:HEADER_SEARCH] if t in self._controls]
             pending = list(range(self.options.num))
             drawn = self.options.beam == 1 and temperature > 0  # beam search and greedy draw nothing to redraw
             for attempt in range(self.options.retries + 1 if self.options.check and drawn else 1):
                 seed = self.options.seed * 1_000 + ti + 1_000_003 * attempt  # attempt 0: the seed it always had
                 generator = torch.Generator(device=self.device).manual_seed(seed)
-                rows = primer[pending]
+                rows = [primer[i] for i in pending]
                 row_starts = [starts[i] for i in pending]
-                until = None if unit == "tokens" else self._until(rows, keep_primer, target, row_starts)
+
+                def until(group: list[int], rows=rows, row_starts=row_starts, keep=keep_primer):  # one length's rows
+                    if unit == "tokens":
+                        return None
+                    return self._until([rows[j] for j in group], keep, target, [row_starts[j] for j in group])
+
                 label = f"T={temperature:g}" + (f" retry {attempt}" if attempt else "")
-                ids = self._sample(rows, steps, temperature, generator, until, label)
+                bands = [samples[i].band for i in pending]
+                heads = [self.heads[i] for i in pending]
+                ids = self._sample(rows, bands, heads, steps, temperature, generator, until, label)
                 for j, i in enumerate(pending):
-                    self._judge(samples[i], rows[j].tolist(), keep_primer, ids[j].tolist(), row_starts[j], target)
+                    self._judge(samples[i], rows[j], keep_primer, ids[j].tolist(), row_starts[j], target)
                     samples[i].attempts = attempt + 1
                 pending = [i for i in pending if not samples[i].ok]
                 if not pending:
@@ -323,7 +424,7 @@ class Generator:
         new_ids = [i for i in row if i != self.tokenizer.pad_id]
         if self.tokenizer.eos_id in new_ids:
             new_ids = new_ids[: new_ids.index(self.tokenizer.eos_id)]
-        ids = (primer_ids if keep_primer else self._head()) + row
+        ids = (primer_ids if keep_primer else [self.tokenizer.bos_id]) + row
         result = self.tokenizer.try_decode(ids)
         if not result.ok:
             record.reasons.append(f"does not decode: {result.error}")
@@ -366,14 +467,14 @@ class Generator:
         return write_samples(self, Path(out_dir))
 
     def _until(
-        self, rows: torch.Tensor, keep_primer: bool, target: Target, starts: list[Start]
+        self, rows: list[list[int]], keep_primer: bool, target: Target, starts: list[Start]
     ) -> Callable[[torch.Tensor], torch.Tensor]:
         """Whether each row has reached the asked length of new music (checked every ``CHECK_EVERY`` tokens)."""
 
         def enough(out: torch.Tensor) -> torch.Tensor:
             done = []
             for i in range(out.shape[0]):
-                ids = (rows[i].tolist() if keep_primer else self._head()) + out[i].tolist()
+                ids = (rows[i] if keep_primer else [self.tokenizer.bos_id]) + out[i].tolist()
                 result = self.tokenizer.try_decode(ids)
                 ok = result.ok and new_length(result.score, target.unit, starts[i], target.meter) > target.amount
                 done.append(ok)
@@ -381,44 +482,68 @@ class Generator:
 
         return enough
 
-    def _sample(self, primer: torch.Tensor, steps: int, temperature: float, generator, until, label: str):
+    def _band_forbid(self, band: tuple[int, ...] | None) -> list[int]:
+        return self.tokenizer.band_forbid(band) if band is not None else []
+
+    def _sample(
+        self, rows: list[list[int]], bands: list, heads: list[int], steps: int, temperature, generator, until, label
+    ):
+        """(B, W) new ids for each primer row; rows of one length are one batch, each masked to its band.
+
+        ``heads``: how many first ids of each row are its head, which window models keep in every window.
+        """
         tk = self.tokenizer
         forbid = self.forbid if self.options.allow_early_end else (*self.forbid, tk.eos_id)
         if self.options.beam > 1:
-            rows = [
+            out = [
                 beam_search(
                     self.model,
-                    primer[i : i + 1],
+                    torch.tensor([rows[i]], device=self.device),
                     steps,
                     self.options.beam,
                     self.window,
-                    forbid,
+                    (*forbid, *self._band_forbid(bands[i])),
                     tk.eos_id,
                     stepper=self.stepper,
                 )[0]
-                for i in range(primer.shape[0])
+                for i in range(len(rows))
             ]
-            width = max(len(r) for r in rows)
-            return torch.stack([torch.cat([r, r.new_full((width - len(r),), tk.pad_id)]) for r in rows])
-        disable = None if self.options.progress else True  # None: a bar on a terminal only
-        with tqdm(total=steps, desc=label, unit="tok", disable=disable, leave=False) as bar:
-            return sample(
-                self.model,
-                primer,
-                steps,
-                temperature,
-                self.options.top_k,
-                self.options.top_p,
-                generator=generator,
-                window=self.window,
-                forbid=forbid,
-                stop_id=tk.eos_id,
-                pad_id=tk.pad_id,
-                until=until,
-                check_every=CHECK_EVERY,
-                stepper=self.stepper,
-                on_step=bar.update,
-            )
+        else:
+            groups: dict[int, list[int]] = {}
+            for i, row in enumerate(rows):
+                groups.setdefault(len(row), []).append(i)
+            out = [None] * len(rows)
+            disable = None if self.options.progress else True  # None: a bar on a terminal only
+            for group in groups.values():
+                mask = None
+                if any(bands[i] is not None for i in group):
+                    mask = torch.zeros(len(group), len(tk), dtype=torch.bool, device=self.device)
+                    for j, i in enumerate(group):
+                        mask[j, self._band_forbid(bands[i])] = True
+                with tqdm(total=steps, desc=label, unit="tok", disable=disable, leave=False) as bar:
+                    ids = sample(
+                        self.model,
+                        torch.tensor([rows[i] for i in group], device=self.device),
+                        steps,
+                        temperature,
+                        self.options.top_k,
+                        self.options.top_p,
+                        generator=generator,
+                        window=self.window,
+                        forbid=forbid,
+                        stop_id=tk.eos_id,
+                        pad_id=tk.pad_id,
+                        until=until(group),
+                        check_every=CHECK_EVERY,
+                        stepper=self.stepper,
+                        on_step=bar.update,
+                        forbid_rows=mask,
+                        head=heads[group[0]],
+                    )
+                for j, i in enumerate(group):
+                    out[i] = ids[j]
+        width = max(len(r) for r in out)
+        return torch.stack([torch.cat([r, r.new_full((width - len(r),), tk.pad_id)]) for r in out])
 
     def instruments(self, score: Score, index: int) -> Score:
         """The score with the instruments asked for (``--instruments``), else as decoded."""
@@ -428,3 +553,12 @@ class Generator:
         # a preset that draws its instruments (random-indian) draws them from the seed and the sample's number
         mapping = load_instrument_map(spec, random.Random(self.options.seed * 1_000_003 + index))
         return assign_instruments(score, mapping)
+
+
+def _draw(counts: dict[str, int], rng: np.random.Generator) -> str:
+    """A value drawn in proportion to how often it started a training piece (``Tokenizer.priors``)."""
+    if not counts:
+        raise TunesmithError("this model's tokenizer recorded no training conditions to draw from: ask for them")
+    values = sorted(counts)
+    weights = np.asarray([counts[v] for v in values], dtype=np.float64)
+    return values[int(rng.choice(len(values), p=weights / weights.sum()))]

@@ -56,6 +56,25 @@ def write_samples(generator: Generator, out_dir: Path) -> list[dict[str, Any]]:
     return records
 
 
+def _conditions(sample: Sample, score: Score, options) -> dict[str, Any]:
+    """What a sample was asked for and what it is: its head tokens, band, drums, key (asked and estimated), tempo."""
+    from tunesmith.band import band_names
+    from tunesmith.keys import estimate_key, parse_key
+
+    out: dict[str, Any] = {}
+    if sample.head:
+        out["conditions"] = sample.head
+    if sample.band is not None:
+        out["band"] = band_names(sample.band)
+    out["drums"] = any(t.is_drum and len(t.notes) for t in score.tracks)
+    estimated = estimate_key(score)
+    asked = parse_key(options.key).name if options.key else None
+    out["key"] = {"asked": asked, "estimated": estimated.name if estimated else None}
+    if options.tempo is not None:
+        out["tempo"] = options.tempo
+    return out
+
+
 def _earlier_records(folder: SamplesDir) -> list[dict[str, Any]]:
     """The records of an earlier ``generate.json`` whose files are all still there (failed ones are dropped)."""
     summary = folder.read_summary()
@@ -91,6 +110,7 @@ def write_sample(sample: Sample, out_dir: Path, stem: str, formats: tuple[str, .
     record["files"] = [str(midi)]
     record["notes"] = note_count(score)
     record["programs"] = sorted({t.program for t in score.tracks if not t.is_drum})
+    record.update(_conditions(sample, score, options))
     for fmt in formats:
         try:
             if fmt in ("wav", "ogg"):

@@ -95,6 +95,8 @@ def sample(
     check_every: int = 64,
     stepper: Stepper | None = None,
     on_step: Callable[[int], Any] | None = None,
+    forbid_rows: torch.Tensor | None = None,
+    head: int = 0,
 ) -> torch.Tensor:
     """``steps`` new tokens after ``primer`` (B, P) for each row: (B, steps).
 
@@ -102,10 +104,12 @@ def sample(
     ``model.stepper()``; ``model.stepper(precision)`` for bfloat16 or int8 weights, built once by the caller);
     window models re-run their window through it.
 
-    ``forbid`` ids are never drawn (padding, BOS, UNK); a row that draws ``stop_id`` (EOS) is finished and
-    continues with ``pad_id``; so is a row for which ``until(tokens so far)`` says True (asked every
+    ``forbid`` ids are never drawn (padding, BOS, UNK), nor in row ``b`` the ids where ``forbid_rows[b]`` (B, V)
+    is True (the programs outside a sample's band: one masked fill per token); a row that draws ``stop_id`` (EOS)
+    is finished and continues with ``pad_id``; so is a row for which ``until(tokens so far)`` says True (asked every
     ``check_every`` tokens; a length in notes or bars). Stops early when every row is finished. ``on_step(1)`` is
-    called after each token (a progress bar's ``update``).
+    called after each token (a progress bar's ``update``). Window models keep the primer's first ``head`` ids
+    (BOS and its conditions and band) in front of every window they re-run, as they were trained.
     """
     model.eval()
     forbid_t = torch.as_tensor(list(forbid), dtype=torch.long, device=primer.device)
@@ -114,11 +118,13 @@ def sample(
     rerun = window_rerun(model)
     step = stepper or model.stepper()
     context = primer
-    logits, state = step(primer[:, -window:]) if rerun else model(primer)
+    logits, state = step(_window(primer, window, head, primer, primer.shape[1])) if rerun else model(primer)
     for t in range(steps):
         last = logits[:, -1].float()
         if forbid_t.numel():
             last[:, forbid_t] = float("-inf")
+        if forbid_rows is not None:
+            last = last.masked_fill(forbid_rows, float("-inf"))
         token = pick(last, temperature, top_k, top_p, generator)
         token = torch.where(done, torch.full_like(token, pad_id), token)
         out[:, t] = token
@@ -134,10 +140,21 @@ def sample(
             break
         if rerun:
             context = torch.cat([context, token[:, None]], dim=1)[:, -window:]
-            logits, _ = step(context)
+            logits, _ = step(_window(context, window, head, primer, primer.shape[1] + t + 1))
         else:
             logits, state = step(token[:, None], state)
     return out
+
+
+def _window(context: torch.Tensor, window: int, head: int, primer: torch.Tensor, length: int) -> torch.Tensor:
+    """What a window model reads of a sequence of ``length`` ids whose last ones (at most ``window``) are ``context``.
+
+    The last ``window`` ids, or, once the sequence is longer than a window, the primer's first ``head`` ids and the
+    last ids after them. ``context`` never holds the whole sequence, so a long sample costs what a short one does.
+    """
+    if length <= window or not 0 < head < window:
+        return context[:, -window:]
+    return torch.cat([primer[:, :head], context[:, -(window - head) :]], dim=1)
 
 
 @torch.no_grad()

@@ -46,6 +46,7 @@ from tunesmith.data import (
 )
 from tunesmith.encodings import tokenizer_from_dict
 from tunesmith.errors import TunesmithError
+from tunesmith.finetune import load_init
 from tunesmith.layout import RunDir
 from tunesmith.locks import exclusive, shared
 from tunesmith.models import SequenceModel, build_model, detach_state, get_preset, model_spec
@@ -140,11 +141,11 @@ def make_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer, total_ste
 class Batches:
     """The batches of the training or validation split in the configured target mode."""
 
-    def __init__(self, data: TokenData, cfg: TrainConfig, pad_id: int, seed: int, tables: dict | None = None):
+    def __init__(self, data: TokenData, cfg: TrainConfig, pad_id: int, seed: int, tables=None, heads=None):
         self.data, self.cfg = data, cfg
         self.stream = cfg.targets == "stream"
         if not self.stream:
-            self.sampler = WindowSampler(data, cfg.seq_len, cfg.batch_size, pad_id, seed=seed, tables=tables)
+            self.sampler = WindowSampler(data, cfg.seq_len, cfg.batch_size, pad_id, seed, tables=tables, heads=heads)
 
     def per_epoch(self, limit: int | None) -> int:
         if self.stream:
@@ -246,6 +247,11 @@ class Trainer:
 
     def _setup(self, cfg: TrainConfig, ckpt: Checkpoint | None) -> None:
         window_given = ckpt is None and cfg.seq_len is not None  # a preset's default window is never refused
+        init = load_init(cfg.init, self.tokenizer.vocab) if ckpt is None and cfg.init else None
+        if init is not None:  # fine-tuning: the model is the checkpoint's, whatever --model said
+            if cfg.model_options:
+                raise TunesmithError("--init takes the model from its checkpoint: leave out --model-option")
+            cfg = dataclasses.replace(cfg, model=init.spec["preset"], init=init.path)
         preset = get_preset(cfg.model)
         cfg = cfg.resolved(preset.train)
         threads, why = choose_threads(cfg.threads, int(os.environ.get("LOCAL_WORLD_SIZE", self.dist.world)))
@@ -257,13 +263,17 @@ class Trainer:
         self.device = pick_device(cfg.device, self.dist)
         self._init_distributed()
         torch.manual_seed(cfg.seed)
-        self.spec = ckpt.model if ckpt else model_spec(cfg.model, len(self.tokenizer), cfg.model_options)
+        self.spec = (
+            ckpt.model if ckpt else init.spec if init else model_spec(cfg.model, len(self.tokenizer), cfg.model_options)
+        )
+        source = ckpt.path if ckpt else init.path if init else None
         try:
             self.model = build_model(self.spec).to(self.device)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise TunesmithError(
-                f"{ckpt.path if ckpt else 'the model'} describes no model this tunesmith builds: {exc}"
-            ) from None
+            if init is not None:
+                self.model.load_state_dict(init.weights)
+        except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise TunesmithError(f"{source or 'the model'} describes no model this tunesmith builds: {first}") from None
         if cfg.targets == "stream" and not self.model.can_step:
             raise TunesmithError(f"model {cfg.model!r} is a window model: it cannot train on streams")
         self.pad_id = self.tokenizer.pad_id
@@ -271,7 +281,9 @@ class Trainer:
         check_window(cfg.seq_len, cfg.batch_size, cfg.targets, len(self.tokenizer), train_data, window_given)
         lo, hi = fly_transpose(train_data.meta)
         tables = {s: self.tokenizer.transposition_table(s) for s in range(lo, hi + 1) if s}
-        self.train_batches = Batches(train_data, cfg, self.pad_id, cfg.seed, tables)
+        # Key, tempo and band conditions head every window (see WindowSampler); style-only data keeps its windows.
+        self.heads = set(self.tokenizer.control_ids) if self.tokenizer.window_head else None
+        self.train_batches = Batches(train_data, cfg, self.pad_id, cfg.seed, tables, self.heads)
         self.valid_batches = self._valid_batches()
         self.steps_per_epoch = self.train_batches.per_epoch(cfg.steps_per_epoch)
         self.optimizer = make_optimizer(cfg, self.model.parameters())
@@ -280,6 +292,10 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.epochs_before = 0  # epochs of earlier commands (a resume): the safety cap counts this command's only
         self.stream_state = None
+        self.init = None  # fine-tuning: where the weights came from and the validation loss they started at
+        if init is not None:
+            self.init = {**init.record(), "valid_loss_at_start": self.evaluate()[0]}
+            self.log(f"fine-tuning from {init.path}: validation loss {self.init['valid_loss_at_start']:.4f} at start")
         if ckpt is not None:
             self._restore(ckpt)
             self.epochs_before = len(self.history)
@@ -319,7 +335,7 @@ class Trainer:
             return None
         valid = TokenData(Path(self.cfg.data), "valid")
         try:
-            batches = Batches(valid, self.cfg, self.pad_id, self.cfg.seed + 1)
+            batches = Batches(valid, self.cfg, self.pad_id, self.cfg.seed + 1, heads=self.heads)
             batches.per_epoch(self.cfg.valid_batches)
         except TunesmithError as exc:
             self.log(f"no validation: {exc}")
@@ -342,6 +358,7 @@ class Trainer:
         if torch.cuda.is_available() and ckpt.rng.get("cuda"):
             torch.cuda.set_rng_state_all(ckpt.rng["cuda"])
         self.stream_state = ckpt.stream_state
+        self.init = ckpt.init
         if self.state.cut_short:  # the cap limits one command's training: a resume goes on with the budget
             self.state.cut_short = self.state.stopped_early = False
             self.log(f"{self.run_dir} was cut short by the --max-minutes safety cap: going on with its budget")
@@ -529,6 +546,8 @@ class Trainer:
             "cut_short": st.cut_short,
             "stopped_early": st.stopped_early and not st.cut_short and st.epoch < self.cfg.epochs,
         }
+        if self.init is not None:
+            record["init"] = self.init
         self.layout.write_training(record)
 
     def _save(self, name: str) -> None:
@@ -551,6 +570,8 @@ class Trainer:
         }
         if self.stream_state is not None:
             payload["stream_state"] = self.stream_state
+        if self.init is not None:
+            payload["init"] = self.init
         save_checkpoint(self.layout.checkpoint(name), payload)
 
     def _tensorboard(self):

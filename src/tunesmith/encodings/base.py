@@ -28,16 +28,57 @@ from symusic import Score
 
 from tunesmith.config import option
 from tunesmith.errors import TunesmithError
+from tunesmith.keys import ALL_KEYS, Key, estimate_key, parse_key
 from tunesmith.music import Piece
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)
 STYLE_PREFIX = "<style:"
+KEY_PREFIX, TEMPO_PREFIX, HEADER_PREFIX = "<key:", "<tempo:", "<band:"
+# Tokens that steer a sequence rather than play music: conditions after BOS and an encoding's header (the band).
+CONTROL_PREFIXES = (STYLE_PREFIX, KEY_PREFIX, TEMPO_PREFIX, HEADER_PREFIX)
+CONDITIONS = ("style", "key", "tempo")  # the order condition tokens take after BOS
+NO_KEY = "<key:none>"  # a piece without two pitch classes has no key to estimate
+# Tempo bins (BPM, lower edges; a bin runs to the next edge): 12 BPM wide where most songs lie (72-144, the
+# Bollywood songs' 10th to 90th percentile is 86-142), wider at the slow and fast ends where few pieces are.
+TEMPO_EDGES = (0, 60, 72, 84, 96, 108, 120, 132, 144, 160, 184, 216)
+
+
+def parse_conditions(text: str) -> tuple[str, ...]:
+    """``"key,tempo"`` -> ``("key", "tempo")`` (checked by the encoding's config)."""
+    return tuple(c.strip() for c in text.split(",") if c.strip())
 
 
 def style_token(label: str) -> str:
     """The token that conditions a sequence on a style label."""
     return f"{STYLE_PREFIX}{label}>"
+
+
+def key_token(key: Key | None) -> str:
+    """The token of a key (``<key:D minor>``), or ``<key:none>``."""
+    return NO_KEY if key is None else f"{KEY_PREFIX}{key.name}>"
+
+
+def tempo_bin(bpm: float) -> tuple[int, int | None]:
+    """The bin ``(low, high)`` of a tempo in BPM (``high`` is None for the last, open bin)."""
+    i = max(0, bisect.bisect_right(TEMPO_EDGES, bpm) - 1)
+    return TEMPO_EDGES[i], TEMPO_EDGES[i + 1] if i + 1 < len(TEMPO_EDGES) else None
+
+
+def tempo_token(bpm: float) -> str:
+    """The token of a tempo's bin: ``<tempo:96-108>`` (96 up to, not including, 108 BPM), ``<tempo:216+>``."""
+    low, high = tempo_bin(bpm)
+    return f"{TEMPO_PREFIX}{low}-{high}>" if high is not None else f"{TEMPO_PREFIX}{low}+>"
+
+
+def piece_tempo(score: Score) -> float:
+    """The tempo a piece starts at in BPM (quarter notes per minute; 120, MIDI's default, when none is written)."""
+    return float(score.tempos[0].qpm) if len(score.tempos) else 120.0
+
+
+def is_control(token: str) -> bool:
+    """Whether a token is a condition or header token (it steers the music; it is not decoded)."""
+    return token.startswith(CONTROL_PREFIXES)
 
 
 @dataclass
@@ -47,8 +88,23 @@ class EncodingConfig:
     min_token_count: int = option(1, "tokens seen fewer times in training are rare", metavar="K")
     rare: str = option("unk", "map rare tokens to UNK or to the nearest frequent one", choices=("unk", "nearest"))
     style_tokens: bool = option(False, "one token per style label (folder) as a condition")
+    conditions: tuple[str, ...] = option(
+        (),
+        "condition tokens after BOS: any of key,tempo,style (key: Krumhansl-Schmuckler estimate; tempo: a bin)",
+        flag="--condition",
+        metavar="LIST",
+        parse=parse_conditions,
+    )
 
     def __post_init__(self) -> None:
+        self.conditions = tuple(self.conditions)
+        unknown = [c for c in self.conditions if c not in CONDITIONS]
+        if unknown:
+            raise TunesmithError(f"unknown condition {unknown[0]!r}: --condition takes {', '.join(CONDITIONS)}")
+        if self.style_tokens and "style" not in self.conditions:
+            self.conditions = (*self.conditions, "style")
+        self.conditions = tuple(c for c in CONDITIONS if c in self.conditions)
+        self.style_tokens = "style" in self.conditions
         if self.min_token_count < 1:
             raise TunesmithError(f"--min-token-count must be at least 1, got {self.min_token_count}")
         if self.rare not in ("unk", "nearest"):
@@ -85,6 +141,9 @@ class Tokenizer(ABC):
         self.index: dict[str, int] = {}
         self.rare_map: dict[str, str] = {}  # rare token -> kept token (rare == "nearest")
         self.stats: dict[str, Any] = {}
+        # How often each condition value and header began a training piece ({"key": {"<key:C major>": 3}, ...}):
+        # what generation draws from when a condition is not asked for.
+        self.priors: dict[str, dict[str, int]] = {}
 
     # ----------------------------------------------------------------------------------------------- hooks
     @abstractmethod
@@ -122,6 +181,14 @@ class Tokenizer(ABC):
 
     def prepare_fit(self, pieces: list[Piece]) -> None:
         """Learn what the tokens depend on (corpus quantiles, for example) before they are counted."""
+
+    def header(self, piece: Piece) -> list[str]:
+        """The encoding's own header of a piece, after the conditions (an event model's band); none by default."""
+        return []
+
+    def header_vocab(self, kept: list[str]) -> list[str]:
+        """Every header token the vocabulary needs, given the kept tokens; none by default."""
+        return []
 
     # --------------------------------------------------------------------------------------------- vocabulary
     @property
@@ -165,6 +232,52 @@ class Tokenizer(ABC):
         """The ids of every style token, in the order of ``styles``."""
         return tuple(self.style_id(s) for s in self.styles)
 
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        """The conditions a sequence starts with after BOS (``style``, ``key``, ``tempo``), in that order."""
+        return tuple(getattr(self.config, "conditions", ()))
+
+    @property
+    def has_header(self) -> bool:
+        """Whether sequences start with a band header (an event encoding's programs); see ``EventTokenizer``."""
+        return False
+
+    @property
+    def window_head(self) -> bool:
+        """Whether training windows keep their piece's head: sequences with a key, tempo or band to learn from."""
+        return self.has_header or bool({"key", "tempo"} & set(self.conditions))
+
+    @property
+    def control_ids(self) -> list[int]:
+        """The ids of condition and header tokens: never drawn after the head of a sequence."""
+        return [i for i, t in enumerate(self.vocab) if is_control(t)]
+
+    def condition_tokens(self, piece: Piece, style: bool = True) -> list[str]:
+        """A piece's condition tokens in ``CONDITIONS`` order: its style label, estimated key and tempo bin."""
+        out = []
+        if self.config.style_tokens and style:
+            out.append(style_token(piece.style))
+        if "key" in self.conditions:
+            out.append(key_token(estimate_key(piece.score)))
+        if "tempo" in self.conditions:
+            out.append(tempo_token(piece_tempo(piece.score)))
+        return out
+
+    def key_id(self, text: str) -> int:
+        """The id of the key token for a key name (``"D minor"``); a one-line error for an unknown key or model."""
+        if "key" not in self.conditions:
+            raise TunesmithError("--key needs a model trained on data prepared with --condition key")
+        try:
+            return self.index[key_token(parse_key(text))]
+        except ValueError as exc:
+            raise TunesmithError(f"unknown key: {exc}") from None
+
+    def tempo_id(self, bpm: float) -> int:
+        """The id of the tempo bin token of ``bpm``; a one-line error for a model trained without tempo tokens."""
+        if "tempo" not in self.conditions:
+            raise TunesmithError("--tempo as a condition needs a model trained on data prepared with --condition tempo")
+        return self.index[tempo_token(bpm)]
+
     def fit(self, pieces: list[Piece], shifts: tuple[int, ...] = ()) -> Tokenizer:
         """Build the vocabulary from (training) pieces; tokens seen fewer than ``min_token_count`` times are rare.
 
@@ -182,7 +295,13 @@ class Tokenizer(ABC):
                     counts[shifted] += count
         keep = sorted((t for t, c in counts.items() if c >= self.config.min_token_count), key=lambda t: (-counts[t], t))
         styles = sorted({p.style for p in pieces}) if self.config.style_tokens else []
-        self.vocab = [*SPECIALS, *(style_token(s) for s in styles), *keep]
+        controls = [style_token(s) for s in styles]
+        if "key" in self.conditions:  # every key, so that any key can be asked for and transposed into
+            controls += [key_token(k) for k in ALL_KEYS] + [NO_KEY]
+        if "tempo" in self.conditions:
+            controls += [tempo_token(edge) for edge in TEMPO_EDGES]
+        self.vocab = [*SPECIALS, *controls, *self.header_vocab(keep), *keep]
+        self.priors = self._count_priors(pieces)
         self.index = {t: i for i, t in enumerate(self.vocab)}
         rare = {t: c for t, c in counts.items() if c < self.config.min_token_count}
         self.rare_map = self._nearest_map(rare, keep) if self.config.rare == "nearest" else {}
@@ -195,6 +314,17 @@ class Tokenizer(ABC):
             "rarest_kept": [[t, counts[t]] for t in keep[-10:]],
         }
         return self
+
+    def _count_priors(self, pieces: list[Piece]) -> dict[str, dict[str, int]]:
+        """How often each key, tempo bin and header starts a training piece."""
+        priors: dict[str, Counter] = defaultdict(Counter)
+        for piece in pieces:
+            for token in self.condition_tokens(piece, style=False):
+                priors[token[1 : token.index(":")]][token] += 1
+            header = self.header(piece)
+            if header:
+                priors["header"][" ".join(header)] += 1
+        return {name: dict(sorted(counts.items())) for name, counts in priors.items()}
 
     def _nearest_map(self, rare: dict[str, int], keep: list[str]) -> dict[str, str]:
         """Each rare token's nearest kept token (ties: the first by name), where one is comparable.
@@ -255,12 +385,16 @@ class Tokenizer(ABC):
         return self.index.get(self.rare_map.get(token, UNK), self.unk_id)
 
     # ------------------------------------------------------------------------------------------- encode/decode
-    def encode(self, piece: Piece, style: bool | None = None) -> list[int]:
-        """``[BOS, (style), tokens..., EOS]`` as ids."""
+    def encode(self, piece: Piece, style: bool | None = None, head: bool = True) -> list[int]:
+        """``[BOS, (style, key, tempo), (header), tokens..., EOS]`` as ids.
+
+        ``style=False`` leaves the style token out; ``head=False`` every condition and the header (a primer's body).
+        """
         self._require_fitted()
         ids = [self.bos_id]
-        if self.config.style_tokens if style is None else style:
-            ids.append(self.style_id(piece.style))
+        if head:
+            controls = self.condition_tokens(piece, style=style is not False) + self.header(piece)
+            ids.extend(self.index.get(t, self.unk_id) for t in controls)
         ids.extend(self.token_id(t) for t in self.tokens(piece))
         ids.append(self.eos_id)
         return ids
@@ -278,7 +412,7 @@ class Tokenizer(ABC):
             if not 0 <= i < len(self.vocab):
                 raise ValueError(f"id {i} is outside the vocabulary (ids 0 to {len(self.vocab) - 1})")
             token = self.vocab[i]
-            if token in SPECIALS or token.startswith(STYLE_PREFIX):
+            if token in SPECIALS or is_control(token):
                 continue
             out.append(token)
         return out
@@ -299,7 +433,10 @@ class Tokenizer(ABC):
         """``table[id]`` is the id of the token shifted by ``semitones``, or -1 when it cannot be shifted."""
         table = np.full(len(self.vocab), -1, dtype=np.int32 if len(self.vocab) < 2**31 else np.int64)
         for i, token in enumerate(self.vocab):
-            if token in SPECIALS or token.startswith(STYLE_PREFIX):
+            if token.startswith(KEY_PREFIX) and token != NO_KEY:  # the key moves with the notes
+                table[i] = self.index.get(key_token(parse_key(token[len(KEY_PREFIX) : -1]).transpose(semitones)), -1)
+                continue
+            if token in SPECIALS or is_control(token):
                 table[i] = i
                 continue
             shifted = self.transpose_token(token, semitones)
@@ -317,6 +454,7 @@ class Tokenizer(ABC):
             "rare_map": self.rare_map,
             "state": self.fit_state(),
             "stats": self.stats,
+            "priors": self.priors,
         }
 
     def save(self, path: str | Path) -> None:
@@ -332,6 +470,7 @@ class Tokenizer(ABC):
         tokenizer.index = {t: i for i, t in enumerate(tokenizer.vocab)}
         tokenizer.rare_map = dict(data.get("rare_map", {}))
         tokenizer.stats = dict(data.get("stats", {}))
+        tokenizer.priors = {k: dict(v) for k, v in data.get("priors", {}).items()}
         tokenizer.load_state(data.get("state", {}))
         return tokenizer
 

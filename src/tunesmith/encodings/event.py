@@ -13,11 +13,14 @@ from typing import Any
 
 from symusic import Score
 
-from tunesmith.encodings.base import EncodingConfig, Tokenizer
+from tunesmith.encodings.base import HEADER_PREFIX, EncodingConfig, Tokenizer
 from tunesmith.errors import TunesmithError
 from tunesmith.music import Piece
 
 SCHEMES = ("REMI", "TSD")
+DRUMS = -1  # MidiTok's program number for drums (``Program_-1``)
+BAND_END = f"{HEADER_PREFIX}end>"
+NOTE_PARTS = ("Pitch", "Velocity_", "Duration_", "NoteOn_", "NoteOff_")  # the tokens of a note after its program
 
 
 @dataclass
@@ -30,6 +33,7 @@ class EventConfig(EncodingConfig):
     use_time_signatures: bool = True
     num_velocities: int = 16
     positions_per_beat: int = 8  # 32nd-note resolution within a beat
+    band_header: bool = True  # each piece starts with its band: the programs it uses, drums included (programs on)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -81,8 +85,71 @@ class EventTokenizer(Tokenizer):
             return [t for seq in encoded for t in seq.tokens]
         return list(encoded.tokens)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Tokenizer:
+        """Rebuild from ``to_dict`` data; a tokenizer saved before band headers existed has none."""
+        return super().from_dict({**data, "config": {"band_header": False, **data["config"]}})
+
+    # -- the band: a header of programs, and the program tokens generation may draw ------------------------------
+    @property
+    def has_header(self) -> bool:
+        """Whether sequences start with their band (programs) after the conditions."""
+        return BAND_END in self.index
+
+    @property
+    def band_programs(self) -> list[int]:
+        """The programs a band can hold (those the model has tokens for), drums as ``DRUMS``."""
+        return sorted(p for p in (_band_program(t) for t in self.vocab) if p is not None)
+
+    def band_of(self, score: Score) -> tuple[int, ...]:
+        """The programs a score plays, drums as ``DRUMS``, ascending."""
+        return tuple(sorted({DRUMS if t.is_drum else int(t.program) for t in score.tracks if len(t.notes)}))
+
+    def header(self, piece: Piece) -> list[str]:
+        if not (self.config.band_header and self.config.use_programs):
+            return []
+        return [*(_band_token(p) for p in self.band_of(piece.score)), BAND_END]
+
+    def header_vocab(self, kept: list[str]) -> list[str]:
+        if not (self.config.band_header and self.config.use_programs):
+            return []
+        programs = sorted({int(t.split("_", 1)[1]) for t in kept if t.startswith("Program_")})
+        return [*(_band_token(p) for p in programs), BAND_END]
+
+    def header_ids(self, band: tuple[int, ...]) -> list[int]:
+        """The header of ``band`` as ids; a one-line error for a program the model has no token for."""
+        missing = [p for p in band if _band_token(p) not in self.index]
+        if missing:
+            from tunesmith.instruments import gm_name
+
+            names = ", ".join(gm_name(p, p == DRUMS) for p in missing)
+            known = [gm_name(p, p == DRUMS) for p in self.band_programs]
+            more = f" and {len(known) - 12} more" if len(known) > 12 else ""
+            raise TunesmithError(f"the model never played {names}: its band can hold {', '.join(known[:12])}{more}")
+        return [self.index[_band_token(p)] for p in sorted(set(band))] + [self.index[BAND_END]]
+
+    def band_of_ids(self, ids) -> tuple[int, ...] | None:
+        """The band of a sequence from its header, or None when it has none."""
+        band = []
+        for i in (int(x) for x in ids):
+            token = self.vocab[i] if 0 <= i < len(self.vocab) else ""
+            if token == BAND_END:
+                return tuple(band)
+            program = _band_program(token)
+            if program is not None:
+                band.append(program)
+        return None
+
+    def band_forbid(self, band: tuple[int, ...]) -> list[int]:
+        """The ids of the program tokens outside ``band``: masked while a sample of that band is drawn."""
+        allowed = {f"Program_{p}" for p in band}
+        return [i for i, t in enumerate(self.vocab) if t.startswith("Program_") and t not in allowed]
+
     def score(self, tokens: list[str]) -> Score:
         vocab = self.miditok.vocab
+        if self.config.use_programs:  # a note before any program has no instrument (MidiTok would make it a piano)
+            first = next((i for i, t in enumerate(tokens) if t.startswith("Program_")), len(tokens))
+            tokens = [t for i, t in enumerate(tokens) if i >= first or not t.startswith(NOTE_PARTS)]
         ids = [vocab[t] for t in tokens if t in vocab]
         if not ids:
             raise ValueError("no event tokens to decode")
@@ -96,3 +163,15 @@ class EventTokenizer(Tokenizer):
         pitch = int(value) + semitones
         lo, hi = self.miditok.config.pitch_range
         return f"{kind}_{pitch}" if lo <= pitch < hi else None
+
+
+def _band_token(program: int) -> str:
+    return f"{HEADER_PREFIX}{'drums' if program == DRUMS else program}>"
+
+
+def _band_program(token: str) -> int | None:
+    """The program of a band token (``DRUMS`` for drums), None for any other token."""
+    if not token.startswith(HEADER_PREFIX) or token == BAND_END:
+        return None
+    value = token[len(HEADER_PREFIX) : -1]
+    return DRUMS if value == "drums" else int(value)

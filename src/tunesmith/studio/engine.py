@@ -339,7 +339,7 @@ def _splice(before: Score, generated: Score, generator) -> Score:
     from tunesmith.length import note_end
 
     primer, _ = generator.primers(np.random.default_rng(0))
-    decoded = generator.tokenizer.try_decode(primer[0].tolist())
+    decoded = generator.tokenizer.try_decode(list(primer[0]))
     before_q, new_q = before.to("quarter"), generated.to("quarter")
     primer_end = note_end(decoded.score.to("quarter")) if decoded.ok else 0.0
     shift = note_end(before_q) - primer_end
