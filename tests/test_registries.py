@@ -17,12 +17,12 @@ from symusic import Score
 from conftest import BOLLYWOOD
 from musicgen import write_song
 from tunesmith.config import TRAIN_DEFAULTS, TrainConfig
-from tunesmith.corpus.pieces import Piece
 from tunesmith.corpus.readers import read_source
 from tunesmith.encodings import make_tokenizer
 from tunesmith.evaluate.metrics import METRICS, Notes
 from tunesmith.instruments import PRESETS, SITAR, load_instrument_map
 from tunesmith.models import build_model, model_spec
+from tunesmith.music import Piece
 from tunesmith.optimizers import OPTIMIZERS, SCHEDULES
 from tunesmith.postprocess import assign_instruments
 from tunesmith.trainer import make_optimizer, make_scheduler

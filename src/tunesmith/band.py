@@ -13,8 +13,8 @@ import difflib
 import re
 
 from tunesmith.errors import TunesmithError
-from tunesmith.instruments import gm_name
-from tunesmith.postprocess import PRESETS
+from tunesmith.instruments import PRESETS
+from tunesmith.music import gm_name
 
 DRUMS = -1
 # Short names people type, each to the General MIDI program a band usually means by it.
@@ -71,7 +71,7 @@ def parse_band(text: str) -> tuple[int, ...]:
         elif _key(item) in names:  # before the presets: "strings" in a band is the string ensemble
             band.add(names[_key(item)])
         elif item in PRESETS:
-            band.update(part.program for part in PRESETS[item].parts)
+            band.update(part.program for chosen in PRESETS[item].maps for part in chosen.parts)
         else:
             close = difflib.get_close_matches(_key(item), [*names, *PRESETS], n=3, cutoff=0.6)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""

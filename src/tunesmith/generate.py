@@ -265,7 +265,7 @@ class Generator:
         rng = rng if rng is not None else np.random.default_rng(self.options.seed)
         head = [tk.bos_id]
         if self.options.style is not None:
-            head.append(tk.token_id(f"<style:{self.options.style}>"))
+            head.append(tk.style_id(self.options.style))
         given = {"key": self.key_id, "tempo": self.tempo_id}
         of_piece = dict(zip(("key", "tempo"), tk.condition_tokens(piece, style=False))) if piece is not None else {}
         for name in ("key", "tempo"):

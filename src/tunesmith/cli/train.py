@@ -98,12 +98,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     g = p.add_argument_group("model")
     g.add_argument(
-        "--init",
-        metavar="RUN_DIR|CHECKPOINT",
-        help="fine-tune: start from this trained model (its best.pt for a run directory; the same vocabulary as "
-        "DATA_DIR), with a fresh optimizer",
-    )
-    g.add_argument(
         "--model-option",
         action="append",
         default=[],

@@ -120,7 +120,7 @@ class EventTokenizer(Tokenizer):
         """The header of ``band`` as ids; a one-line error for a program the model has no token for."""
         missing = [p for p in band if _band_token(p) not in self.index]
         if missing:
-            from tunesmith.instruments import gm_name
+            from tunesmith.music import gm_name
 
             names = ", ".join(gm_name(p, p == DRUMS) for p in missing)
             known = [gm_name(p, p == DRUMS) for p in self.band_programs]
