@@ -15,6 +15,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "tunesmith", *args], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow  # one subprocess (a fresh interpreter) per case
 @pytest.mark.parametrize(
     "args",
     [
@@ -72,6 +73,7 @@ def test_inspect_sources_directly_counts_drums(song_dir: Path, capsys):
     assert "pieces: 3" in text and "drum" in text and "Drums" in text and "Flute" in text
 
 
+@pytest.mark.slow  # subprocesses
 def test_list_corpora_and_help():
     result = run_cli("prepare", "--list-corpora")
     assert result.returncode == 0 and "corpus:bach" in result.stdout and "corpus:essen" in result.stdout
