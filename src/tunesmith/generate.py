@@ -23,9 +23,10 @@ from symusic import Score
 from tqdm import tqdm
 
 from tunesmith.checkpoint import load_model
-from tunesmith.config import SelectConfig
+from tunesmith.config import DEVICES, SelectConfig
 from tunesmith.corpus.pieces import Piece
 from tunesmith.data import TokenData, check_data_dir, check_same_data, data_fingerprint
+from tunesmith.devices import pick_device
 from tunesmith.encodings.base import DecodeResult
 from tunesmith.errors import TunesmithError
 from tunesmith.length import (
@@ -76,6 +77,7 @@ class GenerateOptions:
     formats: tuple[str, ...] = ("mid",)
     checkpoint: str = "best.pt"
     precision: str = "float32"  # weights for each new token: float32, bfloat16 (LSTM and GRU stacks) or int8
+    device: str = "auto"  # auto (CUDA, then MPS, then the CPU), cpu, cuda or mps; int8 with auto runs on the CPU
     retries: int = 3  # redraws of a sample that fails its checks
     allow_early_end: bool = False  # EOS may end a sample before the asked length (the length is then a cap)
     primer_in_output: bool = True  # a user's primer file stays at the start of each sample
@@ -96,6 +98,7 @@ class GenerateOptions:
             (self.tempo is None or 10 <= self.tempo <= 400, "--tempo must be between 10 and 400 BPM"),
             (set(self.formats) <= set(FORMATS), f"--format takes {', '.join(FORMATS)}"),
             (self.precision in PRECISIONS, f"--precision takes {', '.join(PRECISIONS)}"),
+            (self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}"),
             (self.retries >= 0, "--retries must be 0 or more"),
             (self.max_seconds > 0, "--max-seconds must be positive"),
         ]
@@ -132,10 +135,14 @@ class Sample:
 class Generator:
     """Generation from one checkpoint."""
 
-    def __init__(self, target: str | Path, options: GenerateOptions, device: str = "cpu") -> None:
+    def __init__(self, target: str | Path, options: GenerateOptions, device: str | None = None) -> None:
+        """``device`` overrides ``options.device`` (a name, resolved by ``tunesmith.devices.pick_device``)."""
         self.options = options
-        self.model, self.tokenizer, self.ckpt = load_model(target, prefer=options.checkpoint, device=device)
-        self.device = torch.device(device)
+        name = device or options.device
+        if name == "auto" and options.precision == "int8":
+            name = "cpu"  # dynamic quantisation runs on the CPU only
+        self.device = pick_device(name)
+        self.model, self.tokenizer, self.ckpt = load_model(target, prefer=options.checkpoint, device=self.device)
         if options.precision == "int8" and self.device.type != "cpu":
             raise TunesmithError("--precision int8 is for generating on the CPU (PyTorch dynamic quantisation)")
         try:

@@ -20,6 +20,7 @@ def _options(args: argparse.Namespace):
         max_pieces=args.max_pieces,
         seed=args.seed,
         checkpoint="last.pt" if args.last else "best.pt",
+        device=args.device,
     )
 
 
@@ -62,6 +63,12 @@ def _add_evaluate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-pieces", type=int, metavar="N", help="score only the first N pieces of the split")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--last", action="store_true", help="use checkpoints/last.pt instead of best.pt")
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda", "mps"],
+        help="where the model runs: auto (CUDA, then Apple MPS, then the CPU; the default), cpu, cuda or mps",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 

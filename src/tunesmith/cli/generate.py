@@ -33,6 +33,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         formats=_formats(args.format),
         checkpoint="last.pt" if args.last else "best.pt",
         precision=args.precision,
+        device=args.device,
         retries=args.retries,
         allow_early_end=args.allow_early_end,
         primer_in_output=not args.no_primer_in_output,
@@ -131,6 +132,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="P",
         help="weights used for each new token on the CPU: float32 (default), bfloat16 (LSTM and GRU models) or int8; "
         "int8 steps several times faster, with slightly different samples",
+    )
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda", "mps"],
+        help="where to generate: auto (CUDA, then Apple MPS, then the CPU; the default), cpu, cuda or mps",
     )
     p.add_argument(
         "--retries",

@@ -17,7 +17,9 @@ import numpy as np
 from symusic import Score
 
 from tunesmith.checkpoint import load_model
+from tunesmith.config import DEVICES
 from tunesmith.data import SPLITS, TokenData, check_data_dir, check_same_data, data_fingerprint
+from tunesmith.devices import pick_device
 from tunesmith.errors import TunesmithError
 from tunesmith.evaluate.distances import set_distance
 from tunesmith.evaluate.likelihood import fit_ngram, score_split, uses_windows
@@ -44,6 +46,7 @@ class EvaluateOptions:
     max_train_pieces: int = 5_000  # training pieces indexed for the memorisation check
     seed: int = 0
     checkpoint: str = "best.pt"
+    device: str = "auto"  # auto (CUDA, then MPS, then the CPU), cpu, cuda or mps: scoring and the samples
 
     def __post_init__(self) -> None:
         checks = [
@@ -53,6 +56,7 @@ class EvaluateOptions:
             (self.temperature > 0, "--temperature must be positive"),
             (1 <= self.ngram_order <= 8, "--ngram-order must be between 1 and 8"),
             (self.max_pieces is None or self.max_pieces >= 1, "--max-pieces must be at least 1"),
+            (self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -85,6 +89,7 @@ def _network_samples(run_dir: Path, opts: EvaluateOptions, length: int, windows:
         primer="random" if windows else "none",
         seed=opts.seed,
         checkpoint=opts.checkpoint,
+        device=opts.device,
         check=False,  # every sample is measured, degenerate ones too: the metrics are about the model
         allow_early_end=True,
         overwrite=True,
@@ -165,7 +170,7 @@ def evaluate_run(run_dir: str | Path, opts: EvaluateOptions | None = None, progr
         what = "is a file" if run_dir.exists() else "does not exist"
         raise TunesmithError(f"{run_dir} {what}: evaluate takes a run directory made by `tunesmith train`")
     with exclusive(run_dir, "evaluate"):
-        model, tokenizer, ckpt = load_model(run_dir, prefer=opts.checkpoint)
+        model, tokenizer, ckpt = load_model(run_dir, prefer=opts.checkpoint, device=pick_device(opts.device))
         data_dir = Path(ckpt["config"].get("data", ""))
         try:
             check_data_dir(data_dir)
