@@ -49,6 +49,19 @@ def parse_programs(text: str | None) -> tuple[int, ...] | None:
     return tuple(sorted(programs))
 
 
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"2/4"`` -> (2, 4): the second of four slices; ``None`` or ``""`` -> None (no sharding)."""
+    if not text:
+        return None
+    try:
+        k, n = (int(x) for x in str(text).split("/"))
+    except ValueError:
+        k = n = 0
+    if not 1 <= k <= n:
+        raise TunesmithError(f"bad --shard {text!r}: expected K/N with 1 <= K <= N, e.g. 1/4")
+    return k, n
+
+
 @dataclass
 class SelectConfig:
     """Which tracks of a song become training examples.
@@ -89,6 +102,7 @@ class IngestConfig:
     cache_dir: str | None = None  # None: $TUNESMITH_CACHE or ~/.cache/tunesmith
     use_cache: bool = True
     grid: int = 480  # ticks per quarter for pieces converted by music21
+    shard: str | None = None  # "K/N": only the K-th of N slices of the file list (merged by prepare --merge)
 
     def __post_init__(self) -> None:
         if self.workers < 0:
@@ -99,6 +113,8 @@ class IngestConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise TunesmithError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        if self.shard is not None:
+            parse_shard(self.shard)
 
     @property
     def n_workers(self) -> int:

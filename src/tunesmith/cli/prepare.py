@@ -10,7 +10,7 @@ from typing import Any
 from tunesmith.cli.common import check_output_dir, check_output_file, coerce, given
 from tunesmith.errors import TunesmithError
 
-_INGEST_OPTIONS = ["workers", "file_timeout", "max_files", "sample", "seed", "cache_dir"]
+_INGEST_OPTIONS = ["workers", "file_timeout", "max_files", "sample", "seed", "cache_dir", "shard"]
 _SELECT_OPTIONS = ["instruments", "min_notes", "programs", "drums"]
 
 
@@ -23,6 +23,11 @@ def _add_ingest_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, help="seed for --sample (default 0)")
     g.add_argument("--cache-dir", metavar="DIR", help="parse cache (default $TUNESMITH_CACHE or ~/.cache/tunesmith)")
     g.add_argument("--no-cache", action="store_true", help="parse every file, read and write no cache")
+    g.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="only the K-th of N slices of the sorted file list, into its own DATA_DIR (join them with --merge)",
+    )
 
 
 def _add_select_options(p: argparse.ArgumentParser) -> None:
@@ -111,7 +116,14 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         return 0
     if args.output is None:
         raise TunesmithError("prepare needs -o DATA_DIR")
-    config = _prepare_config(args)
+    if args.merge:
+        _check_merge_args(args)
+    else:
+        config = _prepare_config(args)
+        if config.ingest.shard and args.encoding:
+            raise TunesmithError(
+                "--encoding goes with --merge, not --shard: the split and vocabulary are fitted on the whole corpus"
+            )
     out = Path(args.output)
     check_output_dir(out, "-o")
     finish = None
@@ -120,14 +132,20 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         from tunesmith.encodings import make_tokenizer
 
         tokenizer = make_tokenizer(args.encoding, **_encoding_settings(args))
-        split = parse_split(args.split)
-        encode = EncodeSettings(split, config.ingest.seed, parse_transpose(args.transpose), args.augment_at)
+        split, transpose = parse_split(args.split), parse_transpose(args.transpose)
 
         def finish(build: Path, report: dict[str, Any]) -> None:  # runs before the new corpus replaces the old
             print(format_summary(report))
+            seed = report["settings"]["ingest"]["seed"]  # --seed (a merge: the shards')
+            encode = EncodeSettings(split, seed, transpose, args.augment_at)
             report["encoding"] = encode_dataset(build, tokenizer, encode, progress=not args.quiet)
 
-    report = prepare_corpus(config, out, progress=not args.quiet, finish=finish)
+    if args.merge:
+        from tunesmith.corpus.shards import merge_shards
+
+        report = merge_shards([Path(p) for p in args.merge], out, progress=not args.quiet, finish=finish)
+    else:
+        report = prepare_corpus(config, out, progress=not args.quiet, finish=finish)
     if finish is None or not report["committed"]:
         print(format_summary(report))
     kept = "the previous corpus there is unchanged" if is_data_dir(out) else "nothing was written"
@@ -147,6 +165,16 @@ def cmd_prepare(args: argparse.Namespace) -> int:
             print(f"  {len(section['failed_pieces'])} piece(s) could not be encoded: see report.json")
     print(f"wrote {out / 'report.json'}")
     return 0
+
+
+def _check_merge_args(args: argparse.Namespace) -> None:
+    """``--merge`` takes its sources and settings from the shards: giving them again is a one-line error."""
+    if args.sources:
+        raise TunesmithError("--merge takes shard directories, not sources: the shards already name their sources")
+    extra = [f"--{name.replace('_', '-')}" for name in [*_INGEST_OPTIONS, *_SELECT_OPTIONS] if given(args, [name])]
+    extra += ["--config"] * bool(args.config) + ["--no-cache"] * args.no_cache
+    if extra:
+        raise TunesmithError(f"--merge uses the shards' settings: drop {', '.join(extra)}")
 
 
 # --------------------------------------------------------------------------------------------------- inspect
@@ -195,6 +223,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="DATA_DIR", help="where to write the prepared corpus")
     p.add_argument("--config", metavar="FILE.toml", help="settings file; options given here override it")
     p.add_argument("--list-corpora", action="store_true", help="list the named sets of the bundled music21 corpus")
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="SHARD_DIR",
+        help="join the data directories of prepare --shard 1/N .. N/N into DATA_DIR (the same corpus as one prepare; "
+        "--encoding here)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_ingest_options(p)
     _add_select_options(p)
