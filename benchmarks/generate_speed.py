@@ -21,6 +21,15 @@ neighbours' load); a run of incremental sampling includes building the stepper a
 The floor: the four matrix products of one step alone (three joined LSTM layers and the output layer), per
 precision, at batch 1 and 16.
 
+Against the floor, per model kind, float32 (``floor_ratios``; ``--floors-only`` runs this part alone and updates the
+JSON): the classic LSTM, the GRU of the same size (3 x 512, embedding 256) and the ``transformer`` preset (4 layers,
+d 256, 4 heads, d_ff 1024), each stepping ``TOKENS`` tokens after a 100-token primer at batch 1 and 16, beside the
+matrix products of one step alone: LSTM three joined layers and the output layer; GRU the input and recurrent
+products of each layer and the output layer; transformer, per layer, the QKV projection, the two attention products
+against the key/value cache at the run's mean cache length (primer + ``TOKENS`` / 2: the attention cost grows with
+the cache, so the mean length gives the mean step), the output projection and the two MLP products, then the output
+layer. The linear products use the packed oneDNN weights ``FusedStep`` uses (the fastest this CPU has).
+
 Cost of the precision: the same model trained for a few minutes (``tunesmith train``), then read through the
 validation split with the true tokens fed back (a 100-token primer, then 300 steps, 16 rows): NLL per token of
 each precision, KL divergence from the float32 distribution and how often the most likely token is the same.
@@ -28,7 +37,9 @@ each precision, KL divergence from the float32 distribution and how often the mo
 
 from __future__ import annotations
 
+import argparse
 import copy
+import json
 import sys
 import tempfile
 import time
@@ -40,7 +51,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import SHARED, machine, write_result
+from common import RESULTS, SHARED, machine, write_result
 from tunesmith.checkpoint import load_model
 from tunesmith.cli import main as cli
 from tunesmith.data import TokenData, load_data_tokenizer
@@ -158,6 +169,87 @@ def products(vocab: int, repeats: int = 200) -> dict:
     return {"float32_megabytes": round(megabytes, 1), **result}
 
 
+KINDS = {
+    "lstm": ("lstm", MODEL),
+    "gru": ("gru", MODEL),
+    "transformer": ("transformer", {"dropout": 0.1}),
+}
+
+
+def _linear_shapes(kind: str, model: torch.nn.Module, vocab: int) -> list[tuple[int, int]]:
+    """(out, in) of every weight product in one step of ``model``."""
+    if kind == "lstm":
+        return [(4 * rnn.hidden_size, rnn.input_size + rnn.hidden_size) for rnn in model.rnns] + [(vocab, 512)]
+    if kind == "gru":
+        shapes = []
+        for rnn in model.rnns:
+            shapes += [(3 * rnn.hidden_size, rnn.input_size), (3 * rnn.hidden_size, rnn.hidden_size)]
+        return [*shapes, (vocab, 512)]
+    c = model.config
+    per_layer = [(3 * c.d_model, c.d_model), (c.d_model, c.d_model), (c.d_ff, c.d_model), (c.d_model, c.d_ff)]
+    return per_layer * c.layers + [(vocab, c.d_model)]
+
+
+@torch.no_grad()
+def step_floor(kind: str, model: torch.nn.Module, vocab: int, batch: int, cache: int, repeats: int = 100) -> float:
+    """Milliseconds of one step's matrix products alone (see the module docstring)."""
+    torch.manual_seed(0)
+    layers, inputs = [], []
+    for n, k in _linear_shapes(kind, model, vocab):
+        layers.append(joined_linear(torch.randn(n, k) * 0.05, torch.zeros(n), "float32"))
+        inputs.append(torch.randn(batch, k))
+    attention = []
+    if kind == "transformer":
+        c = model.config
+        dh = c.d_model // c.heads
+        for _ in range(c.layers):
+            q = torch.randn(batch, c.heads, 1, dh)
+            k, v = torch.randn(batch, c.heads, cache, dh), torch.randn(batch, c.heads, cache, dh)
+            attention.append((q, k.transpose(-1, -2), v))
+
+    def run() -> None:
+        for _ in range(repeats):
+            for layer, x in zip(layers, inputs):
+                layer(x)
+            for q, kt, v in attention:
+                torch.matmul(torch.matmul(q, kt), v)
+
+    return min(timed(run) for _ in range(ROUNDS + 1)) / repeats * 1e3
+
+
+def floor_ratios(vocab: int, primers: torch.Tensor) -> dict:
+    """Milliseconds per generated token against the step's products alone, per kind and batch, float32."""
+    out: dict = {"tokens_per_row": TOKENS, "primer": WINDOW, "mean_cache_length": WINDOW + TOKENS // 2}
+    g = torch.Generator().manual_seed(0)
+    for kind, (preset, options) in KINDS.items():
+        torch.manual_seed(0)
+        model = build_model(model_spec(preset, vocab, options)).eval()
+        out[kind] = {}
+        for batch in (1, 16):
+            run = partial(incremental, model, primers[:batch], "float32", g)
+            seconds = min(timed(run) for _ in range(ROUNDS + 1))
+            step_ms = seconds / TOKENS * 1e3
+            floor_ms = step_floor(kind, model, vocab, batch, WINDOW + TOKENS // 2)
+            out[kind][f"batch_{batch}"] = {
+                "tokens_per_s": round(batch * TOKENS / seconds, 1),
+                "step_ms": round(step_ms, 3),
+                "floor_ms": round(floor_ms, 3),
+                "over_floor": round(step_ms / floor_ms, 2),
+            }
+    return out
+
+
+def _bollywood_primers(tmp: str) -> tuple[Path, int, torch.Tensor]:
+    data_dir = Path(tmp) / "bollywood"
+    args = ["prepare", str(SHARED / "data" / "bollywood"), "-o", str(data_dir), "--instruments", "all"]
+    assert cli([*args, "--encoding", "notechord", "-q"]) == 0
+    vocab = len(load_data_tokenizer(data_dir))
+    ids = np.asarray(TokenData(data_dir, "train").ids, dtype=np.int64)
+    rng = np.random.default_rng(0)
+    starts = rng.integers(0, len(ids) - WINDOW, 16)
+    return data_dir, vocab, torch.from_numpy(np.stack([ids[s : s + WINDOW] for s in starts]))
+
+
 @torch.no_grad()
 def precision_cost(run_dir: Path, rows: int = 16, steps: int = 300) -> dict:
     """NLL per token of each precision, KL from float32 and top-1 agreement, feeding back the validation tokens."""
@@ -187,17 +279,22 @@ def precision_cost(run_dir: Path, rows: int = 16, steps: int = 300) -> dict:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--floors-only", action="store_true", help="measure floor_ratios alone; update the JSON")
+    if parser.parse_args().floors_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            _data, vocab, primers = _bollywood_primers(tmp)
+            ratios = floor_ratios(vocab, primers)
+        path = RESULTS / "generate_speed.json"
+        result = json.loads(path.read_text()) if path.is_file() else {}
+        result.update(machine=machine(), floor_ratios=ratios, torch_threads=torch.get_num_threads())
+        print(write_result("generate_speed", result).read_text())
+        return
     with tempfile.TemporaryDirectory() as tmp:
-        data_dir = Path(tmp) / "bollywood"
-        args = ["prepare", str(SHARED / "data" / "bollywood"), "-o", str(data_dir), "--instruments", "all"]
-        assert cli([*args, "--encoding", "notechord", "-q"]) == 0
-        vocab = len(load_data_tokenizer(data_dir))
-        ids = np.asarray(TokenData(data_dir, "train").ids, dtype=np.int64)
-        rng = np.random.default_rng(0)
-        starts = rng.integers(0, len(ids) - WINDOW, 16)
-        primers = torch.from_numpy(np.stack([ids[s : s + WINDOW] for s in starts]))
+        data_dir, vocab, primers = _bollywood_primers(tmp)
         by_precision = speed(vocab, primers)
         floor = products(vocab)
+        ratios = floor_ratios(vocab, primers)
         run_dir = Path(tmp) / "run"
         options = ["--model-option", "embed_dim=256", "--model-option", "hidden=512,512,512"]
         started = time.perf_counter()
@@ -219,6 +316,7 @@ def main() -> None:
         "targets": {"incremental_over_seeds_at_least": 30, "batch_16_over_batch_1_at_least": 8},
         "met_in": met,
         "products_only": floor,
+        "floor_ratios": ratios,
         "precision_cost": {
             "training": f"tunesmith train {' '.join(TRAIN)}",
             "minutes": round(train_minutes, 1),

@@ -113,6 +113,13 @@ def test_fused_stepping_continues_the_model(name, precision, tolerance):
     torch.testing.assert_close(stepped, torch.log_softmax(full, dim=-1), atol=tolerance, rtol=0)
 
 
+def test_fused_stepper_skips_only_layers_that_do_nothing_in_eval():
+    plain = small_model("lstm").eval().stepper()  # dropout only after each layer, no head
+    assert plain.posts == [None] * len(plain.posts) and plain.head is None
+    piano = small_model("gru-piano").eval().stepper()  # batch norm after each layer, a dense head
+    assert all(post is not None for post in piano.posts) and piano.head is not None
+
+
 def test_precisions_elsewhere():
     model = small_model("transformer").eval()
     primer = torch.randint(0, VOCAB, (2, 5))

@@ -26,6 +26,7 @@ __all__ = [
     "generate_options",
     "inspect",
     "load_run",
+    "merge",
     "prepare",
     "render",
     "resume",

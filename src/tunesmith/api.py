@@ -43,6 +43,7 @@ __all__ = [
     "compare",
     "inspect",
     "load_run",
+    "merge",
     "prepare",
     "render",
     "resume",
@@ -76,38 +77,77 @@ def prepare(
 ) -> DataDir:
     """Ingest ``sources`` (files, folders, globs, ``corpus:NAME``) into the data directory ``out``.
 
-    ``options`` are fields of ``IngestConfig`` (workers, file_timeout, max_files, sample, seed, cache_dir, use_cache)
-    and ``SelectConfig`` (instruments, min_notes, programs, drums). With ``encoding`` (a name, or an ``EncodeConfig``
-    for its settings, split and augmentation), the corpus is also tokenized, ready for ``train``. The previous corpus
-    at ``out`` stays whole until the new one is complete. ``log`` receives the summary of kept and skipped files.
+    ``options`` are fields of ``IngestConfig`` (workers, file_timeout, max_files, sample, seed, cache_dir, use_cache,
+    shard) and ``SelectConfig`` (instruments, min_notes, programs, drums). With ``encoding`` (a name, or an
+    ``EncodeConfig`` for its settings, split and augmentation), the corpus is also tokenized, ready for ``train``. The
+    previous corpus at ``out`` stays whole until the new one is complete. ``log`` receives the summary of kept and
+    skipped files.
 
     Returns the ``DataDir``; its ``read_report()`` says what was kept and skipped, and why. Raises
     ``TunesmithError`` when no piece was kept and ``KeyboardInterrupt`` when interrupted (nothing is written then).
     """
-    from tunesmith.corpus.prepare import format_summary, prepare_corpus
-    from tunesmith.data import encode_dataset
-    from tunesmith.encodings import make_tokenizer
+    from tunesmith.corpus.prepare import prepare_corpus
 
-    log = log or _quiet
     sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
     options = dict(options)
     ingest = from_dict(IngestConfig, _split(IngestConfig, options))
     select = from_dict(SelectConfig, _split(SelectConfig, options))
     if options:
         raise TunesmithError(f"unknown prepare option(s): {', '.join(sorted(options))}")
+    if ingest.shard and encoding is not None:
+        raise TunesmithError(
+            "--encoding goes with --merge, not --shard: the split and vocabulary are fitted on the whole corpus"
+        )
     config = PrepareConfig([str(s) for s in sources], ingest, select)
-    out = Path(out)
+    return _build(
+        Path(out), encoding, progress, log, lambda finish: prepare_corpus(config, Path(out), progress, finish)
+    )
+
+
+def merge(
+    shards: Iterable[str | Path],
+    out: str | Path,
+    *,
+    encoding: str | EncodeConfig | None = None,
+    progress: bool = False,
+    log: Log | None = None,
+) -> DataDir:
+    """Join the data directories of ``prepare(..., shard="K/N")`` for K = 1..N into one corpus at ``out``.
+
+    The result is the corpus one ``prepare`` of all the files gives (pieces, split, vocabulary, tokens); ``encoding``
+    tokenizes it, as in ``prepare``. Sources and settings come from the shards.
+    """
+    from tunesmith.corpus.shards import merge_shards
+
+    dirs = [Path(s) for s in shards]
+    return _build(Path(out), encoding, progress, log, lambda finish: merge_shards(dirs, Path(out), progress, finish))
+
+
+def _build(
+    out: Path,
+    encoding: str | EncodeConfig | None,
+    progress: bool,
+    log: Log | None,
+    make: Callable[[Callable[[Path, dict[str, Any]], None] | None], dict[str, Any]],
+) -> DataDir:
+    """Run ``make(finish)`` (a prepare or a merge) with the encoding step as ``finish``; check what it reported."""
+    from tunesmith.corpus.prepare import format_summary
+    from tunesmith.data import encode_dataset
+    from tunesmith.encodings import make_tokenizer
+
+    log = log or _quiet
     finish = None
     if encoding is not None:  # every encoding option is checked before the corpus is read
         settings = encoding if isinstance(encoding, EncodeConfig) else EncodeConfig(encoding)
-        settings = dataclasses.replace(settings, seed=ingest.seed)  # the split follows prepare's seed
         tokenizer = make_tokenizer(settings.encoding, **settings.options)
 
         def finish(build: Path, report: dict[str, Any]) -> None:  # before the new corpus replaces the old
             log(format_summary(report))
-            report["encoding"] = encode_dataset(build, tokenizer, settings, progress=progress)
+            seed = report["settings"]["ingest"]["seed"]  # the split follows prepare's --seed (a merge: the shards')
+            encode = dataclasses.replace(settings, seed=seed)
+            report["encoding"] = encode_dataset(build, tokenizer, encode, progress=progress)
 
-    report = prepare_corpus(config, out, progress=progress, finish=finish)
+    report = make(finish)
     if finish is None or not report["committed"]:
         log(format_summary(report))
     kept = "the previous corpus there is unchanged" if DataDir(out).is_prepared() else "nothing was written"
@@ -226,7 +266,7 @@ def _fit(
         trainer.fit()
     finally:
         trainer.close()
-    return load_run(run_dir, device=str(trainer.device)) if trainer.dist.main else None  # type: ignore[return-value]
+    return load_run(run_dir, device=trainer.device.type) if trainer.dist.main else None  # type: ignore[return-value]
 
 
 # -- a trained run ------------------------------------------------------------------------------------------------
@@ -348,11 +388,15 @@ def generate_options(**options: Any) -> GenerateOptions:
 
 
 def load_run(path: str | Path, checkpoint: str = "best", device: str = "cpu") -> Run:
-    """A trained run from its directory (``checkpoint``: ``best`` or ``last``) or from a checkpoint file."""
-    from tunesmith.trainer import Distributed, pick_device
+    """A trained run from its directory (``checkpoint``: ``best`` or ``last``) or from a checkpoint file.
+
+    ``device``: ``cpu`` (the default: the same numbers and bytes everywhere), ``auto`` (CUDA, then Apple MPS, then the
+    CPU), ``cuda`` or ``mps``.
+    """
+    from tunesmith.devices import pick_device
 
     prefer = {"best": BEST, "last": LAST}.get(checkpoint, checkpoint)
-    loaded = load_model(path, prefer=prefer, device=pick_device(device, Distributed.from_env()))
+    loaded = load_model(path, prefer=prefer, device=pick_device(device))
     run_dir = loaded.checkpoint.run_dir
     return Run(run_dir.path if run_dir is not None else Path(path).parent, loaded)
 

@@ -87,6 +87,19 @@ def parse_programs(text: str | None) -> tuple[int, ...] | None:
     return tuple(sorted(programs))
 
 
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"2/4"`` -> (2, 4): the second of four slices; ``None`` or ``""`` -> None (no sharding)."""
+    if not text:
+        return None
+    try:
+        k, n = (int(x) for x in str(text).split("/"))
+    except ValueError:
+        k = n = 0
+    if not 1 <= k <= n:
+        raise TunesmithError(f"bad --shard {text!r}: expected K/N with 1 <= K <= N, e.g. 1/4")
+    return k, n
+
+
 @dataclass
 class SelectConfig:
     """Which tracks of a song become training examples.
@@ -134,6 +147,11 @@ class IngestConfig:
     cache_dir: str | None = option(None, "parse cache (default $TUNESMITH_CACHE or ~/.cache/tunesmith)", metavar="DIR")
     use_cache: bool = option(True, "parse every file, read and write no cache", flag="--no-cache")
     grid: int = option(480, "ticks per quarter for pieces converted by music21", cli=False)
+    shard: str | None = option(
+        None,
+        "only the K-th of N slices of the sorted file list, into its own DATA_DIR (join them with --merge)",
+        metavar="K/N",
+    )
 
     def __post_init__(self) -> None:
         if self.workers < 0:
@@ -144,6 +162,8 @@ class IngestConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise TunesmithError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        if self.shard is not None:
+            parse_shard(self.shard)
 
     @property
     def n_workers(self) -> int:

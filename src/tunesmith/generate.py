@@ -26,8 +26,9 @@ from tqdm import tqdm
 
 from tunesmith.band import parse_band
 from tunesmith.checkpoint import LoadedModel, load_model
-from tunesmith.config import SelectConfig, option
+from tunesmith.config import DEVICES, SelectConfig, option
 from tunesmith.data import TokenData, check_data_dir, check_same_data, data_fingerprint
+from tunesmith.devices import pick_device
 from tunesmith.encodings.base import DecodeResult
 from tunesmith.errors import TunesmithError
 from tunesmith.instruments import PRESETS, load_instrument_map
@@ -113,6 +114,9 @@ class GenerateOptions:
         "several times faster, with slightly different samples",
         metavar="P",
     )
+    device: str = option(
+        "auto", "where to generate: auto (CUDA, then Apple MPS, then the CPU), cpu, cuda or mps", choices=DEVICES
+    )
     retries: int = option(
         3, "redraw a sample that is empty, a rest or one-pitch loop, broken or short up to N times", metavar="N"
     )
@@ -139,6 +143,7 @@ class GenerateOptions:
             (self.tempo is None or 10 <= self.tempo <= 400, "--tempo must be between 10 and 400 BPM"),
             (set(self.formats) <= set(FORMATS), f"--format takes {', '.join(FORMATS)}"),
             (self.precision in PRECISIONS, f"--precision takes {', '.join(PRECISIONS)}"),
+            (self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}"),
             (self.retries >= 0, "--retries must be 0 or more"),
             (self.max_seconds > 0, "--max-seconds must be positive"),
         ]
@@ -159,6 +164,11 @@ class GenerateOptions:
                 parse_key(self.key)
             except ValueError as exc:
                 raise TunesmithError(f"unknown key: {exc}") from None
+
+
+def generation_device(name: str, precision: str) -> str:
+    """The device to generate on: ``auto`` stays on the CPU for int8 weights (dynamic quantisation runs there only)."""
+    return "cpu" if name == "auto" and precision == "int8" else name
 
 
 @dataclass(frozen=True)
@@ -213,11 +223,19 @@ class Sample:
 class Generator:
     """Generation from one checkpoint."""
 
-    def __init__(self, target: str | Path | LoadedModel, options: GenerateOptions, device: str = "cpu") -> None:
+    def __init__(self, target: str | Path | LoadedModel, options: GenerateOptions, device: str | None = None) -> None:
+        """``target``: a run directory, a checkpoint file, or a model already loaded (it stays on its device).
+
+        ``device`` overrides ``options.device`` (a name, resolved by ``tunesmith.devices.pick_device``).
+        """
         self.options = options
-        loaded = target if isinstance(target, LoadedModel) else load_model(target, options.checkpoint, device)
+        if isinstance(target, LoadedModel):
+            loaded = target
+            self.device = next(target.model.parameters()).device
+        else:
+            self.device = pick_device(generation_device(device or options.device, options.precision))
+            loaded = load_model(target, prefer=options.checkpoint, device=self.device)
         self.model, self.tokenizer, self.ckpt = loaded
-        self.device = torch.device(device)
         if options.precision == "int8" and self.device.type != "cpu":
             raise TunesmithError("--precision int8 is for generating on the CPU (PyTorch dynamic quantisation)")
         try:

@@ -23,7 +23,7 @@ def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """``logits / T``: T < 1 sharpens the distribution, T > 1 flattens it (T = 0 is handled as greedy)."""
     if temperature < 0:
         raise ValueError(f"temperature must be 0 or positive, got {temperature}")
-    return logits / temperature if temperature > 0 else logits
+    return logits / temperature if temperature > 0 and temperature != 1 else logits  # x / 1 is x: skip the copy
 
 
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
@@ -126,7 +126,7 @@ def sample(
         if forbid_rows is not None:
             last = last.masked_fill(forbid_rows, float("-inf"))
         token = pick(last, temperature, top_k, top_p, generator)
-        token = torch.where(done, torch.full_like(token, pad_id), token)
+        token.masked_fill_(done, pad_id)  # finished rows continue with padding
         out[:, t] = token
         if on_step is not None:
             on_step(1)

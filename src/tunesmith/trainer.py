@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from tunesmith import devices
 from tunesmith.checkpoint import BEST, FOR_RESUME, LAST, Checkpoint, load_checkpoint, require, save_checkpoint
 from tunesmith.config import TrainConfig, dump_toml, to_dict
 from tunesmith.data import (
@@ -113,16 +114,8 @@ def fly_transpose(meta: dict[str, Any]) -> tuple[int, int]:
 
 
 def pick_device(name: str, dist: Distributed) -> torch.device:
-    """``auto``: CUDA, then Apple MPS, then the CPU. A named device that is missing is a one-line error."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise TunesmithError("--device cuda: no CUDA device is available (this PyTorch build or machine)")
-        return torch.device("cuda", dist.local_rank)
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise TunesmithError("--device mps: Apple MPS is not available here")
-    return torch.device(name)
+    """``auto``: CUDA, then Apple MPS, then the CPU (``tunesmith.devices.pick_device``, this process's GPU)."""
+    return devices.pick_device(name, dist.local_rank)
 
 
 def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:

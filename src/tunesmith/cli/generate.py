@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tunesmith.cli.options import add_options, given
 from tunesmith.errors import TunesmithError
-from tunesmith.generate import GenerateOptions
+from tunesmith.generate import GenerateOptions, generation_device
 from tunesmith.layout import SamplesDir
 
 
@@ -16,8 +16,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     """Generate samples from a run directory or checkpoint file."""
     from tunesmith import api
 
-    run = api.load_run(args.checkpoint, checkpoint="last" if args.last else "best")
     options = {**given(args, GenerateOptions), "progress": not args.quiet}
+    checked = GenerateOptions(**options)  # every option checked before the model is loaded
+    device = generation_device(checked.device, checked.precision)
+    run = api.load_run(args.checkpoint, checkpoint="last" if args.last else "best", device=device)
     if not run.model.can_step:
         window = run.checkpoint.config.get("seq_len") or 64
         print(

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tunesmith.cli.common import check_output_dir, check_output_file, key_values
-from tunesmith.cli.options import add_options, given
+from tunesmith.cli.options import add_options, flag_of, given
 from tunesmith.config import IngestConfig, SelectConfig
 from tunesmith.data import EncodeConfig
 from tunesmith.encodings.base import EncodingConfig
@@ -71,12 +71,16 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         raise TunesmithError("prepare needs -o DATA_DIR")
     out = Path(args.output)
     check_output_dir(out, "-o")
-    sources, settings = _settings(args)
     encoding = None
     if args.encoding:
         encoding = EncodeConfig(args.encoding, _encoding_settings(args), **given(args, EncodeConfig))
     try:
-        data = api.prepare(sources, out, encoding=encoding, progress=not args.quiet, log=print, **settings)
+        if args.merge:
+            _check_merge_args(args)
+            data = api.merge(args.merge, out, encoding=encoding, progress=not args.quiet, log=print)
+        else:
+            sources, settings = _settings(args)
+            data = api.prepare(sources, out, encoding=encoding, progress=not args.quiet, log=print, **settings)
     except KeyboardInterrupt as exc:
         if not str(exc):
             raise
@@ -93,6 +97,16 @@ def cmd_prepare(args: argparse.Namespace) -> int:
             print(f"  {len(section['failed_pieces'])} piece(s) could not be encoded: see {data.report_file.name}")
     print(f"wrote {data.report_file}")
     return 0
+
+
+def _check_merge_args(args: argparse.Namespace) -> None:
+    """``--merge`` takes its sources and settings from the shards: giving them again is a one-line error."""
+    if args.sources:
+        raise TunesmithError("--merge takes shard directories, not sources: the shards already name their sources")
+    extra = [flag_of(cls, name) for cls in (IngestConfig, SelectConfig) for name in given(args, cls)]
+    extra += ["--config"] * bool(args.config)
+    if extra:
+        raise TunesmithError(f"--merge uses the shards' settings: drop {', '.join(extra)}")
 
 
 # --------------------------------------------------------------------------------------------------- inspect
@@ -124,6 +138,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="DATA_DIR", help="where to write the prepared corpus")
     p.add_argument("--config", metavar="FILE.toml", help="settings file; options given here override it")
     p.add_argument("--list-corpora", action="store_true", help="list the named sets of the bundled music21 corpus")
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="SHARD_DIR",
+        help="join the data directories of prepare --shard 1/N .. N/N into DATA_DIR (the same corpus as one prepare; "
+        "--encoding here)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_options(p, IngestConfig, title="ingestion")
     add_options(p, SelectConfig, title="instrument selection")

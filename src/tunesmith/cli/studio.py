@@ -33,6 +33,9 @@ def cmd_studio(args: argparse.Namespace) -> int:
             probe.bind((args.host, args.port))
     except OSError as exc:
         raise TunesmithError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    from tunesmith.devices import pick_device
+
+    pick_device(args.device)  # a missing CUDA or MPS is one line now, not an error in every job
     studio = Studio(roots, max_upload=int(args.max_upload * 1024 * 1024), device=args.device)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"tunesmith studio: {len(runs)} run(s) under {', '.join(str(p) for p in roots)}; starting", flush=True)
@@ -59,6 +62,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="*", metavar="RUN_DIR|DIR", help="run directories or folders holding runs")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
-    p.add_argument("--device", default="cpu", help="device to generate on: cpu (default), cuda, mps")
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda", "mps"],
+        help="where to generate: auto (CUDA, then Apple MPS, then the CPU; the default), cpu, cuda or mps",
+    )
     p.add_argument("--max-upload", type=float, default=2.0, metavar="MB", help="largest primer upload (default 2)")
     p.set_defaults(func=cmd_studio)

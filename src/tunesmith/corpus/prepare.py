@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from tunesmith.atomic import replace_directory
-from tunesmith.config import PrepareConfig, dump_toml, to_dict
+from tunesmith.config import PrepareConfig, dump_toml, parse_shard, to_dict
 from tunesmith.corpus.ingest import ingest_files
 from tunesmith.corpus.pieces import is_data_dir, write_checksums, write_manifest
+from tunesmith.corpus.shards import shard_record, take_shard
 from tunesmith.corpus.sources import resolve_sources, subset
 from tunesmith.errors import TunesmithError
 from tunesmith.layout import DataDir
@@ -47,6 +48,10 @@ def prepare_corpus(
     files = resolve_sources(config.sources)
     found = len(files)
     files = subset(files, config.ingest.sample, config.ingest.max_files, config.ingest.seed)
+    shard = parse_shard(config.ingest.shard)
+    considered = len(files)
+    if shard is not None:
+        files = take_shard(files, *shard)
     out_dir = Path(out_dir).absolute()
     check_output_dir(out_dir)
     report: dict[str, Any] = {}
@@ -57,7 +62,9 @@ def prepare_corpus(
             entries = [piece for record in records if record["status"] == "kept" for piece in record["pieces"]]
             write_manifest(build, entries)
             report = build_report(config, found, records, entries, time.perf_counter() - started)
-            if report["summary"]["files_interrupted"] or not entries:
+            if shard is not None:  # a shard that keeps nothing is still a shard: the merge needs every one
+                report["shard"] = shard_record(*shard, considered)
+            if report["summary"]["files_interrupted"] or not (entries or shard):
                 raise _Abandon
             # No indent: the C encoder is ten times faster, and the report of a large corpus is large.
             DataDir(build).write_report(report)

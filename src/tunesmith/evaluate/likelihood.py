@@ -69,15 +69,20 @@ def uses_windows(model: SequenceModel, targets_mode: str) -> bool:
     return not model.can_step or targets_mode == "last"
 
 
+def _device(model: SequenceModel) -> torch.device:
+    """Where the model's weights are (the tokens go there; the log-probabilities come back to the CPU)."""
+    return next(model.parameters()).device
+
+
 def _piece_logprobs_stream(model: SequenceModel, ids: np.ndarray, chunk: int) -> tuple[np.ndarray, torch.Tensor]:
     """(positions, log-probabilities (n, V)) of every target the stepping model predicts in one piece."""
-    x = torch.as_tensor(np.asarray(ids[:-1], dtype=np.int64))[None]  # (1, L-1)
+    x = torch.as_tensor(np.asarray(ids[:-1], dtype=np.int64), device=_device(model))[None]  # (1, L-1)
     state, positions, rows = None, [], []
     for start in range(0, x.shape[1], chunk):
         logits, state = model(x[:, start : start + chunk], state)  # (1, T', V): the last T' targets of the chunk
         end = min(start + chunk, x.shape[1])
         positions.append(np.arange(end - logits.shape[1], end) + 1)
-        rows.append(F.log_softmax(logits[0].float(), dim=-1))
+        rows.append(F.log_softmax(logits[0].float(), dim=-1).cpu())
     return np.concatenate(positions), torch.cat(rows)
 
 
@@ -90,8 +95,9 @@ def _piece_logprobs_windows(model: SequenceModel, ids: np.ndarray, window: int) 
     windows = np.lib.stride_tricks.sliding_window_view(ids[:-1], window)  # (n, window): row i ends before i+window
     rows = []
     for lo in range(0, len(windows), WINDOW_BATCH):
-        logits, _ = model(torch.from_numpy(np.ascontiguousarray(windows[lo : lo + WINDOW_BATCH])))
-        rows.append(F.log_softmax(logits[:, -1].float(), dim=-1))
+        batch = torch.from_numpy(np.ascontiguousarray(windows[lo : lo + WINDOW_BATCH])).to(_device(model))
+        logits, _ = model(batch)
+        rows.append(F.log_softmax(logits[:, -1].float(), dim=-1).cpu())
     return positions, torch.cat(rows)
 
 

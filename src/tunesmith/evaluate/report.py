@@ -16,8 +16,9 @@ import numpy as np
 from symusic import Score
 
 from tunesmith.checkpoint import Checkpoint, load_model
-from tunesmith.config import option
+from tunesmith.config import DEVICES, option
 from tunesmith.data import SPLITS, TokenData, check_data_dir, check_same_data, data_fingerprint
+from tunesmith.devices import pick_device
 from tunesmith.errors import TunesmithError
 from tunesmith.evaluate.distances import set_distance
 from tunesmith.evaluate.likelihood import fit_ngram, score_split, uses_windows
@@ -42,6 +43,7 @@ class EvaluateOptions:
     max_train_pieces: int = option(5_000, "training pieces indexed for the memorisation check", metavar="N")
     seed: int = option(0, "random seed of the samples")
     checkpoint: str = option(RunDir.BEST, "the checkpoint of the run to use", cli=False)
+    device: str = option("auto", "where to score and sample: auto (CUDA, then MPS, then the CPU)", choices=DEVICES)
 
     def __post_init__(self) -> None:
         checks = [
@@ -51,6 +53,7 @@ class EvaluateOptions:
             (self.temperature > 0, "--temperature must be positive"),
             (1 <= self.ngram_order <= 8, "--ngram-order must be between 1 and 8"),
             (self.max_pieces is None or self.max_pieces >= 1, "--max-pieces must be at least 1"),
+            (self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -83,6 +86,7 @@ def _network_samples(run_dir: Path, opts: EvaluateOptions, length: int, windows:
         primer="random" if windows else "none",
         seed=opts.seed,
         checkpoint=opts.checkpoint,
+        device=opts.device,
         check=False,  # every sample is measured, degenerate ones too: the metrics are about the model
         allow_early_end=True,
         overwrite=True,
@@ -163,7 +167,7 @@ def evaluate_run(run_dir: str | Path, opts: EvaluateOptions | None = None, progr
         what = "is a file" if run_dir.exists() else "does not exist"
         raise TunesmithError(f"{run_dir} {what}: evaluate takes a run directory made by `tunesmith train`")
     with exclusive(run_dir, "evaluate"):
-        model, tokenizer, ckpt = load_model(run_dir, prefer=opts.checkpoint)
+        model, tokenizer, ckpt = load_model(run_dir, prefer=opts.checkpoint, device=pick_device(opts.device))
         data_dir = ckpt.data_dir
         try:
             check_data_dir(data_dir)

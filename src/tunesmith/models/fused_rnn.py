@@ -23,6 +23,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from tunesmith.models.base import PostLayer, SequenceNorm
+
 PRECISIONS = ("float32", "bfloat16", "int8")
 PACK_BATCH = 16  # the batch size oneDNN lays the weights out for (batch 1 ran as fast as when packed for 1)
 
@@ -101,6 +103,10 @@ class FusedStep:
                 ]
                 self.layers.append(("gru", linears, rnn.hidden_size))
         self.out = joined_linear(model.out.weight, model.out.bias, precision)
+        # Modules that hand back their input in eval mode (dropout, identity, a "none" norm, an empty head) are
+        # skipped: each call is a few microseconds of Python in a step that should cost its products alone.
+        self.posts = [None if _inert(post) else post for post in model.posts]
+        self.head = None if _inert(model.head) else model.head
 
     @torch.no_grad()
     def __call__(self, tokens: torch.Tensor, state: list | None) -> tuple[torch.Tensor, list]:
@@ -108,16 +114,27 @@ class FusedStep:
             raise ValueError("FusedStep takes one token per row")
         x = self.model.embed(tokens[:, 0])  # (B, E)
         new_state = []
-        for i, ((cell, linears, size), post) in enumerate(zip(self.layers, self.model.posts)):
+        for i, ((cell, linears, size), post) in enumerate(zip(self.layers, self.posts)):
             previous = None if state is None else state[i]
             if cell == "lstm":
                 h, layer_state = _lstm_cell(linears[0], x, previous, size)
             else:
                 h, layer_state = _gru_cell(linears, x, previous, size)
             new_state.append(layer_state)
-            x = post(h)
-        logits = self.out(self.model.head(x))
+            x = h if post is None else post(h)
+        logits = self.out(x if self.head is None else self.head(x))
         return logits[:, None], new_state
+
+
+def _inert(module: nn.Module) -> bool:
+    """Whether ``module`` returns its input unchanged in eval mode (dropout, identity, a "none" norm, empty)."""
+
+    def inert(m: nn.Module) -> bool:
+        if isinstance(m, SequenceNorm):
+            return m.kind == "none"
+        return isinstance(m, (nn.Identity, nn.Dropout)) or type(m) in (nn.Sequential, PostLayer)
+
+    return all(inert(m) for m in module.modules())
 
 
 def _lstm_cell(joined: Linear, x: torch.Tensor, state: tuple | None, size: int) -> tuple[torch.Tensor, tuple]:
