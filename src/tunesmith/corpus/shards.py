@@ -28,7 +28,6 @@ from tunesmith.errors import TunesmithError
 from tunesmith.layout import DataDir
 from tunesmith.locks import exclusive, shared
 
-SETTINGS_FILE = "prepare.toml"
 T = TypeVar("T")
 
 
@@ -50,7 +49,7 @@ def _read_shard(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     verify_corpus(path, hashes=False)
     try:
         report = DataDir(path).read_report()
-        settings = load_toml(path / SETTINGS_FILE)
+        settings = load_toml(DataDir(path).settings_file)
     except (OSError, ValueError, TunesmithError):
         raise TunesmithError(f"--merge {path}: its report or settings are missing or damaged: redo it") from None
     if not report.get("shard"):
@@ -108,7 +107,7 @@ def merge_shards(
         merged = build_report(config, found, records, entries, time.perf_counter() - started)
         merged["merged_from"] = [str(path) for path, _r, _s in shards]
         DataDir(build).write_report(merged)
-        dump_toml(config, build / SETTINGS_FILE)
+        dump_toml(config, DataDir(build).settings_file)
         if finish is not None:
             finish(build, merged)
         write_checksums(build)
