@@ -17,7 +17,7 @@ from tunesmith.checkpoint import load_model
 from tunesmith.cli import main
 from tunesmith.data import TokenData, load_data_tokenizer
 from tunesmith.encodings import tokenizer_from_dict
-from tunesmith.generate import GenerateOptions, Generator
+from tunesmith.generate import GenerateConfig, Generator
 from tunesmith.keys import Key, estimate_key, parse_key
 from tunesmith.sample import sample
 
@@ -146,7 +146,7 @@ def test_the_band_mask_holds_for_an_untrained_model(run, tmp_path):
     args = ["train", str(data), "-o", str(raw), *TINY, "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "2"]
     assert main(args) == 0
     options = dict(num=6, length="300", primer="none", temperatures=(1.5,), check=False, progress=False)
-    generator = Generator(raw, GenerateOptions(band="flute", **options))
+    generator = Generator(raw, GenerateConfig(band="flute", **options))
     samples = generator.generate()
     assert all(s.band == (73,) for s in samples)
     played = [s for s in samples if s.score is not None and _programs(s.score)]
@@ -245,7 +245,7 @@ def test_unasked_conditions_are_drawn_from_the_training_pieces_with_the_seed(run
     options = dict(num=8, length="32", primer="none", check=False, progress=False)
     heads = []
     for _ in range(2):
-        generator = Generator(run, GenerateOptions(seed=3, **options))
+        generator = Generator(run, GenerateConfig(seed=3, **options))
         heads.append([tuple(s.head) for s in generator.generate()])
     assert heads[0] == heads[1]  # the same seed draws the same conditions and bands
     priors = load_model(run)[1].priors
@@ -257,7 +257,7 @@ def test_unasked_conditions_are_drawn_from_the_training_pieces_with_the_seed(run
 
 def test_a_primer_file_gives_its_band_and_key(run, tmp_path):
     song = key_song(tmp_path / "primer.mid", 2, True, seed=7, qpm=100, with_drums=False)  # D minor, no drums
-    generator = Generator(run, GenerateOptions(num=2, length="32", primer=str(song), check=False, progress=False))
+    generator = Generator(run, GenerateConfig(num=2, length="32", primer=str(song), check=False, progress=False))
     samples = generator.generate()
     assert all(s.band == (33, 73) for s in samples)
     assert all(s.head == ["<key:D minor>", "<tempo:96-108>", "<band:33>", "<band:73>", "<band:end>"] for s in samples)
@@ -314,7 +314,7 @@ def test_window_models_keep_the_head_in_every_window_they_rerun(songs, tmp_path)
     assert main(args) == 0
     args = ["train", str(data), "-o", str(run_dir), "--model", "lstm-seed", "--seq-len", "16", "--epochs", "1", "-q"]
     assert main([*args, "--steps-per-epoch", "2", "--valid-batches", "1"]) == 0
-    options = GenerateOptions(num=2, length="40", primer="none", key="A minor", check=False, progress=False)
+    options = GenerateConfig(num=2, length="40", primer="none", key="A minor", check=False, progress=False)
     generator = Generator(run_dir, options)
     samples = generator.generate()
     assert generator.heads == [2, 2] and all(s.head == ["<key:A minor>"] for s in samples)

@@ -10,8 +10,8 @@
     ts.render(samples[0].score, wav="a.wav", png="a.png")
 
 Options are the fields of the config dataclasses, by name (``tunesmith.config.TrainConfig``,
-``tunesmith.config.IngestConfig`` and ``SelectConfig``, ``tunesmith.generate.GenerateOptions``,
-``tunesmith.evaluate.EvaluateOptions``), with the same validation and the same one-line errors as the command line
+``tunesmith.config.IngestConfig`` and ``SelectConfig``, ``tunesmith.generate.GenerateConfig``,
+``tunesmith.evaluate.EvaluateConfig``), with the same validation and the same one-line errors as the command line
 (a ``TunesmithError``). Nothing is printed unless ``progress=True`` or a ``log`` callable is given.
 """
 
@@ -30,13 +30,13 @@ from tunesmith.checkpoint import BEST, LAST, Checkpoint, LoadedModel, load_model
 from tunesmith.config import IngestConfig, PrepareConfig, SelectConfig, TrainConfig, from_dict
 from tunesmith.data import EncodeConfig
 from tunesmith.errors import TunesmithError
-from tunesmith.generate import GenerateOptions, Generator, Sample
+from tunesmith.generate import GenerateConfig, Generator, Sample
 from tunesmith.layout import DataDir, RunDir
 
 __all__ = [
     "DataDir",
     "Evaluation",
-    "GenerateOptions",
+    "GenerateConfig",
     "Run",
     "RunDir",
     "Sample",
@@ -343,13 +343,13 @@ class Run:
         return f"Run({str(self.path.path)!r}, model={model!r}, checkpoint={name!r}, epoch={self.checkpoint.epochs})"
 
     def generator(self, **options: Any) -> Generator:
-        """A ``Generator`` for this run's model with ``GenerateOptions`` fields as keywords (see ``generate``)."""
-        return Generator(self._loaded, generate_options(**options), device=self.device)
+        """A ``Generator`` for this run's model with ``GenerateConfig`` fields as keywords (see ``generate``)."""
+        return Generator(self._loaded, generate_config(**options), device=self.device)
 
     def generate(self, **options: Any) -> list[Sample]:
         """New samples in memory, checked (and redrawn) as ``tunesmith generate`` does; nothing is written.
 
-        ``options`` are ``GenerateOptions`` fields: num, length ("512", "200notes", "16bars", "30s"), temperature (one
+        ``options`` are ``GenerateConfig`` fields: num, length ("512", "200notes", "16bars", "30s"), temperature (one
         number) or temperatures, top_k, top_p, beam, primer ("random", "none" or a MIDI/ABC file), seed, style, tempo,
         time_signature, instruments, precision, retries, allow_early_end, primer_in_output, formats (for ``save``).
         Each ``Sample`` has ``score`` (a ``symusic.Score``), ``ids``, ``reached`` and ``ok``; ``save(dir)`` writes it.
@@ -363,19 +363,19 @@ class Run:
     def evaluate(self, progress: bool = False, **options: Any) -> Evaluation:
         """Score the run against real music and the n-gram baseline; writes ``eval.json`` as ``tunesmith evaluate``.
 
-        ``options`` are ``EvaluateOptions`` fields: split, samples, sample_length, temperature, ngram_order,
+        ``options`` are ``EvaluateConfig`` fields: split, samples, sample_length, temperature, ngram_order,
         max_pieces, seed.
         """
-        from tunesmith.evaluate import EvaluateOptions, evaluate_run
+        from tunesmith.evaluate import EvaluateConfig, evaluate_run
 
         options.setdefault("checkpoint", self.checkpoint.path.name)
-        opts = from_dict(EvaluateOptions, options)
+        opts = from_dict(EvaluateConfig, options)
         report = evaluate_run(self.path.path, opts, progress=progress)
         return Evaluation(report, self.path.eval_file(opts.split))
 
 
-def generate_options(**options: Any) -> GenerateOptions:
-    """``GenerateOptions`` from keywords, ``temperature=T`` standing for ``temperatures=(T,)``."""
+def generate_config(**options: Any) -> GenerateConfig:
+    """``GenerateConfig`` from keywords, ``temperature=T`` standing for ``temperatures=(T,)``."""
     if "temperature" in options:
         if "temperatures" in options:
             raise TunesmithError("give temperature or temperatures, not both")
@@ -384,7 +384,7 @@ def generate_options(**options: Any) -> GenerateOptions:
     for name in ("temperatures", "formats"):
         if isinstance(options.get(name), list):
             options[name] = tuple(options[name])
-    return from_dict(GenerateOptions, options)
+    return from_dict(GenerateConfig, options)
 
 
 def load_run(path: str | Path, checkpoint: str = "best", device: str = "cpu") -> Run:
@@ -447,4 +447,4 @@ def compare(runs: Iterable[str | Path], out: str | Path, evaluate: bool = True) 
     return compare_runs([Path(r) for r in runs], Path(out), evaluate_run if evaluate else None)
 
 
-__all__ += ["Checkpoint", "EncodeConfig", "generate_options"]
+__all__ += ["Checkpoint", "EncodeConfig", "generate_config"]

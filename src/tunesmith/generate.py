@@ -69,7 +69,7 @@ Band = tuple[int, ...] | None  # General MIDI programs, drums -1 (``tunesmith.ba
 
 
 @dataclass
-class GenerateOptions:
+class GenerateConfig:
     """What ``tunesmith generate`` was asked for."""
 
     num: int = option(1, "samples per temperature (one batch)", metavar="N")
@@ -200,7 +200,7 @@ class Sample:
     decoded: Score | None = None
     ids: list[int] = field(default_factory=list)  # the token ids, the primer included, as they were decoded
     warnings: list[str] = field(default_factory=list)  # tracks dropped to fit the channels, decoder warnings
-    settings: GenerateOptions = field(default_factory=lambda: GenerateOptions())
+    settings: GenerateConfig = field(default_factory=lambda: GenerateConfig())
     composer: str = ""  # the run's name, written into the MIDI and MusicXML files
     head: list[str] = field(default_factory=list)  # the condition and header tokens it was drawn after
     band: tuple[int, ...] | None = None  # the programs it may play (event models with band headers)
@@ -223,7 +223,7 @@ class Sample:
 class Generator:
     """Generation from one checkpoint."""
 
-    def __init__(self, target: str | Path | LoadedModel, options: GenerateOptions, device: str | None = None) -> None:
+    def __init__(self, target: str | Path | LoadedModel, options: GenerateConfig, device: str | None = None) -> None:
         """``target``: a run directory, a checkpoint file, or a model already loaded (it stays on its device).
 
         ``device`` overrides ``options.device`` (a name, resolved by ``tunesmith.devices.pick_device``).

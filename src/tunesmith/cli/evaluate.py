@@ -7,12 +7,12 @@ from pathlib import Path
 
 from tunesmith.cli.common import check_output_file
 from tunesmith.cli.options import add_options, given
-from tunesmith.evaluate.report import EvaluateOptions
+from tunesmith.evaluate.report import EvaluateConfig
 from tunesmith.layout import RunDir
 
 
-def _options(args: argparse.Namespace) -> EvaluateOptions:
-    return EvaluateOptions(**given(args, EvaluateOptions), checkpoint=RunDir.LAST if args.last else RunDir.BEST)
+def _options(args: argparse.Namespace) -> EvaluateConfig:
+    return EvaluateConfig(**given(args, EvaluateConfig), checkpoint=RunDir.LAST if args.last else RunDir.BEST)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -20,7 +20,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from tunesmith import api
 
     run = api.load_run(args.run, checkpoint="last" if args.last else "best")
-    evaluation = run.evaluate(progress=not args.quiet, **given(args, EvaluateOptions))
+    evaluation = run.evaluate(progress=not args.quiet, **given(args, EvaluateConfig))
     print(evaluation)
     print(f"wrote {evaluation.path}")
     return 0
@@ -48,7 +48,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def _add_evaluate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--last", action="store_true", help="use checkpoints/last.pt instead of best.pt")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    add_options(p, EvaluateOptions, title="evaluation")
+    add_options(p, EvaluateConfig, title="evaluation")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

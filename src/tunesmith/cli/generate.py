@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tunesmith.cli.options import add_options, given
 from tunesmith.errors import TunesmithError
-from tunesmith.generate import GenerateOptions, generation_device
+from tunesmith.generate import GenerateConfig, generation_device
 from tunesmith.layout import SamplesDir
 
 
@@ -16,8 +16,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     """Generate samples from a run directory or checkpoint file."""
     from tunesmith import api
 
-    options = {**given(args, GenerateOptions), "progress": not args.quiet}
-    checked = GenerateOptions(**options)  # every option checked before the model is loaded
+    options = {**given(args, GenerateConfig), "progress": not args.quiet}
+    checked = GenerateConfig(**options)  # every option checked before the model is loaded
     device = generation_device(checked.device, checked.precision)
     run = api.load_run(args.checkpoint, checkpoint="last" if args.last else "best", device=device)
     if not run.model.can_step:
@@ -82,7 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
     p.add_argument("--last", action="store_true", help="use checkpoints/last.pt instead of best.pt")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    add_options(p, GenerateOptions, title="generation")
+    add_options(p, GenerateConfig, title="generation")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("render", help="render a MIDI file to WAV (FluidSynth) and a piano-roll PNG")

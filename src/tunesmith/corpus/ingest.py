@@ -39,13 +39,13 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass
-class _Settings:
+class _WorkerConfig:
     select: SelectConfig
     grid: int
     cache_root: Path | None
 
 
-def process_file(source: SourceFile, settings: _Settings, on_piece: Callable[[], None] | None = None) -> dict[str, Any]:
+def process_file(source: SourceFile, settings: _WorkerConfig, on_piece: Callable[[], None] | None = None) -> dict[str, Any]:
     """Read, cache, select and store one file; returns its report record. Never raises for bad input."""
     record: dict[str, Any] = {"path": str(source.path), "style": source.style, "format": source.format}
     try:
@@ -123,7 +123,7 @@ def _die_with_parent(parent: int) -> None:
     os.close(devnull)
 
 
-def _worker_main(conn: Connection, settings: _Settings, parent: int) -> None:
+def _worker_main(conn: Connection, settings: _WorkerConfig, parent: int) -> None:
     _die_with_parent(parent)
     while True:
         try:
@@ -191,7 +191,7 @@ class _Worker:
 class _Pool:
     """Worker processes fed with chunks of files over one pipe each; a pipe is private, so killing is safe."""
 
-    def __init__(self, n: int, settings: _Settings) -> None:
+    def __init__(self, n: int, settings: _WorkerConfig) -> None:
         methods = mp.get_all_start_methods()
         self._ctx = mp.get_context("fork" if "fork" in methods else "spawn")
         self._settings = settings
@@ -256,7 +256,7 @@ def ingest_files(
     Pieces are written to ``out_dir/pieces.bin``. A ``KeyboardInterrupt`` stops the workers and returns the records
     finished so far with ``status == "interrupted"`` for the rest, so nothing finished is lost.
     """
-    settings = _Settings(select, ingest.grid, ingest.cache_path if ingest.use_cache else None)
+    settings = _WorkerConfig(select, ingest.grid, ingest.cache_path if ingest.use_cache else None)
     records: list[dict[str, Any] | None] = [None] * len(files)
     out_dir.mkdir(parents=True, exist_ok=True)
     writer = _OrderedWriter(DataDir(out_dir).pieces_file, records)

@@ -2,6 +2,6 @@
 
 from tunesmith.evaluate.compare import compare_runs
 from tunesmith.evaluate.ngram import KneserNey
-from tunesmith.evaluate.report import EvaluateOptions, evaluate_run, format_report
+from tunesmith.evaluate.report import EvaluateConfig, evaluate_run, format_report
 
-__all__ = ["EvaluateOptions", "KneserNey", "compare_runs", "evaluate_run", "format_report"]
+__all__ = ["EvaluateConfig", "KneserNey", "compare_runs", "evaluate_run", "format_report"]

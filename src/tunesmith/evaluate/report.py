@@ -24,14 +24,14 @@ from tunesmith.evaluate.distances import set_distance
 from tunesmith.evaluate.likelihood import fit_ngram, score_split, uses_windows
 from tunesmith.evaluate.memorisation import TrainingIndex, looks_copied
 from tunesmith.evaluate.metrics import DRUM_METRICS, METRICS, Notes, compute_metrics
-from tunesmith.generate import GenerateOptions, Generator
+from tunesmith.generate import GenerateConfig, Generator
 from tunesmith.layout import RunDir
 from tunesmith.locks import exclusive, shared
 from tunesmith.rendering import write_midi
 
 
 @dataclass
-class EvaluateOptions:
+class EvaluateConfig:
     """What ``tunesmith evaluate`` was asked for."""
 
     split: str = option("test", "split to score", choices=SPLITS)
@@ -78,8 +78,8 @@ def _sample_length(data: TokenData, requested: int | None) -> int:
     return int(np.clip(np.median(np.diff(data.bounds)), 64, 1024))
 
 
-def _network_samples(run_dir: Path, opts: EvaluateOptions, length: int, windows: bool, out_dir: Path) -> list[Path]:
-    gen_opts = GenerateOptions(
+def _network_samples(run_dir: Path, opts: EvaluateConfig, length: int, windows: bool, out_dir: Path) -> list[Path]:
+    gen_opts = GenerateConfig(
         num=opts.samples,
         length=str(length),
         temperatures=(opts.temperature,),
@@ -96,7 +96,7 @@ def _network_samples(run_dir: Path, opts: EvaluateOptions, length: int, windows:
     return [Path(r["files"][0]) for r in records if "error" not in r]
 
 
-def _ngram_samples(ngram, tokenizer, opts: EvaluateOptions, length: int, out_dir: Path) -> list[Path]:
+def _ngram_samples(ngram, tokenizer, opts: EvaluateConfig, length: int, out_dir: Path) -> list[Path]:
     rng = np.random.default_rng(opts.seed)
     paths = []
     for i in range(opts.samples):
@@ -159,9 +159,9 @@ def _memorisation(index: TrainingIndex, named: dict[str, list[tuple[str, Notes]]
     return out
 
 
-def evaluate_run(run_dir: str | Path, opts: EvaluateOptions | None = None, progress: bool = True) -> dict[str, Any]:
+def evaluate_run(run_dir: str | Path, opts: EvaluateConfig | None = None, progress: bool = True) -> dict[str, Any]:
     """Evaluate a training run and write its report (see ``report_path``); returns the report."""
-    opts = opts or EvaluateOptions()
+    opts = opts or EvaluateConfig()
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         what = "is a file" if run_dir.exists() else "does not exist"
@@ -181,7 +181,7 @@ def evaluate_run(run_dir: str | Path, opts: EvaluateOptions | None = None, progr
 
 
 def _evaluate(
-    run_dir: Path, opts: EvaluateOptions, model, tokenizer, ckpt: Checkpoint, data_dir: Path, progress: bool
+    run_dir: Path, opts: EvaluateConfig, model, tokenizer, ckpt: Checkpoint, data_dir: Path, progress: bool
 ) -> dict[str, Any]:
     cfg = ckpt.config
     try:
