@@ -45,7 +45,9 @@ class _WorkerConfig:
     cache_root: Path | None
 
 
-def process_file(source: SourceFile, settings: _WorkerConfig, on_piece: Callable[[], None] | None = None) -> dict[str, Any]:
+def process_file(
+    source: SourceFile, settings: _WorkerConfig, on_piece: Callable[[], None] | None = None
+) -> dict[str, Any]:
     """Read, cache, select and store one file; returns its report record. Never raises for bad input."""
     record: dict[str, Any] = {"path": str(source.path), "style": source.style, "format": source.format}
     try:
