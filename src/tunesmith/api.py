@@ -26,29 +26,12 @@ from typing import Any
 
 from symusic import Score
 
-from tunesmith.checkpoint import BEST, LAST, Checkpoint, LoadedModel, load_model
+from tunesmith.checkpoint import BEST, LAST, LoadedModel, load_model
 from tunesmith.config import IngestConfig, PrepareConfig, SelectConfig, TrainConfig, from_dict
 from tunesmith.data import EncodeConfig
 from tunesmith.errors import TunesmithError
 from tunesmith.generate import GenerateConfig, Generator, Sample
 from tunesmith.layout import DataDir, RunDir
-
-__all__ = [
-    "DataDir",
-    "Evaluation",
-    "GenerateConfig",
-    "Run",
-    "RunDir",
-    "Sample",
-    "compare",
-    "inspect",
-    "load_run",
-    "merge",
-    "prepare",
-    "render",
-    "resume",
-    "train",
-]
 
 Log = Callable[[str], None]
 
@@ -446,5 +429,3 @@ def compare(runs: Iterable[str | Path], out: str | Path, evaluate: bool = True) 
 
     return compare_runs([Path(r) for r in runs], Path(out), evaluate_run if evaluate else None)
 
-
-__all__ += ["Checkpoint", "EncodeConfig", "generate_config"]
