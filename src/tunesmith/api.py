@@ -27,6 +27,7 @@ from typing import Any
 from symusic import Score
 
 from tunesmith.checkpoint import BEST, LAST, LoadedModel, load_model
+from tunesmith.checkpoint import Checkpoint as Checkpoint  # exported by the package: what Run.checkpoint is
 from tunesmith.config import IngestConfig, PrepareConfig, SelectConfig, TrainConfig, from_dict
 from tunesmith.data import EncodeConfig
 from tunesmith.errors import TunesmithError
@@ -428,4 +429,3 @@ def compare(runs: Iterable[str | Path], out: str | Path, evaluate: bool = True) 
     from tunesmith.evaluate import compare_runs, evaluate_run
 
     return compare_runs([Path(r) for r in runs], Path(out), evaluate_run if evaluate else None)
-
