@@ -136,7 +136,7 @@ def test_killed_prepare_keeps_the_old_corpus_and_leaves_no_worker(sig, tmp_path,
             os.killpg(proc.pid, sig)
         else:
             os.kill(proc.pid, sig)
-        proc.communicate(timeout=30)  # returns: no worker holds the caller's output open
+        proc.communicate(timeout=120)  # returns (a busy CI machine may take a while): no worker holds the output open
     finally:
         proc.kill()
     wait_for(lambda: not any(alive(pid) for pid in workers), "the workers to end", timeout=5)
