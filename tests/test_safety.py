@@ -62,8 +62,16 @@ def held_prepare(sources: list[Path], out: Path, gate: Path, workers: int = 1) -
     os.mkfifo(gate)
     args = prepare_args([*sources, gate], out, "--workers", str(workers), "--file-timeout", "600")
     command = [sys.executable, "-m", "tunesmith", *args]
-    # A session of its own, as a command started from a terminal has its own process group.
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # A session of its own, as a command started from a terminal has its own process group, and Ctrl-C handled as a
+    # terminal's command handles it: a test runner may have left SIGINT ignored, which the child would inherit.
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def open_gate(gate: Path, seed: int = 99) -> None:
