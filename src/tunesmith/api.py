@@ -250,7 +250,11 @@ def _fit(
         trainer.fit()
     finally:
         trainer.close()
-    return load_run(run_dir, device=trainer.device.type) if trainer.dist.main else None  # type: ignore[return-value]
+    if not trainer.dist.main:
+        return None  # type: ignore[return-value]
+    run = load_run(run_dir, device=trainer.device.type)
+    run._history = list(trainer.history)  # every epoch, already in memory: no need to read last.pt again
+    return run
 
 
 # -- a trained run ------------------------------------------------------------------------------------------------
@@ -291,6 +295,7 @@ class Run:
         self.path = RunDir(path)
         self.model, self.tokenizer, self.checkpoint = loaded
         self._loaded = loaded
+        self._history: list[dict[str, Any]] | None = None
 
     @property
     def name(self) -> str:
@@ -309,9 +314,10 @@ class Run:
         """
         from tunesmith.checkpoint import load_checkpoint
 
-        last = self.path.checkpoint(LAST)
-        history = load_checkpoint(last).history if last.is_file() else self.checkpoint.history
-        return list(history)
+        if self._history is None:
+            last = self.path.checkpoint(LAST)
+            self._history = load_checkpoint(last).history if last.is_file() else self.checkpoint.history
+        return list(self._history)
 
     @property
     def training(self) -> dict[str, Any] | None:
@@ -328,7 +334,7 @@ class Run:
 
     def generator(self, **options: Any) -> Generator:
         """A ``Generator`` for this run's model with ``GenerateConfig`` fields as keywords (see ``generate``)."""
-        return Generator(self._loaded, generate_config(**options), device=self.device)
+        return Generator(self._loaded, generate_config(**options))  # the model stays on its device
 
     def generate(self, **options: Any) -> list[Sample]:
         """New samples in memory, checked (and redrawn) as ``tunesmith generate`` does; nothing is written.
@@ -350,12 +356,20 @@ class Run:
         ``options`` are ``EvaluateConfig`` fields: split, samples, sample_length, temperature, ngram_order,
         max_pieces, seed.
         """
-        from tunesmith.evaluate import EvaluateConfig, evaluate_run
+        return evaluate(self.path.path, checkpoint=self.checkpoint.path.name, progress=progress, **options)
 
-        options.setdefault("checkpoint", self.checkpoint.path.name)
-        opts = from_dict(EvaluateConfig, options)
-        report = evaluate_run(self.path.path, opts, progress=progress)
-        return Evaluation(report, self.path.eval_file(opts.split))
+
+def evaluate(run_dir: str | Path, *, checkpoint: str = "best", progress: bool = False, **options: Any) -> Evaluation:
+    """``Run.evaluate`` for a run directory, loading its model once, under the run's lock (``tunesmith evaluate``).
+
+    ``checkpoint``: ``best``, ``last`` or a file name in ``checkpoints/``.
+    """
+    from tunesmith.evaluate import EvaluateConfig, evaluate_run
+
+    prefer = {"best": BEST, "last": LAST}.get(checkpoint, checkpoint)
+    opts = from_dict(EvaluateConfig, {**options, "checkpoint": prefer})
+    report = evaluate_run(Path(run_dir), opts, progress=progress)
+    return Evaluation(report, RunDir(run_dir).eval_file(opts.split))
 
 
 def generate_config(**options: Any) -> GenerateConfig:

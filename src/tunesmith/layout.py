@@ -29,8 +29,13 @@ from tunesmith.errors import TunesmithError
 SPLITS = ("train", "valid", "test")
 
 
-def read_json(path: Path, what: str) -> Any:
-    """A JSON file's content; a damaged one is a one-line error naming ``what`` to redo."""
+def read_json(path: Path, what: str, missing_ok: bool = False) -> Any:
+    """A JSON file's content; a damaged one is a one-line error naming ``what`` to redo.
+
+    With ``missing_ok``, a file that is not there (a record not written yet) is ``None``.
+    """
+    if missing_ok and not Path(path).is_file():
+        return None
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except ValueError:
@@ -148,9 +153,7 @@ class DataDir(_Dir):
 
     def read_report(self) -> dict[str, Any] | None:
         """What ``prepare`` reported (kept and skipped files, the encoding), or ``None`` when there is none."""
-        if not self.report_file.is_file():
-            return None
-        return read_json(self.report_file, "prepare the corpus again")
+        return read_json(self.report_file, "prepare the corpus again", missing_ok=True)
 
     def write_report(self, report: dict[str, Any]) -> Path:
         return write_json(self.report_file, report, indent=None)
@@ -239,19 +242,14 @@ class RunDir(_Dir):
 
     def read_training(self) -> dict[str, Any] | None:
         """Steps and epochs done against the budget, minutes, threads, a cut by the safety cap (``train.json``)."""
-        if not self.training_file.is_file():
-            return None
-        return read_json(self.training_file, "train the run again or resume it")
+        return read_json(self.training_file, "train the run again or resume it", missing_ok=True)
 
     def write_training(self, record: dict[str, Any]) -> Path:
         return write_json(self.training_file, record)
 
     def read_eval(self, split: str = "test") -> dict[str, Any] | None:
         """The report ``evaluate`` wrote, or ``None`` before it ran."""
-        path = self.eval_file(split)
-        if not path.is_file():
-            return None
-        return read_json(path, "evaluate the run again")
+        return read_json(self.eval_file(split), "evaluate the run again", missing_ok=True)
 
     def write_eval(self, report: dict[str, Any], split: str = "test") -> Path:
         return write_json(self.eval_file(split), report)
@@ -311,9 +309,7 @@ class RecipeDir(_Dir):
         return self.path / self.COMMANDS
 
     def read_summary(self) -> dict[str, Any] | None:
-        if not self.summary_file.is_file():
-            return None
-        return read_json(self.summary_file, "run the recipe again")
+        return read_json(self.summary_file, "run the recipe again", missing_ok=True)
 
     def write_summary(self, summary: dict[str, Any]) -> Path:
         return write_json(self.summary_file, summary)

@@ -47,9 +47,8 @@ def write_samples(generator: Generator, out_dir: Path) -> list[dict[str, Any]]:
         several = len(options.temperatures) > 1
         records = []
         for sample in samples:
-            stem = f"{SamplesDir.STEM}{offset + sample.index + 1:02d}" + (
-                f"-t{sample.temperature:g}" if several else ""
-            )
+            suffix = f"-t{sample.temperature:g}" if several else ""
+            stem = f"{SamplesDir.STEM}{offset + sample.index + 1:02d}{suffix}"
             records.append(write_sample(sample, out_dir, stem))
         summary = {"checkpoint": str(generator.ckpt.path), "options": asdict(options), "files": earlier + records}
         folder.write_summary(summary)

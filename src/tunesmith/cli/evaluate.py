@@ -19,8 +19,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate one run and print its table."""
     from tunesmith import api
 
-    run = api.load_run(args.run, checkpoint="last" if args.last else "best")
-    evaluation = run.evaluate(progress=not args.quiet, **given(args, EvaluateConfig))
+    checkpoint = "last" if args.last else "best"
+    evaluation = api.evaluate(args.run, checkpoint=checkpoint, progress=not args.quiet, **given(args, EvaluateConfig))
     print(evaluation)
     print(f"wrote {evaluation.path}")
     return 0
