@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from tunesmith.cli import main
+from tunesmith.errors import TunesmithError
 from tunesmith.recipe import PACKAGED, load_recipe, packaged_recipes, to_argv
 from tunesmith.threads import allowed_cores, choose_threads
 
@@ -78,6 +79,30 @@ def test_smoke_overrides_win_and_options_become_arguments(tmp_path):
     argv = to_argv({k: v for k, v in full.runs[1].items() if k != "name"})
     assert argv == ["--epochs=40", "--model-option", "hidden=64,64", "--model-option", "dropout=0.1", "--model=gru"]
     assert to_argv(full.prepare, ("sources",)) == ["corpus:bach", "--transpose=-5..6"]
+
+
+def test_a_run_may_prepare_generate_and_smoke_its_own_way(tmp_path):
+    """A ``best`` run beside the faithful one: its own prepare (its own data folder), generate and smoke sizes."""
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        'name = "r"\n[prepare]\nsources = ["corpus:bach"]\nencoding = "notechord"\n'
+        '[train]\nepochs = 40\nmodel = "lstm"\n[generate]\nnum = 2\ninstruments = "piano"\n'
+        '[[runs]]\nname = "seed"\n'
+        '[[runs]]\nname = "best"\nmodel = "transformer"\nprepare = { encoding = "event" }\n'
+        'generate = { instruments = "model" }\nsmoke = { epochs = 2, model_option = { d_model = 16 } }\n'
+        "[smoke]\ntrain = { epochs = 1, model_option = { hidden = [8] } }\nprepare = { sample = 3 }\n"
+    )
+    full, smoke = load_recipe(recipe), load_recipe(recipe, smoke=True)
+    assert not full.own_data("seed") and full.own_data("best")
+    assert full.step("prepare", "seed") == full.prepare
+    assert full.step("prepare", "best") == {"sources": ["corpus:bach"], "encoding": "event"}
+    assert full.step("generate", "best") == {"num": 2, "instruments": "model"} and full.step("evaluate", "best") == {}
+    assert smoke.step("prepare", "best")["sample"] == 3  # the recipe's smoke sizes win over the run's options
+    assert [r.get("model_option") for r in smoke.runs] == [{"hidden": [8]}, {"d_model": 16}]
+    assert [r["epochs"] for r in smoke.runs] == [1, 2] and [r["epochs"] for r in full.runs] == [40, 40]
+    recipe.write_text(recipe.read_text().replace('prepare = { encoding = "event" }', 'prepare = "event"'))
+    with pytest.raises(TunesmithError, match="run 'best': prepare must be a table"):
+        load_recipe(recipe)
 
 
 def test_bad_recipes_are_one_line_errors(tmp_path, capsys):

@@ -293,6 +293,10 @@ class RecipeDir(_Dir):
     def data(self) -> DataDir:
         return DataDir(self.path / self.DATA)
 
+    def run_data(self, name: str) -> DataDir:
+        """The data of a run that prepares its own (a recipe run with its own ``prepare`` options)."""
+        return DataDir(self.path / f"{self.DATA}-{name}")
+
     def run(self, name: str) -> RunDir:
         return RunDir(self.path / name)
 

@@ -7,7 +7,7 @@ for ``--min-notes``)::
     about = "one line"
     [prepare]   # sources = [...], encoding = "...", encoding_option = {grid = 0.25}, ...
     [train]     # model = "...", model_option = {hidden = [256, 256]}, epochs = 50, ...
-    [[runs]]    # optional: several trainings on the same data, each {name = "...", <train options>}; compared
+    [[runs]]    # optional: several trainings, each {name = "...", <train options>}; compared
     [generate]  # num, length, temperature = [...], instruments, format, ...
     [evaluate]  # samples, sample_length, ...
     [smoke]     # overrides per section for ``--smoke``: prepare = {sample = 8}, train = {epochs = 1}, ...
@@ -15,6 +15,12 @@ for ``--min-notes``)::
 The recipes of the seed systems ship inside the package (``tunesmith/recipes/``; the repository's top-level
 ``recipes`` is a link to that folder), so ``tunesmith run NAME`` finds one by name after ``pip install``;
 ``tunesmith run --list`` lists them with their ``about`` line.
+
+A run may change the other steps too: ``prepare = {...}``, ``generate = {...}`` and ``evaluate = {...}`` in its
+``[[runs]]`` entry are merged over the recipe's sections for that run alone (a run whose prepare differs gets its own
+data folder, ``data-NAME``), and ``smoke = {...}`` replaces the recipe's ``[smoke] train`` overrides for it (a
+transformer's smoke sizes are not an LSTM's). That is how a recipe keeps its seed-faithful run beside a ``best`` run
+with another encoding or model.
 
 Relative source paths are read from the current directory or, failing that, from the folder above the recipe's
 (the repository root for the bundled recipes, whether named through the ``recipes`` link or by name), so
@@ -33,6 +39,7 @@ from tunesmith.errors import TunesmithError
 
 SECTIONS = ("prepare", "train", "generate", "evaluate")
 TOP_KEYS = {"name", "about", "runs", "smoke", *SECTIONS}
+RUN_SECTIONS = ("prepare", "generate", "evaluate")  # a run's own overrides of the recipe's steps
 DEFAULT_RUN = "model"
 PACKAGED = Path(__file__).resolve().parent / "recipes"
 
@@ -48,6 +55,15 @@ class Recipe:
     generate: dict[str, Any] = field(default_factory=dict)
     evaluate: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    run_steps: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # run -> section -> options
+
+    def step(self, section: str, run: str) -> dict[str, Any]:
+        """The options of ``section`` (prepare, generate or evaluate) for the run named ``run``."""
+        return self.run_steps.get(run, {}).get(section, getattr(self, section))
+
+    def own_data(self, run: str) -> bool:
+        """Whether ``run`` prepares its own data (its prepare options differ from the recipe's)."""
+        return self.step("prepare", run) != self.prepare
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -122,22 +138,29 @@ def load_recipe(recipe: str | Path, smoke: bool = False, sources: list[str] | No
                 raise TunesmithError(f"{path}: [smoke] overrides sections {', '.join(SECTIONS)}, not {key!r}")
             if key not in ("runs", "train"):  # train overrides go onto each run below, after its own settings
                 data[key] = _merge(data.get(key, {}), value)
-    prepare = dict(data.get("prepare", {}))
-    if sources:
-        prepare["sources"] = list(sources)
-    if not prepare.get("sources"):
-        raise TunesmithError(f"{path}: [prepare] needs sources = [...]")
-    prepare["sources"] = [_resolve_source(str(s), path.parent) for s in prepare["sources"]]
+    prepare = _sources(dict(data.get("prepare", {})), sources, path)
     train = dict(data.get("train", {}))
     runs_spec = data.get("runs") or [{"name": DEFAULT_RUN}]
-    runs = []
+    runs, run_steps = [], {}
+    smoke_sections = data.get("smoke", {}) if smoke else {}
     for spec in runs_spec:
         if "name" not in spec:
             raise TunesmithError(f"{path}: every [[runs]] entry needs a name")
-        run = _merge(train, {k: v for k, v in spec.items() if k != "name"})
+        name = str(spec["name"])
+        own = {key: spec[key] for key in RUN_SECTIONS if key in spec}
+        for key, value in own.items():
+            if not isinstance(value, dict):
+                raise TunesmithError(f"{path}: run {name!r}: {key} must be a table, {key} = {{ ... }}")
+        run = _merge(train, {k: v for k, v in spec.items() if k not in ("name", "smoke", *RUN_SECTIONS)})
         if smoke:
-            run = _merge(run, data.get("smoke", {}).get("train", {}))
-        runs.append({"name": str(spec["name"]), **run})
+            run = _merge(run, spec.get("smoke", smoke_sections.get("train", {})))
+        runs.append({"name": name, **run})
+        if own:
+            sections = {key: _merge(data.get(key, {}), own.get(key, {})) for key in RUN_SECTIONS}
+            for key in RUN_SECTIONS if smoke else ():  # the recipe's smoke sizes still win
+                sections[key] = _merge(sections[key], smoke_sections.get(key, {}))
+            sections["prepare"] = _sources(sections["prepare"], sources, path)
+            run_steps[name] = sections
     if len({r["name"] for r in runs}) != len(runs):
         raise TunesmithError(f"{path}: run names must be different")
     return Recipe(
@@ -148,7 +171,19 @@ def load_recipe(recipe: str | Path, smoke: bool = False, sources: list[str] | No
         generate=dict(data.get("generate", {})),
         evaluate=dict(data.get("evaluate", {})),
         path=path,
+        run_steps=run_steps,
     )
+
+
+def _sources(prepare: dict[str, Any], sources: list[str] | None, path: Path) -> dict[str, Any]:
+    """``prepare`` with its sources replaced by ``sources`` when given, each resolved beside the recipe."""
+    prepare = dict(prepare)
+    if sources:
+        prepare["sources"] = list(sources)
+    if not prepare.get("sources"):
+        raise TunesmithError(f"{path}: [prepare] needs sources = [...]")
+    prepare["sources"] = [_resolve_source(str(s), path.parent) for s in prepare["sources"]]
+    return prepare
 
 
 def to_argv(options: dict[str, Any], positional: tuple[str, ...] = ()) -> list[str]:

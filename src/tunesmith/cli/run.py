@@ -78,24 +78,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     steps = Steps(out)
     q = ["-q"] if args.quiet or not sys.stderr.isatty() else []  # progress bars on a terminal, unless asked not to
     layout = RecipeDir(out)
-    data = layout.data.path
-    if not layout.data.has_tokens():
-        steps("prepare", ["prepare", *to_argv(recipe.prepare, ("sources",)), "-o", str(data), *q])
     runs = []
     for spec in recipe.runs:
-        run_dir = layout.run(spec["name"]).path
+        name = spec["name"]
+        data = layout.run_data(name) if recipe.own_data(name) else layout.data
+        if not data.has_tokens():
+            label = f"prepare {name}" if recipe.own_data(name) else "prepare"
+            steps(label, ["prepare", *to_argv(recipe.step("prepare", name), ("sources",)), "-o", str(data.path), *q])
+        run_dir = layout.run(name).path
         options = {k: v for k, v in spec.items() if k != "name"}
         if args.threads is not None:
             options["threads"] = args.threads
         if RunDir(run_dir).checkpoint("last").is_file():
-            steps(f"train {spec['name']}", ["train", "--resume", str(run_dir), *q])
+            steps(f"train {name}", ["train", "--resume", str(run_dir), *q])
         else:
-            steps(f"train {spec['name']}", ["train", str(data), "-o", str(run_dir), *q, *to_argv(options)])
+            steps(f"train {name}", ["train", str(data.path), "-o", str(run_dir), *q, *to_argv(options)])
         samples = RunDir(run_dir).samples.path
         # A model whose samples do not decode (an undertrained char-RNN) still gets evaluated: that is a finding.
-        generate = ["generate", str(run_dir), "-o", str(samples), "--overwrite", *q, *to_argv(recipe.generate)]
-        steps(f"generate {spec['name']}", generate, required=False)
-        steps(f"evaluate {spec['name']}", ["evaluate", str(run_dir), *q, *to_argv(recipe.evaluate)])
+        options = to_argv(recipe.step("generate", name))
+        steps(f"generate {name}", ["generate", str(run_dir), "-o", str(samples), "--overwrite", *q, *options], False)
+        steps(f"evaluate {name}", ["evaluate", str(run_dir), *q, *to_argv(recipe.step("evaluate", name))])
         runs.append(run_dir)
     if len(runs) > 1:
         steps("compare", ["compare", *map(str, runs), "-o", str(layout.compare_stem), "--no-evaluate", *q])
