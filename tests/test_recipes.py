@@ -105,6 +105,26 @@ def test_a_run_may_prepare_generate_and_smoke_its_own_way(tmp_path):
         load_recipe(recipe)
 
 
+def test_only_runs_the_named_runs_each_on_its_own_data(tmp_path, capsys):
+    """``--only best`` trains the best run alone, on the data its own prepare options made (``data-best``)."""
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        'name = "r"\n[prepare]\nsources = ["corpus:bach"]\nsample = 3\nencoding = "notechord"\n'
+        '[train]\nepochs = 1\nsteps_per_epoch = 2\nvalid_batches = 1\nseq_len = 16\nmodel = "lstm"\n'
+        'model_option = { hidden = [16], embed_dim = 8 }\n[generate]\nnum = 1\nlength = "24"\n'
+        "[evaluate]\nsamples = 2\nmax_pieces = 1\nsample_length = 24\n"
+        '[[runs]]\nname = "seed"\n[[runs]]\nname = "best"\nprepare = { encoding = "event" }\n'
+    )
+    out = tmp_path / "out"
+    assert main(["run", str(recipe), "-o", str(out), "--only", "seed,nope"]) == 2
+    assert capsys.readouterr().err.strip().endswith("--only seed,nope: the recipe's runs are seed, best")
+    assert main(["run", str(recipe), "-o", str(out), "--only", "best", "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["best", "data-best"]
+    assert json.loads((out / "data-best" / "tokenizer.json").read_text())["encoding"] == "event"
+    assert list(json.loads((out / "summary.json").read_text())["runs"]) == ["best"]
+    assert json.loads((out / "best" / "eval.json").read_text())["likelihood"]["network"]["targets"] > 0
+
+
 def test_bad_recipes_are_one_line_errors(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "x"\n[prepare]\nsources = ["corpus:bach"]\n[trian]\nepochs = 1\n')

@@ -62,6 +62,16 @@ def _training(run_dir: Path) -> dict[str, Any] | None:
     return RunDir(run_dir).read_training()
 
 
+def _only(runs: list[dict[str, Any]], names: str) -> list[dict[str, Any]]:
+    """The runs named in ``names`` (comma-separated), in the recipe's order; an unknown name is a one-line error."""
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    known = [r["name"] for r in runs]
+    unknown = [n for n in wanted if n not in known]
+    if unknown or not wanted:
+        raise TunesmithError(f"--only {names}: the recipe's runs are {', '.join(known)}")
+    return [r for r in runs if r["name"] in wanted]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run every step of a recipe."""
     from tunesmith.evaluate.report import format_report
@@ -73,6 +83,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.recipe is None:
         raise TunesmithError("name a recipe (a TOML file or a packaged recipe: see tunesmith run --list)")
     recipe = load_recipe(args.recipe, smoke=args.smoke, sources=args.source)
+    if args.only:
+        recipe.runs = _only(recipe.runs, args.only)
     out = Path(args.output or Path("runs") / (recipe.name + ("-smoke" if args.smoke else "")))
     out.mkdir(parents=True, exist_ok=True)
     steps = Steps(out)
@@ -163,4 +175,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars (also when not on a terminal)")
     p.add_argument("--source", action="append", metavar="PATH", help="train on these files/folders instead")
     p.add_argument("--threads", type=int, metavar="N", help="torch threads for every training (default: the cores)")
+    p.add_argument("--only", metavar="RUN[,RUN]", help="only these of the recipe's runs (e.g. --only best)")
     p.set_defaults(func=cmd_run)
