@@ -1,6 +1,7 @@
 """Write docs/RECIPE.md from a full run of a recipe: command, budget, curves, the evaluation table, samples.
 
-Usage: ``.venv/bin/python docs/make_page.py RUN_DIR recipes/NAME.toml [notes.md]``. Every figure on the page is
+Usage: ``.venv/bin/python docs/make_page.py RUN_DIR recipes/NAME.toml [notes.md] [PAGE]``; PAGE (default NAME) names
+the page, e.g. ``NAME-best`` for a run of ``tunesmith run NAME --only best``. Every figure on the page is
 copied from the run's own ``summary.json`` / ``eval.json`` / ``train.json`` (the table is what ``tunesmith
 evaluate`` printed), the pictures and samples from its folders, with the length each sample reached and an OGG
 to listen to (rendered here with FluidSynth and oggenc when the run wrote none); ``notes.md``, when given, is
@@ -116,21 +117,22 @@ def _reached(record: dict) -> str:
     return f"{length['reached']:g} of the {length['asked']} {unit} asked, {record['notes']} notes"
 
 
-def main(run_dir: str, recipe: str, notes: str | None = None) -> Path:
+def main(run_dir: str, recipe: str, notes: str | None = None, page: str | None = None) -> Path:
     """Build the page and return its path."""
-    out, name = Path(run_dir), Path(recipe).stem
+    out, name = Path(run_dir), page or Path(recipe).stem
     summary = json.loads((out / "summary.json").read_text())
     assets = DOCS / "assets" / name
     shutil.rmtree(assets, ignore_errors=True)
     training = _training(out, summary)
     steps = sum(r["steps"] for r in training.values() if r)
     train_minutes = sum(r["minutes"] for r in training.values() if r)
+    only = f" --only {','.join(summary['runs'])}" if page else ""
     lines = [
         f"# {name}",
         "",
         summary["about"],
         "",
-        f"Command: `tunesmith run {recipe} -o {run_dir}`: {steps:,} optimizer steps of training in all "
+        f"Command: `tunesmith run {recipe}{only} -o {run_dir}`: {steps:,} optimizer steps of training in all "
         f"({train_minutes:.1f} minutes of training, {summary['minutes']:.1f} minutes for every step of the recipe on "
         "the 2-core CPU described in [BENCHMARKS.md](../BENCHMARKS.md)). The recipe: [`"
         + recipe
@@ -202,12 +204,12 @@ def main(run_dir: str, recipe: str, notes: str | None = None) -> Path:
             lines += [f"- `{r['name']}`: {r['error']}" for r in failed]
     if notes:
         lines += ["", "## What works and what does not", "", Path(notes).read_text().strip()]
-    page = DOCS / f"{name}.md"
-    page.write_text("\n".join(lines).replace(str(DOCS.parent) + "/", "") + "\n")  # paths relative to the repository
-    return page
+    path = DOCS / f"{name}.md"
+    path.write_text("\n".join(lines).replace(str(DOCS.parent) + "/", "") + "\n")  # paths relative to the repository
+    return path
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (3, 4):
+    if len(sys.argv) not in (3, 4, 5):
         raise SystemExit(__doc__)
     print(f"wrote {main(*sys.argv[1:])}")
