@@ -224,7 +224,7 @@ def test_band_on_a_model_without_headers_is_one_line(songs, tmp_path, capsys):
     assert generator.key_id is None and generator.key_bias is not None
     samples = generator.generate()
     assert all(
-        s.key_steering == "pitch bias (strength 6) only: the model was trained without key conditions" for s in samples
+        s.key_steering == "pitch bias (strength 5) only: the model was trained without key conditions" for s in samples
     )
     assert all(not any(t.startswith("<key:") for t in s.head) for s in samples)
 
@@ -248,7 +248,7 @@ def test_generate_key_and_tempo_are_asked_and_the_estimate_recorded(run, tmp_pat
         assert record["key"] == {
             "asked": "D minor",
             "estimated": estimated.name if estimated else None,
-            "by": "key token and pitch bias (strength 6)",
+            "by": "key token and pitch bias (strength 5)",
         }
         tempos = [m.tempo for t in mido.MidiFile(record["files"][0]).tracks for m in t if m.type == "set_tempo"]
         assert tempos and all(mido.tempo2bpm(t) == pytest.approx(96) for t in tempos)  # the written tempo: exact

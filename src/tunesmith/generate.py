@@ -67,7 +67,7 @@ CHECK_EVERY = 64  # tokens between checks of a length given in notes, bars or se
 HEADER_SEARCH = 256  # a sequence's conditions and band header lie within its first tokens
 # How strongly --key pulls the pitch tokens toward the key's profile by default (``tunesmith.keys.key_bias``): chosen
 # by benchmarks/composer.py's sweep (key accuracy against pitch-class entropy and the samples' NLL; BENCHMARKS.md).
-KEY_STRENGTH = 6.0
+KEY_STRENGTH = 5.0
 Band = tuple[int, ...] | None  # General MIDI programs, drums -1 (``tunesmith.band``); None: no band to keep
 
 
