@@ -125,7 +125,7 @@ def main() -> None:
     if not SONGS.is_dir():
         raise SystemExit(f"needs the Bollywood songs in {SONGS}")
     from tunesmith.api import load_run
-    from tunesmith.generate import KEY_STRENGTH
+    from tunesmith.key_steering import KEY_STRENGTH
 
     band = set(parse_band(args.band))
     started = time.perf_counter()

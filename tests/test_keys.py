@@ -113,4 +113,19 @@ def test_key_bias_per_encoding_chords_by_their_mean_and_abc_has_no_pitch_tokens(
     for name in ("pianoroll", "pseudonote"):
         tokenizer = make_tokenizer(name).fit([piece])
         assert np.count_nonzero(tokenizer.key_bias(d_minor, 1.0)) >= 3
-    assert make_tokenizer("abc").fit([piece]).key_bias(d_minor, 1.0) is None  # letters name no fixed pitch
+    abc = make_tokenizer("abc").fit([piece])
+    assert abc.key_bias(d_minor, 1.0) is None  # letters name no fixed pitch
+    # generate --key: a one-line refusal where neither a key token nor a pitch token can keep the key
+    from tunesmith.errors import TunesmithError
+    from tunesmith.key_steering import steer
+
+    with pytest.raises(TunesmithError, match="--condition key: the abc encoding has no pitch tokens") as error:
+        steer(abc, d_minor)
+    assert "\n" not in str(error.value)
+    with pytest.raises(TunesmithError, match="--key-strength 0 leaves this model nothing"):
+        steer(notechord, d_minor, 0.0)
+    keyed_abc = make_tokenizer("abc", conditions=("key",)).fit([piece])
+    assert steer(keyed_abc, d_minor) == (None, "key token only")
+    bias, how = steer(notechord, d_minor)
+    assert how == "pitch bias (strength 5) only: the model was trained without key conditions"
+    assert np.allclose(bias, notechord.key_bias(d_minor, 5.0))

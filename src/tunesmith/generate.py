@@ -32,6 +32,7 @@ from tunesmith.devices import pick_device
 from tunesmith.encodings.base import DecodeResult
 from tunesmith.errors import TunesmithError
 from tunesmith.instruments import PRESETS, load_instrument_map
+from tunesmith.key_steering import KEY_STRENGTH, steer
 from tunesmith.keys import parse_key
 from tunesmith.layout import RunDir
 from tunesmith.length import (
@@ -65,9 +66,7 @@ def parse_formats(text: str) -> tuple[str, ...]:
 REPAIRED = "the ABC text does not parse as written: the MIDI is of a repaired copy"
 CHECK_EVERY = 64  # tokens between checks of a length given in notes, bars or seconds
 HEADER_SEARCH = 256  # a sequence's conditions and band header lie within its first tokens
-# How strongly --key pulls the pitch tokens toward the key's profile by default (``tunesmith.keys.key_bias``): chosen
-# by benchmarks/composer.py's sweep (key accuracy against pitch-class entropy and the samples' NLL; BENCHMARKS.md).
-KEY_STRENGTH = 5.0
+
 Band = tuple[int, ...] | None  # General MIDI programs, drums -1 (``tunesmith.band``); None: no band to keep
 
 
@@ -269,7 +268,8 @@ class Generator:
         self.band = self._asked_band()
         self.key = parse_key(options.key) if options.key is not None else None  # checked by the config
         self.key_id = tk.key_id(options.key) if self.key is not None and "key" in tk.conditions else None
-        self.key_bias, self.key_steering = self._key_steering()
+        bias, self.key_steering = steer(tk, self.key, options.key_strength) if self.key else (None, None)
+        self.key_bias = torch.from_numpy(bias).to(self.device) if bias is not None else None
         self.tempo_id = tk.tempo_id(options.tempo) if options.tempo and "tempo" in tk.conditions else None
         self.bands: list[Band] = [None] * options.num  # each primer's band, set by primers()
         self._file_head = 0
@@ -287,33 +287,6 @@ class Generator:
         band = parse_band(self.options.band)
         self.tokenizer.header_ids(band)  # a program the model never played: one line now
         return band
-
-    def _key_steering(self) -> tuple[torch.Tensor | None, str | None]:
-        """The (V,) logit bias toward ``--key`` (None: none) and how the key is asked, in words for generate.json.
-
-        A model trained without key conditions still gets the bias: the request is useful and the bias alone keeps
-        the key (BENCHMARKS.md), so it is honoured and the record says how, rather than refused. Only a model with
-        neither a key token nor pitch tokens to steer (ABC text) refuses ``--key`` in one line.
-        """
-        if self.key is None:
-            return None, None
-        tk = self.tokenizer
-        strength = KEY_STRENGTH if self.options.key_strength is None else self.options.key_strength
-        bias = tk.key_bias(self.key, strength) if strength > 0 else None
-        conditioned = "key" in tk.conditions
-        if bias is None and not conditioned:
-            if strength == 0:
-                raise TunesmithError("--key-strength 0 leaves this model nothing to keep the key: it has no key token")
-            raise TunesmithError(
-                f"--key needs a model trained on data prepared with --condition key: the {tk.name} encoding has no "
-                "pitch tokens to steer toward a key"
-            )
-        if bias is None:
-            return None, "key token only"
-        how = f"pitch bias (strength {strength:g})"
-        if not conditioned:
-            return torch.from_numpy(bias).to(self.device), f"{how} only: the model was trained without key conditions"
-        return torch.from_numpy(bias).to(self.device), f"key token and {how}"
 
     # -- primers ----------------------------------------------------------------------------------------------
 
