@@ -66,7 +66,6 @@ def parse_formats(text: str) -> tuple[str, ...]:
 REPAIRED = "the ABC text does not parse as written: the MIDI is of a repaired copy"
 CHECK_EVERY = 64  # tokens between checks of a length given in notes, bars or seconds
 HEADER_SEARCH = 256  # a sequence's conditions and band header lie within its first tokens
-
 Band = tuple[int, ...] | None  # General MIDI programs, drums -1 (``tunesmith.band``); None: no band to keep
 
 
