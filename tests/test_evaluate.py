@@ -16,7 +16,7 @@ from musicgen import make_score, melody
 from tunesmith.cli import main
 from tunesmith.config import load_toml
 from tunesmith.evaluate.distances import kl_divergence, overlap_area, set_distance
-from tunesmith.evaluate.memorisation import SuffixAutomaton, TrainingIndex, looks_copied
+from tunesmith.evaluate.memorisation import PitchNgrams, SuffixAutomaton, TrainingIndex, looks_copied, pitch_lines
 from tunesmith.evaluate.metrics import (
     Notes,
     drum_in_pattern_rate,
@@ -193,6 +193,37 @@ def test_a_copy_of_a_training_piece_is_flagged_and_a_new_piece_is_not():
     assert new["longest_run"] < 8 and new["ngram_share"] == 0.0 and not looks_copied(new)
 
 
+def _two_track_song(lead: list[int], bass: list[int], drums: bool = True):
+    tracks = [
+        {"program": 73, "notes": [(i * 0.5, 0.5, p, 80) for i, p in enumerate(lead)]},
+        {"program": 33, "notes": [(i * 1.0, 1.0, p, 80) for i, p in enumerate(bass)]},
+    ]
+    if drums:
+        tracks.append({"program": 0, "is_drum": True, "notes": [(i * 0.5, 0.25, 36 + i % 3, 90) for i in range(40)]})
+    return make_score(tracks)
+
+
+def test_pitch_ngrams_a_copy_is_all_found_a_new_tune_none_a_moved_copy_all_when_training_moved_it():
+    rng = random.Random(3)
+    training = [_two_track_song([rng.randrange(60, 84) for _ in range(40)], [rng.randrange(36, 48) for _ in range(20)])]
+    index = PitchNgrams(training)
+    copied = index.share(training)
+    assert copied == {"found": (40 - 7) + (20 - 7), "ngrams": 46, "share": 1.0}  # per track, drums left out
+    new = _two_track_song([50 + (i * 5) % 7 for i in range(40)], [30 + (i * 3) % 5 for i in range(20)], drums=False)
+    assert index.share([new])["share"] == 0.0
+    # Half copied: the lead of the training song over a new bass, played with other note lengths.
+    lead = [int(p) for p in pitch_lines(training[0])[0]]
+    half = make_score(
+        [{"program": 0, "notes": [(i * 0.25, 0.25, p, 80) for i, p in enumerate(lead)]},
+         {"program": 33, "notes": [(i * 1.0, 1.0, 30 + (i * 3) % 5, 80) for i in range(20)]}]
+    )  # fmt: skip
+    assert index.share([half]) == {"found": 33, "ngrams": 46, "share": 33 / 46}
+    moved = make_score([{"program": 73, "notes": [(i * 0.5, 0.5, p + 2, 80) for i, p in enumerate(lead)]}])
+    assert index.share([moved])["share"] < 0.1  # moved by a tone: another tune, unless training moved it too
+    assert PitchNgrams(training, shifts=range(-3, 4)).share([moved])["share"] == 1.0
+    assert index.share([])["share"] == 0.0 and pitch_lines(make_score([{"program": 0, "notes": []}])) == []
+
+
 # -- evaluate and compare end to end --------------------------------------------------------------------------------
 
 
@@ -230,6 +261,9 @@ def test_evaluate_prints_network_beside_ngram_and_flags_copies(memorised, capsys
     assert lk["network"]["targets"] == lk["ngram"]["targets"] > 0
     assert lk["network"]["perplexity"] == pytest.approx(math.exp(lk["network"]["nll"]))
     assert report["memorisation"]["network"]["flagged"]
+    pitches = report["memorisation"]["network"]["pitch_ngrams"]  # a copycat: most of its pitch 8-grams are training's
+    assert pitches["ngrams"] > 0 and pitches["share"] > 0.5 and "pitch 8-grams copied" in out
+    assert report["memorisation"]["real"]["pitch_ngrams"]["share"] < pitches["share"]
     assert set(report["metrics"]) >= {"pitch_class_entropy", "groove_consistency", "ioi_histogram"}
     assert sorted(p.name for p in (memorised / "eval" / "network").glob("*.mid"))[:1] == ["sample-01.mid"]
 

@@ -79,3 +79,53 @@ def test_agrees_with_music21_on_bach_chorales():
         ours = estimate_key(music21_to_score(stream, grid=480))
         agree += ours == parse_key(f"{theirs.tonic.name} {theirs.mode}")
     assert agree == len(paths), agree
+
+
+def test_a_histogram_shaped_by_the_bias_is_estimated_as_its_key():
+    """What the sampler's bias does to a flat pitch distribution: exp(bias) is the key's own profile, so every key
+    comes back (D minor and F major, the same scale, told apart by their tonics)."""
+    import numpy as np
+
+    from tunesmith.keys import ALL_KEYS, key_bias, key_scores
+
+    for key in ALL_KEYS:
+        weights = np.exp(key_bias([(pc,) for pc in range(12)], key, 1.0))
+        assert ALL_KEYS[int(np.argmax(key_scores(weights)))] == key
+
+
+def test_key_bias_per_encoding_chords_by_their_mean_and_abc_has_no_pitch_tokens():
+    import numpy as np
+
+    from tunesmith.encodings import make_tokenizer
+    from tunesmith.keys import log_profile
+    from tunesmith.music import Piece
+
+    piece = Piece(make_score([{"program": 0, "notes": [(0, 1, 60, 80), (0, 1, 64, 80), (1, 1, 62, 80)]}]), id="p")
+    d_minor = parse_key("D minor")
+    notechord = make_tokenizer("notechord").fit([piece])
+    bias = notechord.key_bias(d_minor, 2.0)
+    chord, note = notechord.index["C4.E4:1"], notechord.index["D4:1"]
+    profile = log_profile(d_minor)
+    assert bias[chord] == pytest.approx(2.0 * (profile[0] + profile[4]) / 2) and bias[note] == pytest.approx(
+        2 * profile[2]
+    )
+    assert bias[notechord.bos_id] == 0
+    for name in ("pianoroll", "pseudonote"):
+        tokenizer = make_tokenizer(name).fit([piece])
+        assert np.count_nonzero(tokenizer.key_bias(d_minor, 1.0)) >= 3
+    abc = make_tokenizer("abc").fit([piece])
+    assert abc.key_bias(d_minor, 1.0) is None  # letters name no fixed pitch
+    # generate --key: a one-line refusal where neither a key token nor a pitch token can keep the key
+    from tunesmith.errors import TunesmithError
+    from tunesmith.key_steering import steer
+
+    with pytest.raises(TunesmithError, match="--condition key: the abc encoding has no pitch tokens") as error:
+        steer(abc, d_minor)
+    assert "\n" not in str(error.value)
+    with pytest.raises(TunesmithError, match="--key-strength 0 leaves this model nothing"):
+        steer(notechord, d_minor, 0.0)
+    keyed_abc = make_tokenizer("abc", conditions=("key",)).fit([piece])
+    assert steer(keyed_abc, d_minor) == (None, "key token only")
+    bias, how = steer(notechord, d_minor)
+    assert how == "pitch bias (strength 5) only: the model was trained without key conditions"
+    assert np.allclose(bias, notechord.key_bias(d_minor, 5.0))

@@ -42,10 +42,29 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(studio_runs):
+def band_runs(tmp_path_factory):
+    """A folder holding a tiny event model with band headers (flute, bass and drums; no key tokens: the key is the
+    sampler's bias alone), listed after the notechord run."""
+    from musicgen import key_song
+    from tunesmith.cli import main
+
+    root = tmp_path_factory.mktemp("band")
+    for i in range(6):
+        key_song(root / "songs" / f"c{i}.mid", 0, False, seed=i, with_drums=i % 2 == 0)
+    data, run = root / "data", root / "runs" / "band"
+    args = ["prepare", str(root / "songs"), "-o", str(data), "--encoding", "event", "--instruments", "merge"]
+    assert main([*args, "--drums", "keep", "--no-cache", "-q", "--transpose=-2..2"]) == 0
+    args = ["train", str(data), "-o", str(run), "-q", "--epochs", "8", "--steps-per-epoch", "10", "--seq-len", "32"]
+    args += ["--batch-size", "8", "--model-option", "hidden=64", "--model-option", "embed_dim=32", "--lr", "5e-3"]
+    assert main(args) == 0
+    return root / "runs"
+
+
+@pytest.fixture(scope="module")
+def server(studio_runs, band_runs):
     import uvicorn
 
-    studio = Studio([studio_runs])
+    studio = Studio([studio_runs, band_runs])
     port = free_port()
     config = uvicorn.Config(create_app(studio), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
@@ -164,3 +183,44 @@ def test_runs_page_shows_curves_evaluation_and_samples(page):
     page.click("#samples li:first-child button")
     page.wait_for_function("(document.querySelector('#samples audio') || {}).readyState >= 2")
     page.click("#tab-compose")
+
+
+def test_band_and_key_are_asked_from_the_page(page, tmp_path):
+    from tunesmith.keys import estimate_key
+
+    page.select_option("#run", label="band")
+    page.wait_for_function("!document.querySelector('#band-box').hidden")
+    names = page.locator("#band label").all_inner_texts()
+    assert [n.strip() for n in names] == ["Drums", "Electric Bass (finger)", "Flute"]  # the programs it can play
+    assert page.is_visible("#key-label") and page.locator("#key option").count() == 25  # the model's choice, 24 keys
+    page.select_option("#key", "D minor")
+    page.check("#band input[value='73']")
+    page.check("#band input[value='drums']")
+    page.select_option("#unit", "bars")
+    page.fill("#length", "4")
+    page.check("#seed-lock")
+    page.fill("#seed", "1")
+    page.select_option("#instruments", "")  # a band keeps the model's own tracks: no instruments by pitch range
+    page.check("input[name=primer][value=none]")
+    rows = history_rows(page)
+    page.click("#generate")
+    page.wait_for_function(
+        f"document.querySelectorAll('#history tbody tr').length === {rows + 1} || "
+        "!document.querySelector('#message').classList.contains('ok') && document.querySelector('#message').textContent"
+    )
+    assert history_rows(page) == rows + 1, page.inner_text("#message")
+    assert "(asked D minor)" in page.inner_text("#result-title")
+    assert {t.split(" (")[0] for t in page.locator("#legend span").all_inner_texts()} <= {"Flute", "drums"}
+    assert "Drums, Flute" in page.inner_text("#history tbody tr:first-child")
+    with page.expect_download() as info:
+        page.click("#downloads a[data-fmt=mid]")
+    midi = tmp_path / "piece.mid"
+    info.value.save_as(midi)
+    score = Score(str(midi))
+    assert {t.program for t in score.tracks if len(t.notes) and not t.is_drum} == {73}  # the band, and only it
+    assert estimate_key(score).name == "D minor"  # the key bias on a model that never heard D minor
+    page.screenshot(path=str(tmp_path / "band-key.png"), full_page=True)
+    # the notechord run has no band, but takes a key (its pitch tokens are biased)
+    page.select_option("#run", label="tiny")
+    page.wait_for_function("document.querySelector('#band-box').hidden")
+    assert page.is_visible("#key-label")

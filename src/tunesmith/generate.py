@@ -32,6 +32,7 @@ from tunesmith.devices import pick_device
 from tunesmith.encodings.base import DecodeResult
 from tunesmith.errors import TunesmithError
 from tunesmith.instruments import PRESETS, load_instrument_map
+from tunesmith.key_steering import KEY_STRENGTH, steer
 from tunesmith.keys import parse_key
 from tunesmith.layout import RunDir
 from tunesmith.length import (
@@ -84,7 +85,16 @@ class GenerateConfig:
     seed: int = option(0, "random seed: the same seed gives the same files")
     style: str | None = option(None, "condition on a style (models trained with --style-tokens)", metavar="LABEL")
     key: str | None = option(
-        None, "condition on a key, e.g. 'D minor' or 'Eb' (data prepared with --condition key)", metavar="KEY"
+        None,
+        "the key of the samples, e.g. 'D minor' or 'Eb': pitch tokens are pulled toward it, and a model trained with "
+        "--condition key also gets its key token",
+        metavar="KEY",
+    )
+    key_strength: float | None = option(
+        None,
+        f"how strongly --key pulls each pitch token toward the key (its Krumhansl-Kessler weight's log, times S; "
+        f"default {KEY_STRENGTH:g}; 0: the key token alone)",
+        metavar="S",
     )
     band: str | None = option(
         None,
@@ -145,6 +155,8 @@ class GenerateConfig:
             (self.precision in PRECISIONS, f"--precision takes {', '.join(PRECISIONS)}"),
             (self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}"),
             (self.retries >= 0, "--retries must be 0 or more"),
+            (self.key_strength is None or 0 <= self.key_strength <= 20, "--key-strength must be between 0 and 20"),
+            (self.key_strength is None or self.key is not None, "--key-strength needs --key"),
             (self.max_seconds > 0, "--max-seconds must be positive"),
         ]
         for ok, message in checks:
@@ -204,6 +216,7 @@ class Sample:
     composer: str = ""  # the run's name, written into the MIDI and MusicXML files
     head: list[str] = field(default_factory=list)  # the condition and header tokens it was drawn after
     band: tuple[int, ...] | None = None  # the programs it may play (event models with band headers)
+    key_steering: str | None = None  # how --key was asked: key token, pitch bias or both
 
     @property
     def ok(self) -> bool:
@@ -252,7 +265,10 @@ class Generator:
         specials = (tk.pad_id, tk.bos_id, tk.unk_id)
         self.forbid = tuple(dict.fromkeys(specials + tuple(tk.control_ids)))  # conditions and headers: the head's
         self.band = self._asked_band()
-        self.key_id = tk.key_id(options.key) if options.key is not None else None
+        self.key = parse_key(options.key) if options.key is not None else None  # checked by the config
+        self.key_id = tk.key_id(options.key) if self.key is not None and "key" in tk.conditions else None
+        bias, self.key_steering = steer(tk, self.key, options.key_strength) if self.key else (None, None)
+        self.key_bias = torch.from_numpy(bias).to(self.device) if bias is not None else None
         self.tempo_id = tk.tempo_id(options.tempo) if options.tempo and "tempo" in tk.conditions else None
         self.bands: list[Band] = [None] * options.num  # each primer's band, set by primers()
         self._file_head = 0
@@ -315,8 +331,8 @@ class Generator:
             self.heads = [len(ids) if self.tokenizer.window_head else 0 for ids, _ in heads]
             return [ids for ids, _ in heads], False
         if kind == "random":
-            for option in ("style", "key"):
-                if getattr(self.options, option) is not None:
+            for option in ("style", "key"):  # a key without a key token is only a bias: any primer will do
+                if getattr(self.options, option) is not None and (option == "style" or self.key_id is not None):
                     raise TunesmithError(
                         f"--{option} works with --primer none or --primer FILE (a random window has its own)"
                     )
@@ -403,6 +419,7 @@ class Generator:
             ]
             for i, sample_ in enumerate(samples):
                 sample_.band = self.bands[i]
+                sample_.key_steering = self.key_steering
                 sample_.head = [self.tokenizer.vocab[t] for t in primer[i][:HEADER_SEARCH] if t in self._controls]
             pending = list(range(self.options.num))
             drawn = self.options.beam == 1 and temperature > 0  # beam search and greedy draw nothing to redraw
@@ -523,6 +540,7 @@ class Generator:
                     (*forbid, *self._band_forbid(bands[i])),
                     tk.eos_id,
                     stepper=self.stepper,
+                    bias=self.key_bias,
                 )[0]
                 for i in range(len(rows))
             ]
@@ -557,6 +575,7 @@ class Generator:
                         on_step=bar.update,
                         forbid_rows=mask,
                         head=heads[group[0]],
+                        bias=self.key_bias,
                     )
                 for j, i in enumerate(group):
                     out[i] = ids[j]

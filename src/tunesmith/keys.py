@@ -8,11 +8,16 @@ Estimation is the Krumhansl-Schmuckler algorithm: the duration-weighted pitch-cl
 correlated (Pearson) with the Krumhansl-Kessler major and minor key profiles rotated to each of the 12 tonics, and
 the best of the 24 wins (Krumhansl, *Cognitive Foundations of Musical Pitch*, 1990, ch. 4; profiles from Krumhansl
 and Kessler 1982). This is music21's ``KrumhanslSchmuckler`` analysis computed on a symusic ``Score``.
+
+Steering is the same profile used the other way round: ``key_bias`` adds ``strength * log(profile[pc] / mean)`` to the
+logit of every token that plays pitch class ``pc``, so sampling favours both the key's scale and its tonic weighting,
+which is what the estimate reads (a scale mask alone would leave D minor and F major, the same notes, to chance).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,3 +116,28 @@ def estimate_key(score: Score) -> Key | None:
     if np.count_nonzero(weights) < 2:
         return None
     return ALL_KEYS[int(np.argmax(key_scores(weights)))]
+
+
+def log_profile(key: Key) -> np.ndarray:
+    """(12,) ``log(profile / mean(profile))`` of ``key``'s Krumhansl-Kessler profile, indexed by pitch class.
+
+    Centred on the mean rating, so a pitch class rated average gets 0: in-key classes are raised, the others lowered,
+    and the pitch tokens as a whole keep about the share of probability they had against the other tokens.
+    """
+    profile = np.roll(PROFILES[key.mode], key.tonic)
+    return np.log(profile / profile.mean())
+
+
+def key_bias(pitch_classes: Sequence[Sequence[int]], key: Key, strength: float) -> np.ndarray:
+    """(V,) logit bias toward ``key``: for each token, ``strength`` times the mean ``log_profile`` of its pitch classes.
+
+    ``pitch_classes[i]`` are the pitch classes token ``i`` plays (one for a note, several for a chord; none for every
+    other token, whose bias is 0). A chord takes the mean, so a chord is favoured as much as its notes on average,
+    never more than a single note for having more of them.
+    """
+    weights = log_profile(key)
+    bias = np.zeros(len(pitch_classes), dtype=np.float32)
+    for i, classes in enumerate(pitch_classes):
+        if classes:
+            bias[i] = strength * float(np.mean(weights[list(classes)]))
+    return bias

@@ -69,6 +69,8 @@ def _conditions(sample: Sample, score: Score, options) -> dict[str, Any]:
     estimated = estimate_key(score)
     asked = parse_key(options.key).name if options.key else None
     out["key"] = {"asked": asked, "estimated": estimated.name if estimated else None}
+    if sample.key_steering:
+        out["key"]["by"] = sample.key_steering
     if options.tempo is not None:
         out["tempo"] = options.tempo
     return out

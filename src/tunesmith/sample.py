@@ -97,6 +97,7 @@ def sample(
     on_step: Callable[[int], Any] | None = None,
     forbid_rows: torch.Tensor | None = None,
     head: int = 0,
+    bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``steps`` new tokens after ``primer`` (B, P) for each row: (B, steps).
 
@@ -121,6 +122,8 @@ def sample(
     logits, state = step(_window(primer, window, head, primer, primer.shape[1])) if rerun else model(primer)
     for t in range(steps):
         last = logits[:, -1].float()
+        if bias is not None:
+            last = last + bias
         if forbid_t.numel():
             last[:, forbid_t] = float("-inf")
         if forbid_rows is not None:
@@ -167,8 +170,12 @@ def beam_search(
     forbid: Sequence[int] = (),
     stop_id: int | None = None,
     stepper: Stepper | None = None,
+    bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The most likely continuation of a (1, P) primer found with ``beam`` hypotheses: (1, steps)."""
+    """The most likely continuation of a (1, P) primer found with ``beam`` hypotheses: (1, steps).
+
+    ``bias`` (V,) is added to the logits before each step's log-softmax, as in ``sample``.
+    """
     model.eval()
     rerun = window_rerun(model)
     step = stepper or model.stepper()
@@ -179,7 +186,8 @@ def beam_search(
     seqs = torch.zeros(beam, 0, dtype=torch.long, device=primer.device)
     finished = torch.zeros(beam, dtype=torch.bool, device=primer.device)
     for _ in range(steps):
-        logp = torch.log_softmax(logits[:, -1].float(), dim=-1)
+        last = logits[:, -1].float()
+        logp = torch.log_softmax(last + bias if bias is not None else last, dim=-1)
         if forbid:
             logp[:, list(forbid)] = float("-inf")
         if stop_id is not None:  # a finished hypothesis only extends with EOS, at no cost

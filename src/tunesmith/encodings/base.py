@@ -28,7 +28,7 @@ from symusic import Score
 
 from tunesmith.config import option
 from tunesmith.errors import TunesmithError
-from tunesmith.keys import ALL_KEYS, Key, estimate_key, parse_key
+from tunesmith.keys import ALL_KEYS, Key, estimate_key, key_bias, parse_key
 from tunesmith.music import Piece
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
@@ -172,6 +172,14 @@ class Tokenizer(ABC):
         """
         return None
 
+    def pitch_classes(self, token: str) -> tuple[int, ...]:
+        """The pitch classes of the pitched notes ``token`` plays (drums never), ``()`` for any other token.
+
+        What ``key_bias`` steers; an encoding whose tokens have no fixed pitch (ABC letters depend on the key
+        signature) keeps the default, and ``--key`` then needs key conditions.
+        """
+        return ()
+
     def fit_state(self) -> dict[str, Any]:
         """Whatever ``fit`` learned besides the vocabulary (bins, for example), as JSON data."""
         return {}
@@ -271,6 +279,13 @@ class Tokenizer(ABC):
             return self.index[key_token(parse_key(text))]
         except ValueError as exc:
             raise TunesmithError(f"unknown key: {exc}") from None
+
+    def key_bias(self, key: Key, strength: float) -> np.ndarray | None:
+        """(V,) logit bias toward ``key`` (``tunesmith.keys.key_bias``); None when no token has a pitch."""
+        classes = [self.pitch_classes(t) if not (t in SPECIALS or is_control(t)) else () for t in self.vocab]
+        if not any(classes):
+            return None
+        return key_bias(classes, key, strength)
 
     def tempo_id(self, bpm: float) -> int:
         """The id of the tempo bin token of ``bpm``; a one-line error for a model trained without tempo tokens."""

@@ -156,6 +156,12 @@ class EventTokenizer(Tokenizer):
         decoded = self.miditok.decode([ids] if not self.config.use_programs else ids)
         return decoded.to("quarter")
 
+    def pitch_classes(self, token: str) -> tuple[int, ...]:
+        """A ``Pitch_N`` or ``NoteOn_N`` token's class; drums have their own ``PitchDrum_N`` tokens and none."""
+        if token.startswith(("Pitch_", "NoteOn_")):
+            return (int(token.split("_", 1)[1]) % 12,)
+        return ()
+
     def transpose_token(self, token: str, semitones: int) -> str | None:
         if not token.startswith(("Pitch_", "NoteOn_")):
             return token

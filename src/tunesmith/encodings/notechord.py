@@ -105,6 +105,11 @@ class NoteChordTokenizer(Tokenizer):
             return None
         return f"{'.'.join(pitch_name(p) for p in shifted)}:{self._fmt(units)}"
 
+    def pitch_classes(self, token: str) -> tuple[int, ...]:
+        """Every note of a note or chord token, as pitch classes; none for a rest."""
+        pitches = self._pitch_set(token)[0]
+        return tuple(sorted({p % 12 for p in pitches})) if pitches else ()
+
     def _pitch_set(self, token: str) -> tuple[frozenset[int] | None, int, int]:
         """``(pitches, top, units)`` of a token, parsed once (the nearest-token search asks for each many times)."""
         cache = self.__dict__.setdefault("_pitch_sets", {})

@@ -133,6 +133,12 @@ class PianoRollTokenizer(Tokenizer):
         p = parse_pitch_name(token.lstrip(ONSET)) + semitones
         return f"{prefix}{pitch_name(p)}" if 0 <= p <= 127 else None
 
+    def pitch_classes(self, token: str) -> tuple[int, ...]:
+        """A pitch token's class (held or starting); none for hold, rest and frame end."""
+        if token in (HOLD, REST, FRAME_END):
+            return ()
+        return (parse_pitch_name(token.lstrip(ONSET)) % 12,)
+
     def distance(self, a: str, b: str) -> float | None:
         specials = (HOLD, REST, FRAME_END)
         if a in specials or b in specials or a.startswith(ONSET) != b.startswith(ONSET):

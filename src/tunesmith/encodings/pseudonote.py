@@ -121,6 +121,10 @@ class PseudoNoteTokenizer(Tokenizer):
             return None
         return f"{pitch_name(pitch + semitones)}_v{v}_d{d}_g{g}"
 
+    def pitch_classes(self, token: str) -> tuple[int, ...]:
+        """The class of the note's pitch."""
+        return (self._parse(token)[0] % 12,)
+
     def distance(self, a: str, b: str) -> float | None:
         (pa, *ra), (pb, *rb) = self._parse(a), self._parse(b)
         return abs(pa - pb) if ra == rb else None

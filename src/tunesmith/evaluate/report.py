@@ -22,12 +22,13 @@ from tunesmith.devices import pick_device
 from tunesmith.errors import TunesmithError
 from tunesmith.evaluate.distances import set_distance
 from tunesmith.evaluate.likelihood import fit_ngram, score_split, uses_windows
-from tunesmith.evaluate.memorisation import TrainingIndex, looks_copied
+from tunesmith.evaluate.memorisation import PitchNgrams, TrainingIndex, looks_copied
 from tunesmith.evaluate.metrics import DRUM_METRICS, METRICS, Notes, compute_metrics
 from tunesmith.generate import GenerateConfig, Generator
 from tunesmith.layout import RunDir
 from tunesmith.locks import exclusive, shared
 from tunesmith.rendering import write_midi
+from tunesmith.trainer import fly_transpose
 
 
 @dataclass
@@ -60,16 +61,19 @@ class EvaluateConfig:
                 raise TunesmithError(message)
 
 
-def _decoded_notes(tokenizer, data: TokenData, limit: int) -> list[Notes]:
+def _decoded_scores(tokenizer, data: TokenData, limit: int) -> list[Score]:
     """The split's pieces through the tokenizer's own decoder (so real and generated share its quantisation)."""
     out = []
     for i in range(min(limit, data.n_pieces)):
         result = tokenizer.try_decode(data.piece(i))
         if result.ok:
-            notes = Notes.from_score(result.score)
-            if len(notes):
-                out.append(notes)
+            out.append(result.score)
     return out
+
+
+def _notes(scores: list[Score]) -> list[Notes]:
+    """The pitched notes of each score that has any."""
+    return [notes for notes in (Notes.from_score(s) for s in scores) if len(notes)]
 
 
 def _sample_length(data: TokenData, requested: int | None) -> int:
@@ -210,15 +214,20 @@ def _evaluate(
     out_dir = RunDir(run_dir).eval_dir
     net_paths = _network_samples(run_dir, opts, length, windows, out_dir / "network")
     ngram_paths = _ngram_samples(ngram, tokenizer, opts, length, out_dir / "ngram")
-    generated = {
-        "network": [(p.stem, Notes.from_score(Score(str(p)))) for p in net_paths],
-        "ngram": [(p.stem, Notes.from_score(Score(str(p)))) for p in ngram_paths],
-    }
+    paths = {"network": net_paths, "ngram": ngram_paths}
+    scores = {label: [(p.stem, Score(str(p))) for p in found] for label, found in paths.items()}
+    generated = {label: [(name, Notes.from_score(s)) for name, s in named] for label, named in scores.items()}
     stage("musical metrics of the samples and the real pieces; memorisation against the training pieces")
-    real = _decoded_notes(tokenizer, split, opts.max_pieces or 200)
+    real_scores = _decoded_scores(tokenizer, split, opts.max_pieces or 200)
+    real = _notes(real_scores)
     metric_sets = {label: [compute_metrics(n) for _, n in pieces if len(n)] for label, pieces in generated.items()}
-    index = TrainingIndex.build(_decoded_notes(tokenizer, train, opts.max_train_pieces))
+    train_scores = _decoded_scores(tokenizer, train, opts.max_train_pieces)
+    index = TrainingIndex.build(_notes(train_scores))
     memo = _memorisation(index, {**generated, "real": [(f"{opts.split} #{i}", n) for i, n in enumerate(real)]})
+    lo, hi = fly_transpose(train.meta)  # what training moved the songs by (a copy may be a moved one)
+    pitch_grams = PitchNgrams(train_scores, range(lo, hi + 1))
+    for label, named in (*scores.items(), ("real", [(None, s) for s in real_scores])):
+        memo[label]["pitch_ngrams"] = pitch_grams.share(s for _, s in named)
 
     best = min((row["valid_loss"] for row in ckpt.history if row["valid_loss"] == row["valid_loss"]), default=None)
     report = {
@@ -285,11 +294,17 @@ def format_report(report: dict[str, Any]) -> str:
     if drums:
         counts = ", ".join(f"{label} {drums[0][label]['pieces']}" for label in ("real", "network", "ngram"))
         lines.append(f"(drum metrics over the pieces that have drums: {counts})")
-    lines += ["", "memorisation (longest run copied from training, in notes; share of 8-note n-grams found there)"]
+    lines += [
+        "",
+        "memorisation (longest run copied from training, in notes; share of 8-note n-grams found there: pitch and "
+        "rhythm per sample; pitches alone per track, of all the samples' n-grams, transpositions included)",
+    ]
     for label, memo in report["memorisation"].items():
+        pitches = memo.get("pitch_ngrams")
+        copied = f", pitch 8-grams copied {pitches['share']:.1%} of {pitches['ngrams']:,}" if pitches else ""
         lines.append(
             f"{label:<10} mean run {memo['mean_longest_run']:6.1f}, max {memo['max_longest_run']:4d}, "
-            f"mean 8-gram share {memo['mean_ngram_share']:.3f}"
+            f"mean 8-gram share {memo['mean_ngram_share']:.3f}{copied}"
         )
     for label in ("network", "ngram"):
         flagged = report["memorisation"][label]["flagged"]

@@ -83,9 +83,11 @@ def find_runs(roots: list[Path]) -> list[Path]:
 
 def describe_run(path: Path) -> dict[str, Any]:
     """Name, encoding, model, data, test NLL beside the n-gram's (from ``eval.json``) and the controls it supports."""
+    from tunesmith.band import band_names
     from tunesmith.checkpoint import load_checkpoint
     from tunesmith.encodings import tokenizer_from_dict
     from tunesmith.instruments import PRESET_NAMES
+    from tunesmith.keys import ALL_KEYS
 
     try:
         ckpt = load_checkpoint(path)
@@ -94,6 +96,7 @@ def describe_run(path: Path) -> dict[str, Any]:
         return {"path": str(path), "name": _label(path), "error": str(exc).splitlines()[0]}
     cfg = ckpt.config
     data_dir = ckpt.data_dir
+    programs = list(tokenizer.band_programs) if tokenizer.has_header else []
     info: dict[str, Any] = {
         "path": str(path),
         "name": _label(path),
@@ -111,6 +114,10 @@ def describe_run(path: Path) -> dict[str, Any]:
             "length_units": list(LENGTH_UNITS),
             "tempo": True,
             "time_signature": True,
+            # the programs an event model's band can hold ([] without band headers), and the keys it can be asked
+            # for (a key token, a pitch bias or both; [] for neither)
+            "band": [{"program": p, "name": name} for p, name in zip(programs, band_names(tuple(programs)))],
+            "keys": [k.name for k in ALL_KEYS] if _takes_key(tokenizer) else [],
         },
     }
     report = run_eval(path)
@@ -122,6 +129,13 @@ def describe_run(path: Path) -> dict[str, Any]:
             "ngram_order": likelihood.get("ngram", {}).get("order"),
         }
     return info
+
+
+def _takes_key(tokenizer) -> bool:
+    """Whether ``--key`` works for this model: a key token, or pitch tokens for the key bias."""
+    from tunesmith.keys import ALL_KEYS
+
+    return "key" in tokenizer.conditions or tokenizer.key_bias(ALL_KEYS[0], 1.0) is not None
 
 
 def _label(path: Path) -> str:
@@ -198,6 +212,8 @@ class GenerateRequest:
     style: str | None = None
     tempo: float | None = None
     time_signature: str | None = None
+    band: str | None = None  # programs, comma-separated (``drums`` for the kit): event models with band headers
+    key: str | None = None  # a key name, e.g. "D minor"
     continue_from: str | None = None  # the MIDI file of the piece being continued (set by the app)
 
     @classmethod
@@ -218,10 +234,10 @@ class GenerateRequest:
             if not math.isfinite(number) or (kind is int and number != int(number)):
                 raise StudioError(f"{name} must be a{'n integer' if kind is int else ' finite number'}")
             setattr(out, name, kind(number))
-        for name in ("unit", "instruments", "style", "time_signature"):
+        for name in ("unit", "instruments", "style", "time_signature", "band", "key"):
             value = body.get(name)
             if value not in (None, ""):
-                if not isinstance(value, str) or len(value) > 64:
+                if not isinstance(value, str) or len(value) > (600 if name == "band" else 64):
                     raise StudioError(f"{name} must be a short text")
                 setattr(out, name, value)
         if out.unit not in LENGTH_UNITS:
@@ -230,6 +246,15 @@ class GenerateRequest:
             raise StudioError("length must be at least 1")
         if out.seed < 0 or out.seed >= 2**31:
             raise StudioError("seed must be between 0 and 2147483647")
+        if out.key:
+            from tunesmith.keys import parse_key
+
+            try:
+                out.key = parse_key(out.key).name
+            except ValueError as exc:
+                raise StudioError(f"unknown key: {exc}") from None
+        if out.band and not all(p == "drums" or p.isdigit() for p in out.band.split(",")):
+            raise StudioError("band must list program numbers (or drums), comma-separated")
         if out.instruments:
             from tunesmith.instruments import PRESET_NAMES
 
@@ -251,6 +276,8 @@ class GenerateRequest:
             tempo=self.tempo,
             time_signature=self.time_signature,
             instruments=self.instruments,
+            band=self.band,
+            key=self.key,
             formats=formats,
         )
 
@@ -326,6 +353,8 @@ def generate(
     files["wav"] = str(render_wav(midi))
     clock.append(time.perf_counter())
     result = {"tokens": count, "files": files, "warnings": record.get("warnings", []), **score_notes(midi)}
+    result["key"] = record.get("key")  # asked, estimated from the notes written (and how it was asked)
+    result["band"] = record.get("band")
     phases = ("load", "generate", "render")  # checkpoint and options; sampling to MIDI; FluidSynth
     result["timing"] = {name: round(b - a, 3) for name, a, b in zip(phases, clock, clock[1:])}
     result["settings"] = {k: v for k, v in asdict(request).items() if k != "continue_from"}

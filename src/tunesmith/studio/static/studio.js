@@ -64,6 +64,24 @@ function onRunChange() {
   $("#style-label").hidden = styles.length === 0;
   $("#style").innerHTML = '<option value="">none</option>';
   for (const name of styles) $("#style").add(new Option(name, name));
+  const keys = controls.keys || [];
+  const key = $("#key").value;
+  $("#key-label").hidden = keys.length === 0;
+  $("#key").innerHTML = '<option value="">the model\'s choice</option>';
+  for (const name of keys) $("#key").add(new Option(name, name));
+  $("#key").value = keys.includes(key) ? key : "";
+  const band = controls.band || [];
+  $("#band-box").hidden = band.length === 0;
+  $("#band").innerHTML = "";
+  for (const member of band) {
+    const label = document.createElement("label");
+    label.className = "inline";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.value = member.program < 0 ? "drums" : String(member.program);
+    label.append(box, ` ${member.name}`);
+    $("#band").appendChild(label);
+  }
   document.querySelector('input[name=primer][value=random]').disabled = !controls.random_primer;
 }
 
@@ -83,6 +101,8 @@ function settings() {
     style: $("#style").value || null,
     tempo: $("#tempo").value === "" ? null : Number($("#tempo").value),
     time_signature: $("#time-signature").value || null,
+    key: $("#key").value || null,
+    band: [...document.querySelectorAll("#band input:checked")].map((b) => b.value).join(",") || null,
   };
 }
 
@@ -94,6 +114,9 @@ function restore(s) {
   $("#length").value = s.length; $("#unit").value = s.unit; $("#seed").value = s.seed;
   $("#instruments").value = s.instruments || ""; $("#style").value = s.style || "";
   $("#tempo").value = s.tempo || ""; $("#time-signature").value = s.time_signature || "";
+  $("#key").value = s.key || "";
+  const band = (s.band || "").split(",");
+  for (const box of document.querySelectorAll("#band input")) box.checked = band.includes(box.value);
   $("#seed-lock").checked = true;
   showSliders();
 }
@@ -195,7 +218,9 @@ function show(entry) {
   state.current = entry;
   const run = state.runs.find((r) => r.id === entry.settings.run);
   const how = entry.settings.continue ? "continued" : `from ${entry.settings.primer}`;
-  drawRoll(entry.result, `#${entry.number} · ${run ? run.name : "?"} · ${how}`);
+  const key = entry.result.key && entry.result.key.asked
+    ? ` · ${entry.result.key.estimated || "no key"} (asked ${entry.result.key.asked})` : "";
+  drawRoll(entry.result, `#${entry.number} · ${run ? run.name : "?"} · ${how}${key}`);
   const player = $("#player");
   player.src = `/api/jobs/${entry.id}/files/wav`;
   player.load();
@@ -222,7 +247,8 @@ function renderHistory() {
     const row = document.createElement("tr");
     if (state.current && state.current.id === entry.id) row.className = "current";
     const cells = [entry.number, run ? run.name : "?", s.continue ? "continue" : s.primer, s.temperature.toFixed(2),
-      s.top_p.toFixed(2), `${s.length} ${s.unit}`, s.seed, s.instruments || "as decoded", entry.result.notes];
+      s.top_p.toFixed(2), `${s.length} ${s.unit}`, s.seed,
+      entry.result.band ? entry.result.band.join(", ") : s.instruments || "as decoded", entry.result.notes];
     for (const value of cells) { const td = document.createElement("td"); td.textContent = value; row.appendChild(td); }
     const actions = document.createElement("td");
     const play = document.createElement("button");

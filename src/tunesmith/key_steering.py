@@ -1,0 +1,40 @@
+"""How ``generate --key`` keeps a key: the key token where the model has one, a logit bias on the pitch tokens.
+
+The bias is ``tunesmith.keys.key_bias`` over the tokenizer's vocabulary, computed once per generation and added to
+every step's logits by ``tunesmith.sample`` (one add per token).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tunesmith.errors import TunesmithError
+from tunesmith.keys import Key
+
+# How strongly --key pulls the pitch tokens toward the key's profile by default: chosen by benchmarks/composer.py's
+# sweep (key accuracy against pitch-class entropy and the samples' NLL under the model; BENCHMARKS.md, composer).
+KEY_STRENGTH = 5.0
+
+
+def steer(tokenizer, key: Key, strength: float | None = None) -> tuple[np.ndarray | None, str]:
+    """The (V,) logit bias toward ``key`` (None: none) and how the key is asked, in words for ``generate.json``.
+
+    ``strength`` defaults to ``KEY_STRENGTH``; 0 leaves the key token alone. A model trained without key conditions
+    still gets the bias: the request is useful and the bias alone keeps the key (BENCHMARKS.md), so it is honoured
+    and the record says how, rather than refused. Only a model with neither a key token nor pitch tokens to steer
+    (ABC text) refuses ``--key``, in one line.
+    """
+    strength = KEY_STRENGTH if strength is None else strength
+    bias = tokenizer.key_bias(key, strength) if strength > 0 else None
+    conditioned = "key" in tokenizer.conditions
+    if bias is None and not conditioned:
+        if strength == 0:
+            raise TunesmithError("--key-strength 0 leaves this model nothing to keep the key: it has no key token")
+        raise TunesmithError(
+            f"--key needs a model trained on data prepared with --condition key: the {tokenizer.name} encoding has "
+            "no pitch tokens to steer toward a key"
+        )
+    if bias is None:
+        return None, "key token only"
+    how = f"pitch bias (strength {strength:g})"
+    return bias, f"key token and {how}" if conditioned else f"{how} only: the model was trained without key conditions"
