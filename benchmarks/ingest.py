@@ -94,11 +94,12 @@ def export_music21_corpus(n: int) -> Path:
             IngestConfig(sample=n, seed=0),
             SelectConfig(instruments="merge", min_notes=1),
         )
-        prepare_corpus(config, Path(tmp) / "data", progress=False)
+        data = Path(tmp) / "data"
+        prepare_corpus(config, data, progress=False)
         shutil.rmtree(EXPORT_DIR, ignore_errors=True)
         EXPORT_DIR.mkdir(parents=True)
-        entries = read_manifest(Path(tmp))
-        for entry, blob in zip(entries, read_midi_blobs(Path(tmp), entries)):
+        entries = read_manifest(data)
+        for entry, blob in zip(entries, read_midi_blobs(data, entries)):
             (EXPORT_DIR / f"{entry['id']}.mid").write_bytes(blob)
     marker.touch()
     return EXPORT_DIR
