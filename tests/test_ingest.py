@@ -184,6 +184,27 @@ def test_worker_count_does_not_change_the_result(tmp_path):
     assert one["summary"]["notes"] == two["summary"]["notes"]
 
 
+def test_parent_and_workers_give_the_same_corpus(tmp_path, monkeypatch):
+    """--workers 0 parses small MIDI files in the parent, alone or beside workers: the corpus is the same bytes."""
+    import tunesmith.corpus.ingest as ingest
+
+    folder = tmp_path / "in"
+    for seed in range(12):
+        write_song(folder / f"s{seed}.mid", seed=seed, with_drums=seed % 2 == 0)
+    (folder / "broken.mid").write_bytes(b"MThd not a midi file")
+    (folder / "notes.txt").write_text("not music")  # named directly below: a worker reports it
+    sources = [folder, folder / "notes.txt"]
+    runs = {"workers": _prepare(sources, tmp_path / "workers", workers=2, use_cache=False)}
+    runs["parent"] = _prepare(sources, tmp_path / "parent", workers=0, use_cache=False)
+    monkeypatch.setattr(ingest, "HERE_SECONDS", 0.0)  # workers start at once; the parent takes files between answers
+    runs["both"] = _prepare(sources, tmp_path / "both", workers=0, use_cache=False)
+    for name, report in runs.items():
+        assert report["skipped_by_reason"] == {"corrupt": 1, "unsupported format": 1}, name
+        assert report["files"] == runs["workers"]["files"], name
+        for file in ("pieces.bin", "pieces.jsonl"):
+            assert (tmp_path / name / file).read_bytes() == (tmp_path / "workers" / file).read_bytes(), (name, file)
+
+
 def _sleep(seconds: float) -> None:
     time.sleep(seconds)
 

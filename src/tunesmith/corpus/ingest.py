@@ -4,17 +4,23 @@ A worker that runs past ``file_timeout`` on a file (on one tune, for a songbook 
 killed and replaced; the file is reported and the rest go on. Workers send back the selected pieces as MIDI bytes;
 the parent appends them to one file, ``DATA_DIR/pieces.bin``, in source order, so the result does not depend on the
 number of workers and a corpus of many small pieces costs one file, not one per piece.
+
+Workers cost time to start and to talk to, which a small corpus never wins back: with ``--workers 0`` (the default)
+the parent parses MIDI files itself for its first ``HERE_SECONDS`` and starts the workers only for what is left then
+(music21's formats always go to workers). symusic's MIDI reader runs in time linear in the file's size, so files
+under ``HERE_MAX_BYTES`` cannot come near the time limit; on the corrupt inputs of the tests and a fuzzing run it
+raises, never crashes (see ``tests/test_ingest.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import hashlib
 import multiprocessing as mp
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -30,8 +36,8 @@ from tqdm import tqdm
 from tunesmith.config import IngestConfig, SelectConfig
 from tunesmith.corpus.cache import ParseCache, cache_key
 from tunesmith.corpus.readers import UnreadableFile, read_source
-from tunesmith.corpus.select import select_tracks, track_infos
-from tunesmith.corpus.sources import SourceFile, source_format
+from tunesmith.corpus.select import select_midi
+from tunesmith.corpus.sources import SourceFile
 from tunesmith.layout import DataDir
 from tunesmith.music import gm_name
 
@@ -55,7 +61,7 @@ def process_file(
     except OSError as exc:
         return {**record, "status": "skipped", "reason": "unreadable", "detail": exc.strerror or str(exc)}
     record["sha256"] = hashlib.sha256(data).hexdigest()
-    fmt = source_format(source.path)
+    fmt = record["format"]
     cache = ParseCache(settings.cache_root) if settings.cache_root and fmt and data else None
     key = cache_key(data, fmt, settings.grid) if cache else ""
     hit = cache.get(key) if cache else None
@@ -75,16 +81,15 @@ def process_file(
         return {**record, "status": "skipped", "reason": "empty", "detail": "no notes in file"}
     kept = []
     for k, piece in enumerate(pieces):
-        for j, example in enumerate(select_tracks(piece.score, settings.select)):
-            tracks = track_infos(example)
+        for j, (midi, tracks) in enumerate(select_midi(piece.score, settings.select)):
             entry = {
                 "id": f"{record['sha256'][:16]}-{k}-{j}",
-                "midi": example.dumps_midi(),
-                "source": str(source.path),
+                "midi": midi,
+                "source": record["path"],
                 "style": source.style,
                 "title": piece.title,
-                "tracks": [t.to_dict() for t in tracks],
-                "notes": sum(t.notes for t in tracks),
+                "tracks": tracks,
+                "notes": sum(t["notes"] for t in tracks),
             }
             if piece.abc is not None:
                 entry["abc"] = piece.abc
@@ -105,7 +110,8 @@ def _die_with_parent(parent: int) -> None:
     """
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            # The program's own symbols include libc's: no ``find_library``, which runs ``ldconfig`` in a subprocess.
+            libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     else:
 
@@ -167,6 +173,7 @@ class _Worker:
     started: float = 0.0  # when the file at the head of the queue began (wall clock)
     cpu_started: float | None = None  # the worker's CPU time then
     check_at: float = 0.0  # when to look at its clocks again
+    retired: bool = False  # told to exit: it has nothing left to do
 
     def start_file(self, timeout: float) -> None:
         """The file at the head of the queue begins now."""
@@ -207,16 +214,24 @@ class _Pool:
         child.close()
         return _Worker(process, parent)
 
-    def replace(self, worker: _Worker) -> None:
+    def replace(self, worker: _Worker) -> _Worker:
         worker.process.kill()
         worker.process.join()
         worker.conn.close()
-        self.workers[self.workers.index(worker)] = self._spawn()
+        fresh = self._spawn()
+        self.workers[self.workers.index(worker)] = fresh
+        return fresh
+
+    def retire(self, worker: _Worker) -> None:
+        """Tell an idle worker to exit now, so that closing the pool waits for nobody."""
+        if not worker.retired:
+            worker.retired = True
+            with contextlib.suppress(OSError):
+                worker.conn.send(None)
 
     def close(self) -> None:
         for worker in self.workers:
-            with contextlib.suppress(OSError):
-                worker.conn.send(None)
+            self.retire(worker)
         for worker in self.workers:
             worker.process.join(timeout=2)
             if worker.process.is_alive():
@@ -246,6 +261,10 @@ class _OrderedWriter:
         self._fh.close()
 
 
+HERE_SECONDS = 0.05  # with --workers 0, how long the parent parses MIDI files alone before it starts workers
+HERE_MAX_BYTES = 4 << 20  # MIDI files larger than this always go to a worker
+
+
 def ingest_files(
     files: list[SourceFile],
     out_dir: Path,
@@ -253,7 +272,7 @@ def ingest_files(
     select: SelectConfig,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
-    """Process ``files`` in parallel; returns one report record per file, in the order of ``files``.
+    """Process ``files``; returns one report record per file, in the order of ``files``.
 
     Pieces are written to ``out_dir/pieces.bin``. A ``KeyboardInterrupt`` stops the workers and returns the records
     finished so far with ``status == "interrupted"`` for the rest, so nothing finished is lost.
@@ -265,24 +284,87 @@ def ingest_files(
     if not files:
         writer.close()
         return []
-    gm_name(0)  # load the instrument table once, before the workers are forked
-    pending = deque(range(len(files)))
-    n_workers = min(ingest.n_workers, len(files))
-    chunk = max(1, min(32, len(files) // (n_workers * 8)))
-    tqdm.monitor_interval = 0  # no monitor thread: workers are forked while the bar runs
-    pool = _Pool(n_workers, settings)
+    tqdm.monitor_interval = 0  # no monitor thread: workers may be forked while the bar runs
     bar = tqdm(total=len(files), unit="file", desc="parse", disable=not progress or None, leave=False)
+    here = not ingest.workers  # --workers 0: the parent parses MIDI files too
+    try:
+        pending = deque(range(len(files)))
+        if here:
+            pending = _ingest_here(files, settings, records, writer, bar, pending)
+        if pending:
+            _ingest_in_workers(files, settings, ingest, records, writer, bar, pending, here)
+    except KeyboardInterrupt:
+        for i, record in enumerate(records):
+            if record is None:
+                records[i] = {"path": str(files[i].path), "style": files[i].style, "status": "interrupted"}
+    finally:
+        writer.close()
+        bar.close()
+    return [r for r in records if r is not None]
+
+
+def _here(source: SourceFile) -> bool:
+    """Whether the parent may parse ``source`` itself: a regular MIDI file small enough to be quick."""
+    if source.format != "midi":
+        return False
+    try:
+        info = source.path.stat()
+    except OSError:
+        return True  # process_file reports it as unreadable
+    return stat.S_ISREG(info.st_mode) and info.st_size <= HERE_MAX_BYTES
+
+
+def _ingest_here(files, settings, records, writer, bar, pending: deque) -> deque:
+    """Parse MIDI files in this process for up to ``HERE_SECONDS``; returns the indices left for the workers."""
+    left: deque = deque()
+    deadline = time.monotonic() + HERE_SECONDS
+    while pending:
+        if time.monotonic() > deadline:
+            left.extend(pending)
+            break
+        index = pending.popleft()
+        if not _here(files[index]):
+            left.append(index)
+            continue
+        records[index] = process_file(files[index], settings)
+        writer.flush()
+        bar.update(1)
+    return left
+
+
+def _ingest_in_workers(files, settings, ingest: IngestConfig, records, writer, bar, pending: deque, here: bool) -> None:
+    """Process the files at ``pending`` in worker processes, each file under the time limit.
+
+    With ``here``, the parent takes the next MIDI file itself whenever no worker has an answer ready.
+    """
+    gm_name(0)  # load the instrument table once, before the workers are forked
+    n_workers = min(ingest.n_workers, len(pending))
+    chunk = max(1, min(32, len(pending) // (n_workers * 8)))
+    pool = _Pool(n_workers, settings)
     try:
         while pending or any(w.queue for w in pool.workers):
-            for worker in pool.workers:
+            for worker in list(pool.workers):
                 if not worker.queue and pending:
+                    if worker.retired:  # files came back after it was let go (a worker failed): a fresh one
+                        worker = pool.replace(worker)
                     batch = [pending.popleft() for _ in range(min(chunk, len(pending)))]
                     worker.queue.extend(batch)
                     worker.start_file(ingest.file_timeout)
                     worker.conn.send([(i, files[i]) for i in batch])
+                elif not worker.queue:
+                    pool.retire(worker)  # nothing left for it: let it exit while the others finish
             busy = [w for w in pool.workers if w.queue]
-            deadline = min(w.check_at for w in busy)
+            if not busy:
+                continue
+            turn = here and pending and _here(files[pending[0]])  # the parent could parse the next file
+            deadline = time.monotonic() if turn else min(w.check_at for w in busy)
             ready = wait([w.conn for w in busy], timeout=max(0.0, deadline - time.monotonic()))
+            if turn and not ready:
+                index = pending.popleft()
+                records[index] = process_file(files[index], settings)
+                writer.flush()
+                bar.update(1)
+                continue
             for worker in busy:
                 if worker.conn in ready:
                     try:
@@ -305,18 +387,11 @@ def ingest_files(
                     _fail_head(worker, files, records, pending, pool, "timeout", detail)
                     writer.flush()
                     bar.update(1)
-    except KeyboardInterrupt:
-        for i, record in enumerate(records):
-            if record is None:
-                records[i] = {"path": str(files[i].path), "style": files[i].style, "status": "interrupted"}
     finally:
-        writer.close()
-        bar.close()
         for worker in pool.workers:
             if worker.queue:  # interrupted mid-chunk: do not wait for it
                 worker.process.kill()
         pool.close()
-    return [r for r in records if r is not None]
 
 
 def _exit_detail(worker: _Worker) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import os
 import random
 from dataclasses import dataclass
 from functools import cache
@@ -42,7 +43,7 @@ class SourceFile:
 
 def source_format(path: Path | str) -> str | None:
     """The format a file is read as, from its suffix in any letter case; ``None`` when unsupported."""
-    suffix = Path(path).suffix.lower()
+    suffix = os.path.splitext(os.fspath(path))[1].lower()  # Path(path).suffix, without building a Path
     if suffix in MIDI_SUFFIXES:
         return "midi"
     if suffix in ABC_SUFFIXES:
