@@ -40,9 +40,9 @@ def read_midi_blobs(data_dir: Path, entries: list[dict[str, Any]]) -> list[bytes
 def write_manifest(data_dir: Path, entries: list[dict[str, Any]]) -> None:
     """Write one JSON line per piece (the atomic rename keeps a reader from seeing half a file)."""
     tmp = data_dir / f".{MANIFEST}.tmp"
+    encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(entry, ensure_ascii=False), built once
     with open(tmp, "w", encoding="utf-8") as fh:
-        for entry in entries:
-            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        fh.writelines(f"{encode(entry)}\n" for entry in entries)
     tmp.replace(DataDir(data_dir).manifest)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import random
+import stat
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -105,9 +106,17 @@ def resolve_sources(sources: list[str]) -> list[SourceFile]:
         raise TunesmithError("no SOURCE given: name files, folders, globs or corpus:NAME")
     files: list[SourceFile] = []
     seen: set[Path] = set()
+    folders: dict[Path, Path] = {}  # a folder -> its resolved path
 
     def add(path: Path, style: str | None = None) -> None:
-        key = path.resolve()
+        # path.resolve(), resolving each folder once (a corpus is many files in a few folders): one lstat a file
+        if path.is_symlink():
+            key = path.resolve()
+        else:
+            folder = folders.get(path.parent)
+            if folder is None:
+                folder = folders[path.parent] = path.parent.resolve()
+            key = folder / path.name
         if key not in seen:
             seen.add(key)
             files.append(SourceFile(path=path, style=style or path.parent.name or "default"))
@@ -119,10 +128,14 @@ def resolve_sources(sources: list[str]) -> list[SourceFile]:
                 add(path, style=name.split("/")[0])  # the corpus name (a composer, a collection) is the label
             continue
         path = Path(source)
-        if path.is_dir():
+        try:
+            mode = path.stat().st_mode  # one stat for is_dir() and exists()
+        except (OSError, ValueError):
+            mode = None
+        if mode is not None and stat.S_ISDIR(mode):
             for found in sorted(_scan_folder(path)):
                 add(found)
-        elif path.exists():
+        elif mode is not None:
             add(path)
         elif glob.has_magic(source):
             matches = sorted(Path(m) for m in glob.glob(source, recursive=True))
