@@ -105,21 +105,24 @@ def resolve_sources(sources: list[str]) -> list[SourceFile]:
     if not sources:
         raise TunesmithError("no SOURCE given: name files, folders, globs or corpus:NAME")
     files: list[SourceFile] = []
-    seen: set[Path] = set()
-    folders: dict[Path, Path] = {}  # a folder -> its resolved path
+    seen: set[str] = set()
+    folders: dict[str, str] = {}  # a folder -> its resolved path
 
     def add(path: Path, style: str | None = None) -> None:
-        # path.resolve(), resolving each folder once (a corpus is many files in a few folders): one lstat a file
-        if path.is_symlink():
-            key = path.resolve()
+        # The file's resolved path, resolving each folder once (a corpus is many files in a few folders) and in
+        # strings (pathlib costs more than the stat): one lstat a file.
+        name = os.fspath(path)
+        folder, base = os.path.split(name)
+        if os.path.islink(name):
+            key = os.path.realpath(name)
         else:
-            folder = folders.get(path.parent)
-            if folder is None:
-                folder = folders[path.parent] = path.parent.resolve()
-            key = folder / path.name
+            real = folders.get(folder)
+            if real is None:
+                real = folders[folder] = os.path.realpath(folder or ".")
+            key = os.path.join(real, base)
         if key not in seen:
             seen.add(key)
-            files.append(SourceFile(path=path, style=style or path.parent.name or "default"))
+            files.append(SourceFile(path=path, style=style or os.path.basename(folder) or "default"))
 
     for source in sources:
         if source.startswith(CORPUS_PREFIX):
