@@ -70,7 +70,7 @@ def process_file(
     hit = cache.get(key) if cache else None
     record["cached"] = hit is not None
     try:
-        pieces, failed = hit if hit is not None else read_source(source.path, data, settings.grid, on_piece)
+        pieces, failed = hit if hit is not None else read_source(source.path, data, settings.grid, on_piece, fmt)
     except UnreadableFile as exc:
         return {**record, "status": "skipped", "reason": exc.reason, "detail": exc.detail}
     except Exception as exc:  # a reader bug must cost one file, never the run
@@ -270,7 +270,7 @@ class _OrderedWriter:
         self._fh.close()
 
 
-HERE_SECONDS = 0.05  # with --workers 0, how long the parent parses MIDI files alone before it starts workers
+HERE_SECONDS = 0.03  # with --workers 0, how long the parent parses MIDI files alone before it starts workers
 HERE_MAX_BYTES = 4 << 20  # MIDI files larger than this always go to a worker
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from symusic import Score
@@ -31,6 +32,7 @@ class TrackInfo:
         }
 
 
+@functools.lru_cache(maxsize=4096)  # a corpus repeats its track names ("Soprano", "Piano"): clean each once
 def clean_track_name(name: str, program: int, is_drum: bool) -> str:
     """A printable track name; a missing or unreadable one becomes the General MIDI instrument name."""
     name = name or ""

@@ -7,7 +7,7 @@ import os
 import random
 import stat
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 from tunesmith.errors import TunesmithError
@@ -36,7 +36,7 @@ class SourceFile:
     path: Path
     style: str
 
-    @property
+    @cached_property  # asked for several times per file on the way through ingest
     def format(self) -> str | None:
         """``midi``, ``abc``, ``musicxml`` or ``humdrum``; ``None`` for an unsupported suffix."""
         return source_format(self.path)
