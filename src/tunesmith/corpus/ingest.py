@@ -38,6 +38,7 @@ from tqdm import tqdm
 
 from tunesmith.config import IngestConfig, SelectConfig
 from tunesmith.corpus.cache import ParseCache, cache_key
+from tunesmith.corpus.pieces import manifest_line
 from tunesmith.corpus.readers import UnreadableFile, read_source
 from tunesmith.corpus.select import select_midi
 from tunesmith.corpus.sources import SourceFile
@@ -249,25 +250,60 @@ class _Pool:
             worker.conn.close()
 
 
-class _OrderedWriter:
-    """Appends each record's pieces to ``pieces.bin`` in source order, whatever order the workers finish in."""
+def mark_duplicate(record: dict[str, Any], first: dict[str, str]) -> None:
+    """Skip a kept file whose bytes equal an earlier kept file's (``first``: digest -> path, added to).
 
-    def __init__(self, path: Path, records: list[dict[str, Any] | None]) -> None:
-        self._fh = open(path, "wb")  # noqa: SIM115 - closed in close()
+    Training twice on a song biases the model. The duplicate's pieces stay in ``pieces.bin``, unreferenced.
+    """
+    digest = record.get("sha256")
+    if not digest or record["status"] != "kept":
+        return
+    if digest in first:
+        record.update(status="skipped", reason="duplicate", detail=f"same bytes as {first[digest]}")
+        record.pop("pieces", None)
+    else:
+        first[digest] = record["path"]
+
+
+class _OrderedWriter:
+    """Writes each record's pieces to ``pieces.bin`` and its manifest lines, in source order, as records come in.
+
+    Whatever order the workers finish in, a record is written once every record before it is; repeated files are
+    marked on the way (``mark_duplicate``). Both files are hashed as they are written, so their checksums need no
+    second reading (``written``: name -> (size, SHA-256)).
+    """
+
+    def __init__(self, data_dir: Path, records: list[dict[str, Any] | None]) -> None:
+        layout = DataDir(data_dir)
+        self._files = {name: open(data_dir / name, "wb") for name in (layout.PIECES, layout.MANIFEST)}  # noqa: SIM115
+        self._hashes = {name: hashlib.sha256() for name in self._files}
         self._records = records
         self._next = 0
+        self._first: dict[str, str] = {}
+        self.written: dict[str, tuple[int, str]] = {}
+
+    def _write(self, name: str, data: bytes) -> None:
+        self._files[name].write(data)
+        self._hashes[name].update(data)
 
     def flush(self) -> None:
+        pieces, manifest = DataDir.PIECES, DataDir.MANIFEST
         while self._next < len(self._records) and self._records[self._next] is not None:
-            for piece in self._records[self._next].get("pieces", ()):
+            record = self._records[self._next]
+            for piece in record.get("pieces", ()):
                 blob = piece.pop("midi")
-                piece["offset"], piece["length"] = self._fh.tell(), len(blob)
-                self._fh.write(blob)
+                piece["offset"], piece["length"] = self._files[pieces].tell(), len(blob)
+                self._write(pieces, blob)
+            mark_duplicate(record, self._first)
+            for piece in record.get("pieces", ()):
+                self._write(manifest, manifest_line(piece).encode("utf-8"))
             self._next += 1
 
     def close(self) -> None:
         self.flush()
-        self._fh.close()
+        for name, fh in self._files.items():
+            self.written[name] = (fh.tell(), self._hashes[name].hexdigest())
+            fh.close()
 
 
 HERE_SECONDS = 0.03  # with --workers 0, how long the parent parses MIDI files alone before it starts workers
@@ -280,19 +316,21 @@ def ingest_files(
     ingest: IngestConfig,
     select: SelectConfig,
     progress: bool = True,
-) -> list[dict[str, Any]]:
-    """Process ``files``; returns one report record per file, in the order of ``files``.
+) -> tuple[list[dict[str, Any]], dict[str, tuple[int, str]]]:
+    """Process ``files``; returns one report record per file, in the order of ``files``, and what was written.
 
-    Pieces are written to ``out_dir/pieces.bin``. A ``KeyboardInterrupt`` stops the workers and returns the records
-    finished so far with ``status == "interrupted"`` for the rest, so nothing finished is lost.
+    Pieces are written to ``out_dir/pieces.bin`` and listed in ``out_dir/pieces.jsonl`` (repeated files marked as
+    duplicates and left out); the second value gives both files' sizes and SHA-256 for ``write_checksums``. A
+    ``KeyboardInterrupt`` stops the workers and returns the records finished so far with ``status ==
+    "interrupted"`` for the rest, so nothing finished is lost.
     """
     settings = _WorkerConfig(select, ingest.grid, ingest.cache_path if ingest.use_cache else None)
     records: list[dict[str, Any] | None] = [None] * len(files)
     out_dir.mkdir(parents=True, exist_ok=True)
-    writer = _OrderedWriter(DataDir(out_dir).pieces_file, records)
+    writer = _OrderedWriter(out_dir, records)
     if not files:
         writer.close()
-        return []
+        return [], writer.written
     tqdm.monitor_interval = 0  # no monitor thread: workers may be forked while the bar runs
     bar = tqdm(total=len(files), unit="file", desc="parse", disable=not progress or None, leave=False)
     here = not ingest.workers  # --workers 0: the parent parses MIDI files too
@@ -309,7 +347,7 @@ def ingest_files(
     finally:
         writer.close()
         bar.close()
-    return [r for r in records if r is not None]
+    return [r for r in records if r is not None], writer.written
 
 
 def _here(source: SourceFile) -> bool:
