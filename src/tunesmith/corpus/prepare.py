@@ -42,7 +42,8 @@ def prepare_corpus(
     ``out_dir``'s place only once complete, so the previous corpus stays whole and readable until then and is kept
     as it was when the new one fails, is interrupted or keeps no piece (then ``report["committed"]`` is false).
     ``finish(build_dir, report)`` adds to the new corpus before it is committed (``prepare --encoding`` writes the
-    tokenizer and token arrays there); an exception in it abandons the new corpus.
+    tokenizer and token arrays there, and its section of the report, which is written after it); an exception in it
+    abandons the new corpus.
     """
     started = time.perf_counter()
     files = resolve_sources(config.sources)
@@ -65,11 +66,11 @@ def prepare_corpus(
                 report["shard"] = shard_record(*shard, considered)
             if report["summary"]["files_interrupted"] or not (entries or shard):
                 raise _Abandon
+            if finish is not None:  # it may add to the report (the encoding section), which is written once, after
+                finish(build, report)
             # No indent: the C encoder is ten times faster, and the report of a large corpus is large.
             DataDir(build).write_report(report)
             dump_toml(config, DataDir(build).settings_file)
-            if finish is not None:
-                finish(build, report)
             write_checksums(build, written)
     except _Abandon:
         report["committed"] = False
