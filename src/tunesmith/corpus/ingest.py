@@ -371,9 +371,9 @@ def _ingest_here(files, settings, records, writer, bar, pending: deque) -> deque
     corpus never wins back. CPU time, not the wall clock, so that other work on the machine does not change it.
     """
     left: deque = deque()
-    start, done, looked = time.process_time(), 0, False
+    start, done, looked = None, 0, False  # the pace is taken after the first file, which pays one-time costs
     while pending:
-        if not looked and (used := time.process_time() - start) > HERE_SECONDS:
+        if start is not None and not looked and (used := time.process_time() - start) > HERE_SECONDS:
             looked = True
             if used / max(done, 1) * len(pending) > POOL_PAYS_SECONDS:
                 left.extend(pending)
@@ -383,9 +383,12 @@ def _ingest_here(files, settings, records, writer, bar, pending: deque) -> deque
             left.append(index)
             continue
         records[index] = process_file(files[index], settings)
-        done += 1
         writer.flush()
         bar.update(1)
+        if start is None:
+            start = time.process_time()
+        else:
+            done += 1
     return left
 
 
