@@ -105,7 +105,7 @@ def process_file(
     return {**record, "status": "kept", "pieces": kept}
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """Make this worker end when the process that started it ends, however it ends (SIGKILL included).
 
     On Linux the kernel sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``); elsewhere a thread watches the
@@ -136,7 +136,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _worker_main(conn: Connection, settings: _WorkerConfig, parent: int) -> None:
-    _die_with_parent(parent)
+    die_with_parent(parent)
     while True:
         try:
             chunk = conn.recv()
@@ -182,7 +182,6 @@ class _Worker:
     started: float = 0.0  # when the file at the head of the queue began (wall clock)
     cpu_started: float | None = None  # the worker's CPU time then
     check_at: float = 0.0  # when to look at its clocks again
-    retired: bool = False  # told to exit: it has nothing left to do
     cpu: float | None = None  # its CPU time at its last answer
 
     def start_file(self, timeout: float, cpu: float | None = None) -> None:
@@ -224,24 +223,16 @@ class _Pool:
         child.close()
         return _Worker(process, parent)
 
-    def replace(self, worker: _Worker) -> _Worker:
+    def replace(self, worker: _Worker) -> None:
         worker.process.kill()
         worker.process.join()
         worker.conn.close()
-        fresh = self._spawn()
-        self.workers[self.workers.index(worker)] = fresh
-        return fresh
-
-    def retire(self, worker: _Worker) -> None:
-        """Tell an idle worker to exit now, so that closing the pool waits for nobody."""
-        if not worker.retired:
-            worker.retired = True
-            with contextlib.suppress(OSError):
-                worker.conn.send(None)
+        self.workers[self.workers.index(worker)] = self._spawn()
 
     def close(self) -> None:
         for worker in self.workers:
-            self.retire(worker)
+            with contextlib.suppress(OSError):
+                worker.conn.send(None)
         for worker in self.workers:
             worker.process.join(timeout=2)
             if worker.process.is_alive():
@@ -403,19 +394,13 @@ def _ingest_in_workers(files, settings, ingest: IngestConfig, records, writer, b
     pool = _Pool(n_workers, settings)
     try:
         while pending or any(w.queue for w in pool.workers):
-            for worker in list(pool.workers):
+            for worker in pool.workers:
                 if not worker.queue and pending:
-                    if worker.retired:  # files came back after it was let go (a worker failed): a fresh one
-                        worker = pool.replace(worker)
                     batch = [pending.popleft() for _ in range(min(chunk, len(pending)))]
                     worker.queue.extend(batch)
                     worker.start_file(ingest.file_timeout, worker.cpu)
                     worker.conn.send([(i, files[i]) for i in batch])
-                elif not worker.queue:
-                    pool.retire(worker)  # nothing left for it: let it exit while the others finish
             busy = [w for w in pool.workers if w.queue]
-            if not busy:
-                continue
             turn = here and pending and _here(files[pending[0]])  # the parent could parse the next file
             deadline = time.monotonic() if turn else min(w.check_at for w in busy)
             ready = _ready([w.conn for w in busy], max(0.0, deadline - time.monotonic()))
