@@ -72,17 +72,3 @@ def test_prepare_output_is_pinned(case, tmp_path, monkeypatch):
     if os.environ.get("TUNESMITH_PRINT_PINS"):
         print(f"PIN {case} {digest}")
     assert digest == PINS[case]
-
-
-def test_encoding_in_workers_writes_the_same_tokens(tmp_path, monkeypatch):
-    """Enough pieces and the encoding runs in worker processes: the token files are the same bytes as in one."""
-    import tunesmith.data as data
-
-    monkeypatch.chdir(tmp_path)
-    _corpus(Path("songs"))
-    args = ["prepare", "songs", "--no-cache", "-q", *CASES["notechord"], "--instruments", "all"]
-    assert main([*args, "-o", "here"]) == 0
-    monkeypatch.setattr(data._Encoders, "POOL_PIECES", 1)
-    monkeypatch.setattr(data, "ENCODE_CHUNK", 3)  # several chunks, answered out of order by two workers
-    assert main([*args, "-o", "workers"]) == 0
-    assert _digest(Path("here")) == _digest(Path("workers"))

@@ -10,7 +10,6 @@ training into validation.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing as mp
 import os
 import random
 from collections import defaultdict
@@ -128,61 +127,6 @@ class _Loaded:
             yield from load_pieces(self.data_dir, self.entries[start : start + ENCODE_CHUNK])
 
 
-_JOB: tuple[Tokenizer, Path] | None = None  # what the encoding workers inherit when they are forked
-
-
-def _encode_chunk(chunk: list[dict]) -> list[tuple[np.ndarray | None, str]]:
-    """The ids of each piece of ``chunk`` (``None`` and the reason for one that cannot be encoded)."""
-    tokenizer, data_dir = _JOB
-    out: list[tuple[np.ndarray | None, str]] = []
-    for piece in load_pieces(data_dir, chunk):
-        try:
-            out.append((np.asarray(tokenizer.encode(piece), dtype=np.int64), ""))
-        except Exception as exc:  # reported by the caller, never fatal
-            out.append((None, str(exc)))
-    return out
-
-
-class _Encoders:
-    """Encodes chunks of pieces in order, in worker processes when there are enough pieces to pay for them.
-
-    Encoding is most of ``prepare --encoding`` (notechord: 3.6 s against 0.13 s of ingestion for the Bollywood
-    songs, every track), and each piece is encoded on its own with the fitted tokenizer, which forked workers
-    inherit. Results come back in order (``imap``), so the token files are the same bytes as one process writes.
-    Workers die with their parent and ignore Ctrl-C, as the ingestion workers do.
-    """
-
-    POOL_PIECES = 2 * ENCODE_CHUNK  # fewer pieces than this are encoded here: forking would cost more
-
-    def __init__(self, tokenizer: Tokenizer, data_dir: Path, pieces: int) -> None:
-        self._job = (tokenizer, data_dir)
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        forks = "fork" in mp.get_all_start_methods()
-        self.workers = min(cores, 8) if forks and cores > 1 and pieces >= self.POOL_PIECES else 0
-        self.chunk = min(64, ENCODE_CHUNK) if self.workers else ENCODE_CHUNK  # small enough to share out
-        self._pool = None
-
-    def __enter__(self) -> _Encoders:
-        global _JOB
-        _JOB = self._job
-        if self.workers:
-            from tunesmith.corpus.ingest import die_with_parent
-
-            ctx = mp.get_context("fork")
-            self._pool = ctx.Pool(self.workers, initializer=die_with_parent, initargs=(os.getpid(),))
-        return self
-
-    def __call__(self, chunks: list[list[dict]]) -> Iterator[list[tuple[np.ndarray | None, str]]]:
-        return self._pool.imap(_encode_chunk, chunks) if self._pool else map(_encode_chunk, chunks)
-
-    def __exit__(self, *exc: object) -> None:
-        global _JOB
-        _JOB = None
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-
-
 def encode_dataset(
     data_dir: Path,
     tokenizer: Tokenizer,
@@ -211,27 +155,28 @@ def encode_dataset(
     failures: list[dict[str, str]] = []
     counts: dict[str, dict[str, int]] = {}
     tables = {s: tokenizer.transposition_table(s) for s in shifts} if settings.augment_at == "prepare" else {}
-    with _Encoders(tokenizer, data_dir, sum(map(len, splits.values()))) as encode:
-        for split, entries in splits.items():
-            bounds = [0]
-            with open(layout.ids_file(split), "wb") as fh:
-                bar = tqdm(total=len(entries), desc=f"encode {split}", unit="piece", disable=not progress or None)
-                chunks = [entries[start : start + encode.chunk] for start in range(0, len(entries), encode.chunk)]
-                for chunk, encoded in zip(chunks, encode(chunks)):
-                    for entry, (ids, reason) in zip(chunk, encoded):
-                        if ids is None:  # one piece that cannot be encoded is reported, not fatal
-                            failures.append({"id": entry["id"], "source": entry["source"], "reason": reason})
-                            continue
-                        copies = [ids]
-                        if split == "train":
-                            copies += [t[ids] for t in tables.values() if (t[ids] >= 0).all()]
-                        for copy in copies:
-                            copy.astype(dtype).tofile(fh)
-                            bounds.append(bounds[-1] + copy.size)
-                    bar.update(len(chunk))
-                bar.close()
-            np.save(layout.bounds_file(split), np.asarray(bounds, dtype=np.int64))
-            counts[split] = {"pieces": len(bounds) - 1, "tokens": int(bounds[-1])}
+    for split, entries in splits.items():
+        bounds = [0]
+        with open(layout.ids_file(split), "wb") as fh:
+            bar = tqdm(total=len(entries), desc=f"encode {split}", unit="piece", disable=not progress or None)
+            for start in range(0, len(entries), ENCODE_CHUNK):
+                chunk = entries[start : start + ENCODE_CHUNK]
+                for entry, piece in zip(chunk, load_pieces(data_dir, chunk)):
+                    try:
+                        ids = np.asarray(tokenizer.encode(piece), dtype=np.int64)
+                    except Exception as exc:  # one piece that cannot be encoded is reported, not fatal
+                        failures.append({"id": entry["id"], "source": entry["source"], "reason": str(exc)})
+                        continue
+                    copies = [ids]
+                    if split == "train":
+                        copies += [t[ids] for t in tables.values() if (t[ids] >= 0).all()]
+                    for copy in copies:
+                        copy.astype(dtype).tofile(fh)
+                        bounds.append(bounds[-1] + copy.size)
+                bar.update(len(chunk))
+            bar.close()
+        np.save(layout.bounds_file(split), np.asarray(bounds, dtype=np.int64))
+        counts[split] = {"pieces": len(bounds) - 1, "tokens": int(bounds[-1])}
     tokenizer.save(layout.tokenizer_file)
     section = {
         "encoding": tokenizer.name,
