@@ -3,6 +3,8 @@
 import json
 import multiprocessing
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -182,6 +184,67 @@ def test_worker_count_does_not_change_the_result(tmp_path):
     two = _prepare([folder], tmp_path / "two", workers=2, use_cache=False)
     assert read_manifest(tmp_path / "one") == read_manifest(tmp_path / "two")
     assert one["summary"]["notes"] == two["summary"]["notes"]
+
+
+def test_parent_and_workers_give_the_same_corpus(tmp_path, monkeypatch):
+    """--workers 0 parses small MIDI files in the parent, alone or beside workers: the corpus is the same bytes."""
+    import tunesmith.corpus.ingest as ingest
+
+    folder = tmp_path / "in"
+    for seed in range(12):
+        write_song(folder / f"s{seed}.mid", seed=seed, with_drums=seed % 2 == 0)
+    (folder / "broken.mid").write_bytes(b"MThd not a midi file")
+    (folder / "notes.txt").write_text("not music")  # named directly below: a worker reports it
+    sources = [folder, folder / "notes.txt"]
+    runs = {"workers": _prepare(sources, tmp_path / "workers", workers=2, use_cache=False)}
+    runs["parent"] = _prepare(sources, tmp_path / "parent", workers=0, use_cache=False)
+    # Workers start at once; the parent takes files between their answers.
+    monkeypatch.setattr(ingest, "HERE_SECONDS", 0.0)
+    monkeypatch.setattr(ingest, "POOL_PAYS_SECONDS", 0.0)
+    runs["both"] = _prepare(sources, tmp_path / "both", workers=0, use_cache=False)
+    for name, report in runs.items():
+        assert report["skipped_by_reason"] == {"corrupt": 1, "unsupported format": 1}, name
+        assert report["files"] == runs["workers"]["files"], name
+        for file in ("pieces.bin", "pieces.jsonl"):
+            assert (tmp_path / name / file).read_bytes() == (tmp_path / "workers" / file).read_bytes(), (name, file)
+
+
+FUZZ = """
+import json, random, sys
+from pathlib import Path
+from tunesmith.config import SelectConfig
+from tunesmith.corpus.ingest import _WorkerConfig, process_file
+from tunesmith.corpus.sources import SourceFile
+
+seeds = [p.read_bytes() for p in sorted(Path(sys.argv[1]).glob("*.mid"))]
+rng, out, reasons = random.Random(0), Path(sys.argv[1]) / "mutant.mid", {}
+settings = _WorkerConfig(SelectConfig(instruments="all", min_notes=1, drums="keep"), 480, None)
+for _ in range(int(sys.argv[2])):
+    data = bytearray(rng.choice(seeds))
+    if rng.random() < 0.3:
+        data = data[: rng.randrange(14, len(data) + 1)]
+    for _ in range(rng.choice([1, 2, 4, 16, 64])):
+        data[rng.randrange(len(data))] = rng.choice([rng.randrange(256), 0, 0x7F, 0x80, 0xFF])
+    out.write_bytes(bytes(data))
+    record = process_file(SourceFile(out, "x"), settings)
+    reasons[record.get("reason", record["status"])] = reasons.get(record.get("reason", record["status"]), 0) + 1
+print(json.dumps(reasons))
+"""
+
+
+def test_mutated_midi_files_are_kept_or_skipped_never_crash_the_parser(tmp_path):
+    """The parent parses small MIDI files itself (--workers 0), so symusic must raise on bad bytes, never crash.
+
+    Run in a process of its own: a crash there fails this test instead of ending the test run.
+    """
+    for seed in range(4):
+        write_song(tmp_path / f"s{seed}.mid", seed=seed, with_drums=seed % 2 == 0)
+    done = subprocess.run([sys.executable, "-c", FUZZ, str(tmp_path), "400"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    reasons = json.loads(done.stdout)
+    assert sum(reasons.values()) == 400
+    assert set(reasons) <= {"kept", "corrupt", "empty", "no notes after selection"}, reasons
+    assert reasons.get("kept") and reasons.get("corrupt"), reasons  # both kinds were made
 
 
 def _sleep(seconds: float) -> None:

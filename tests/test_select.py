@@ -1,8 +1,9 @@
 import pytest
+from symusic import KeySignature
 
 from musicgen import make_score, melody
 from tunesmith.config import SelectConfig, parse_programs
-from tunesmith.corpus.select import select_tracks, track_infos
+from tunesmith.corpus.select import select_midi, select_tracks, track_infos
 from tunesmith.errors import TunesmithError
 
 
@@ -49,3 +50,25 @@ def test_bad_settings_are_refused(bad):
 def test_no_track_qualifies():
     score = make_score([{"program": 0, "notes": melody(2)}])
     assert select_tracks(score, SelectConfig(min_notes=5)) == []
+
+
+@pytest.mark.parametrize(
+    ("config", "count"),
+    [
+        (SelectConfig(instruments="dominant"), 1),
+        (SelectConfig(instruments="all", min_notes=1, drums="keep"), 4),
+        (SelectConfig(instruments="all", min_notes=5, programs="100-110"), 1),
+        (SelectConfig(instruments="merge", drums="keep", min_notes=1), 1),
+        (SelectConfig(instruments="merge", programs="1-2"), 0),
+    ],
+)
+def test_select_midi_writes_the_bytes_of_select_tracks_and_leaves_the_song_alone(config, count):
+    song = _song()
+    song.key_signatures.append(KeySignature(0, -2, 1, ttype="tick"))
+    before = song.dumps_midi()
+    examples = select_tracks(song, config)
+    fast = select_midi(song, config)
+    assert len(fast) == len(examples) == count
+    assert [midi for midi, _ in fast] == [e.dumps_midi() for e in examples]
+    assert [lines for _, lines in fast] == [[t.to_dict() for t in track_infos(e)] for e in examples]
+    assert song.dumps_midi() == before and [t.name for t in song.tracks] == ["Flute", "\x00\x01", "Tiny", "Kit"]

@@ -129,7 +129,7 @@ def _build(
             log(format_summary(report))
             seed = report["settings"]["ingest"]["seed"]  # the split follows prepare's --seed (a merge: the shards')
             encode = dataclasses.replace(settings, seed=seed)
-            report["encoding"] = encode_dataset(build, tokenizer, encode, progress=progress)
+            encode_dataset(build, tokenizer, encode, progress=progress, report=report)  # adds report["encoding"]
 
     report = make(finish)
     if finish is None or not report["committed"]:

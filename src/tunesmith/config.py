@@ -139,7 +139,9 @@ class SelectConfig:
 class IngestConfig:
     """How source files are found and parsed."""
 
-    workers: int = option(0, "worker processes (0: one per core)")
+    workers: int = option(
+        0, "worker processes (0: one per core, started only for a corpus large enough to pay for them)"
+    )
     file_timeout: float = option(30.0, "abandon a file after S seconds", metavar="S")
     max_files: int | None = option(None, "take at most N files", metavar="N")
     sample: int | None = option(None, "a random subset of N files (see --seed)", metavar="N")

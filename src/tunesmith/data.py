@@ -113,16 +113,42 @@ class EncodeConfig:
             raise TunesmithError(f"--augment-at is 'fly' or 'prepare', not {self.augment_at!r}")
 
 
+class _Loaded:
+    """The pieces of manifest ``entries``, loaded ``ENCODE_CHUNK`` at a time on each pass over them.
+
+    Fitting a tokenizer holds one chunk of the training split in memory, not the whole split.
+    """
+
+    def __init__(self, data_dir: Path, entries: list[dict]) -> None:
+        self.data_dir, self.entries = data_dir, entries
+
+    def __iter__(self) -> Iterator[Any]:
+        for start in range(0, len(self.entries), ENCODE_CHUNK):
+            yield from load_pieces(self.data_dir, self.entries[start : start + ENCODE_CHUNK])
+
+
 def encode_dataset(
-    data_dir: Path, tokenizer: Tokenizer, settings: EncodeConfig, progress: bool = True
+    data_dir: Path,
+    tokenizer: Tokenizer,
+    settings: EncodeConfig,
+    progress: bool = True,
+    report: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Fit ``tokenizer`` on the training split, write every split's ids, and add an ``encoding`` report section."""
+    """Fit ``tokenizer`` on the training split, write every split's ids, and add an ``encoding`` report section.
+
+    ``report``: the report ``prepare`` is about to write (its records list the pieces): the pieces are taken from
+    it and the section is added to it, not read from and written to ``report.json``.
+    """
     data_dir = Path(data_dir)
-    splits = split_entries(read_manifest(data_dir), settings.split, settings.seed)
+    if report is not None:
+        entries = [piece for record in report["files"] if record["status"] == "kept" for piece in record["pieces"]]
+    else:
+        entries = read_manifest(data_dir)
+    splits = split_entries(entries, settings.split, settings.seed)
     if not splits["train"]:
         raise TunesmithError("the training split is empty: there are too few pieces to split")
     shifts = tuple(s for s in range(settings.transpose[0], settings.transpose[1] + 1) if s)
-    tokenizer.fit(load_pieces(data_dir, splits["train"]), shifts=shifts)
+    tokenizer.fit(_Loaded(data_dir, splits["train"]), shifts=shifts)
     layout = DataDir(data_dir)
     layout.tokens_dir.mkdir(exist_ok=True)
     dtype = np.uint16 if len(tokenizer) < 2**16 else np.uint32
@@ -165,9 +191,12 @@ def encode_dataset(
         "failed_pieces": failures,
     }
     layout.write_meta(section)
-    report = layout.read_report() or {}
-    report["encoding"] = section
-    layout.write_report(report)
+    if report is not None:
+        report["encoding"] = section
+    else:
+        on_disk = layout.read_report() or {}
+        on_disk["encoding"] = section
+        layout.write_report(on_disk)
     return section
 
 

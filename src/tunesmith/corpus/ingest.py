@@ -1,20 +1,29 @@
-"""Parallel, fault-tolerant ingestion: every file is parsed in a worker process under a time limit.
+"""Parallel, fault-tolerant ingestion: files are parsed in worker processes under a time limit.
 
 A worker that runs past ``file_timeout`` on a file (on one tune, for a songbook of ABC tunes), or dies on it, is
 killed and replaced; the file is reported and the rest go on. Workers send back the selected pieces as MIDI bytes;
 the parent appends them to one file, ``DATA_DIR/pieces.bin``, in source order, so the result does not depend on the
 number of workers and a corpus of many small pieces costs one file, not one per piece.
+
+Workers cost time to start and to talk to, which a small corpus never wins back: with ``--workers 0`` (the default)
+the parent parses MIDI files itself, and starts workers only when what is left would take it longer than
+``POOL_PAYS_SECONDS`` (music21's formats always go to workers). symusic's MIDI reader runs in time linear in the
+file's size, so files under ``HERE_MAX_BYTES`` cannot come near the time limit, and on corrupt bytes it raises
+rather than crashes (``tests/test_ingest.py`` feeds it mutated files in a process of its own).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
+import functools
 import hashlib
+import math
 import multiprocessing as mp
 import os
+import select
 import signal
+import stat
 import sys
 import threading
 import time
@@ -29,9 +38,10 @@ from tqdm import tqdm
 
 from tunesmith.config import IngestConfig, SelectConfig
 from tunesmith.corpus.cache import ParseCache, cache_key
+from tunesmith.corpus.pieces import manifest_line
 from tunesmith.corpus.readers import UnreadableFile, read_source
-from tunesmith.corpus.select import select_tracks, track_infos
-from tunesmith.corpus.sources import SourceFile, source_format
+from tunesmith.corpus.select import select_midi
+from tunesmith.corpus.sources import SourceFile
 from tunesmith.layout import DataDir
 from tunesmith.music import gm_name
 
@@ -55,13 +65,13 @@ def process_file(
     except OSError as exc:
         return {**record, "status": "skipped", "reason": "unreadable", "detail": exc.strerror or str(exc)}
     record["sha256"] = hashlib.sha256(data).hexdigest()
-    fmt = source_format(source.path)
+    fmt = record["format"]
     cache = ParseCache(settings.cache_root) if settings.cache_root and fmt and data else None
     key = cache_key(data, fmt, settings.grid) if cache else ""
     hit = cache.get(key) if cache else None
     record["cached"] = hit is not None
     try:
-        pieces, failed = hit if hit is not None else read_source(source.path, data, settings.grid, on_piece)
+        pieces, failed = hit if hit is not None else read_source(source.path, data, settings.grid, on_piece, fmt)
     except UnreadableFile as exc:
         return {**record, "status": "skipped", "reason": exc.reason, "detail": exc.detail}
     except Exception as exc:  # a reader bug must cost one file, never the run
@@ -75,16 +85,15 @@ def process_file(
         return {**record, "status": "skipped", "reason": "empty", "detail": "no notes in file"}
     kept = []
     for k, piece in enumerate(pieces):
-        for j, example in enumerate(select_tracks(piece.score, settings.select)):
-            tracks = track_infos(example)
+        for j, (midi, tracks) in enumerate(select_midi(piece.score, settings.select)):
             entry = {
                 "id": f"{record['sha256'][:16]}-{k}-{j}",
-                "midi": example.dumps_midi(),
-                "source": str(source.path),
+                "midi": midi,
+                "source": record["path"],
                 "style": source.style,
                 "title": piece.title,
-                "tracks": [t.to_dict() for t in tracks],
-                "notes": sum(t.notes for t in tracks),
+                "tracks": tracks,
+                "notes": sum(t["notes"] for t in tracks),
             }
             if piece.abc is not None:
                 entry["abc"] = piece.abc
@@ -96,7 +105,7 @@ def process_file(
     return {**record, "status": "kept", "pieces": kept}
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """Make this worker end when the process that started it ends, however it ends (SIGKILL included).
 
     On Linux the kernel sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``); elsewhere a thread watches the
@@ -105,7 +114,8 @@ def _die_with_parent(parent: int) -> None:
     """
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            # The program's own symbols include libc's: no ``find_library``, which runs ``ldconfig`` in a subprocess.
+            libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     else:
 
@@ -126,7 +136,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _worker_main(conn: Connection, settings: _WorkerConfig, parent: int) -> None:
-    _die_with_parent(parent)
+    die_with_parent(parent)
     while True:
         try:
             chunk = conn.recv()
@@ -134,9 +144,14 @@ def _worker_main(conn: Connection, settings: _WorkerConfig, parent: int) -> None
             return
         if chunk is None:
             return
+        # Each answer carries the worker's CPU time, where the next file's (or tune's) time limit starts from.
         for index, source in chunk:
-            record = process_file(source, settings, on_piece=lambda i=index: conn.send(("beat", i, None)))
-            conn.send(("done", index, record))
+            record = process_file(source, settings, on_piece=functools.partial(_answer, conn, "beat", index, None))
+            _answer(conn, "done", index, record)
+
+
+def _answer(conn: Connection, kind: str, index: int, record: dict[str, Any] | None) -> None:
+    conn.send((kind, index, record, time.process_time()))
 
 
 WALL_BACKSTOP = 4.0  # a file is abandoned after this many times --file-timeout of wall-clock time, CPU or not
@@ -167,11 +182,12 @@ class _Worker:
     started: float = 0.0  # when the file at the head of the queue began (wall clock)
     cpu_started: float | None = None  # the worker's CPU time then
     check_at: float = 0.0  # when to look at its clocks again
+    cpu: float | None = None  # its CPU time at its last answer
 
-    def start_file(self, timeout: float) -> None:
-        """The file at the head of the queue begins now."""
+    def start_file(self, timeout: float, cpu: float | None = None) -> None:
+        """The file at the head of the queue begins now, at CPU time ``cpu`` (read from ``/proc`` when not given)."""
         self.started = time.monotonic()
-        self.cpu_started = cpu_seconds(self.process.pid)
+        self.cpu_started = cpu if cpu is not None else cpu_seconds(self.process.pid)
         self.check_at = self.started + timeout
 
     def over_time(self, timeout: float) -> bool:
@@ -225,25 +241,65 @@ class _Pool:
             worker.conn.close()
 
 
-class _OrderedWriter:
-    """Appends each record's pieces to ``pieces.bin`` in source order, whatever order the workers finish in."""
+def mark_duplicate(record: dict[str, Any], first: dict[str, str]) -> None:
+    """Skip a kept file whose bytes equal an earlier kept file's (``first``: digest -> path, added to).
 
-    def __init__(self, path: Path, records: list[dict[str, Any] | None]) -> None:
-        self._fh = open(path, "wb")  # noqa: SIM115 - closed in close()
+    Training twice on a song biases the model. The duplicate's pieces stay in ``pieces.bin``, unreferenced.
+    """
+    digest = record.get("sha256")
+    if not digest or record["status"] != "kept":
+        return
+    if digest in first:
+        record.update(status="skipped", reason="duplicate", detail=f"same bytes as {first[digest]}")
+        record.pop("pieces", None)
+    else:
+        first[digest] = record["path"]
+
+
+class _OrderedWriter:
+    """Writes each record's pieces to ``pieces.bin`` and its manifest lines, in source order, as records come in.
+
+    Whatever order the workers finish in, a record is written once every record before it is; repeated files are
+    marked on the way (``mark_duplicate``). Both files are hashed as they are written, so their checksums need no
+    second reading (``written``: name -> (size, SHA-256)).
+    """
+
+    def __init__(self, data_dir: Path, records: list[dict[str, Any] | None]) -> None:
+        layout = DataDir(data_dir)
+        self._files = {name: open(data_dir / name, "wb") for name in (layout.PIECES, layout.MANIFEST)}  # noqa: SIM115
+        self._hashes = {name: hashlib.sha256() for name in self._files}
         self._records = records
         self._next = 0
+        self._first: dict[str, str] = {}
+        self.written: dict[str, tuple[int, str]] = {}
+
+    def _write(self, name: str, data: bytes) -> None:
+        self._files[name].write(data)
+        self._hashes[name].update(data)
 
     def flush(self) -> None:
+        pieces, manifest = DataDir.PIECES, DataDir.MANIFEST
         while self._next < len(self._records) and self._records[self._next] is not None:
-            for piece in self._records[self._next].get("pieces", ()):
+            record = self._records[self._next]
+            for piece in record.get("pieces", ()):
                 blob = piece.pop("midi")
-                piece["offset"], piece["length"] = self._fh.tell(), len(blob)
-                self._fh.write(blob)
+                piece["offset"], piece["length"] = self._files[pieces].tell(), len(blob)
+                self._write(pieces, blob)
+            mark_duplicate(record, self._first)
+            for piece in record.get("pieces", ()):
+                self._write(manifest, manifest_line(piece).encode("utf-8"))
             self._next += 1
 
     def close(self) -> None:
         self.flush()
-        self._fh.close()
+        for name, fh in self._files.items():
+            self.written[name] = (fh.tell(), self._hashes[name].hexdigest())
+            fh.close()
+
+
+HERE_SECONDS = 0.02  # with --workers 0, the CPU time the parent parses MIDI files alone before it looks ahead
+POOL_PAYS_SECONDS = 0.2  # workers start only when the files left would take the parent longer than this
+HERE_MAX_BYTES = 4 << 20  # MIDI files larger than this always go to a worker
 
 
 def ingest_files(
@@ -252,59 +308,30 @@ def ingest_files(
     ingest: IngestConfig,
     select: SelectConfig,
     progress: bool = True,
-) -> list[dict[str, Any]]:
-    """Process ``files`` in parallel; returns one report record per file, in the order of ``files``.
+) -> tuple[list[dict[str, Any]], dict[str, tuple[int, str]]]:
+    """Process ``files``; returns one report record per file, in the order of ``files``, and what was written.
 
-    Pieces are written to ``out_dir/pieces.bin``. A ``KeyboardInterrupt`` stops the workers and returns the records
-    finished so far with ``status == "interrupted"`` for the rest, so nothing finished is lost.
+    Pieces are written to ``out_dir/pieces.bin`` and listed in ``out_dir/pieces.jsonl`` (repeated files marked as
+    duplicates and left out); the second value gives both files' sizes and SHA-256 for ``write_checksums``. A
+    ``KeyboardInterrupt`` stops the workers and returns the records finished so far with ``status ==
+    "interrupted"`` for the rest, so nothing finished is lost.
     """
     settings = _WorkerConfig(select, ingest.grid, ingest.cache_path if ingest.use_cache else None)
     records: list[dict[str, Any] | None] = [None] * len(files)
     out_dir.mkdir(parents=True, exist_ok=True)
-    writer = _OrderedWriter(DataDir(out_dir).pieces_file, records)
+    writer = _OrderedWriter(out_dir, records)
     if not files:
         writer.close()
-        return []
-    gm_name(0)  # load the instrument table once, before the workers are forked
-    pending = deque(range(len(files)))
-    n_workers = min(ingest.n_workers, len(files))
-    chunk = max(1, min(32, len(files) // (n_workers * 8)))
-    tqdm.monitor_interval = 0  # no monitor thread: workers are forked while the bar runs
-    pool = _Pool(n_workers, settings)
+        return [], writer.written
+    tqdm.monitor_interval = 0  # no monitor thread: workers may be forked while the bar runs
     bar = tqdm(total=len(files), unit="file", desc="parse", disable=not progress or None, leave=False)
+    here = not ingest.workers  # --workers 0: the parent parses MIDI files too
     try:
-        while pending or any(w.queue for w in pool.workers):
-            for worker in pool.workers:
-                if not worker.queue and pending:
-                    batch = [pending.popleft() for _ in range(min(chunk, len(pending)))]
-                    worker.queue.extend(batch)
-                    worker.start_file(ingest.file_timeout)
-                    worker.conn.send([(i, files[i]) for i in batch])
-            busy = [w for w in pool.workers if w.queue]
-            deadline = min(w.check_at for w in busy)
-            ready = wait([w.conn for w in busy], timeout=max(0.0, deadline - time.monotonic()))
-            for worker in busy:
-                if worker.conn in ready:
-                    try:
-                        kind, index, record = worker.conn.recv()
-                    except (EOFError, OSError):
-                        _fail_head(worker, files, records, pending, pool, "crashed", _exit_detail(worker))
-                        writer.flush()
-                        bar.update(1)
-                        continue
-                    if kind == "beat":  # a multi-tune file finished a tune: its time limit starts again
-                        worker.start_file(ingest.file_timeout)
-                        continue
-                    records[index] = record
-                    writer.flush()
-                    worker.queue.popleft()
-                    worker.start_file(ingest.file_timeout)
-                    bar.update(1)
-                elif time.monotonic() >= worker.check_at and worker.over_time(ingest.file_timeout):
-                    detail = f"parsing took longer than {ingest.file_timeout:g} s of CPU time"
-                    _fail_head(worker, files, records, pending, pool, "timeout", detail)
-                    writer.flush()
-                    bar.update(1)
+        pending = deque(range(len(files)))
+        if here:
+            pending = _ingest_here(files, settings, records, writer, bar, pending)
+        if pending:
+            _ingest_in_workers(files, settings, ingest, records, writer, bar, pending, here)
     except KeyboardInterrupt:
         for i, record in enumerate(records):
             if record is None:
@@ -312,11 +339,119 @@ def ingest_files(
     finally:
         writer.close()
         bar.close()
+    return [r for r in records if r is not None], writer.written
+
+
+def _here(source: SourceFile) -> bool:
+    """Whether the parent may parse ``source`` itself: a regular MIDI file small enough to be quick."""
+    if source.format != "midi":
+        return False
+    try:
+        info = source.path.stat()
+    except OSError:
+        return True  # process_file reports it as unreadable
+    return stat.S_ISREG(info.st_mode) and info.st_size <= HERE_MAX_BYTES
+
+
+def _ingest_here(files, settings, records, writer, bar, pending: deque) -> deque:
+    """Parse MIDI files in this process; returns the indices left for the workers.
+
+    After ``HERE_SECONDS`` of CPU time the parent estimates, at its own pace so far, how long the files left would
+    take it: beyond ``POOL_PAYS_SECONDS`` the rest goes to workers (which the parent then helps), else it finishes
+    alone. Starting workers costs about 6 ms of CPU each and every file's pieces then cross a pipe, which a small
+    corpus never wins back. CPU time, not the wall clock, so that other work on the machine does not change it.
+    """
+    left: deque = deque()
+    start, done, looked = None, 0, False  # the pace is taken after the first file, which pays one-time costs
+    while pending:
+        if start is not None and not looked and (used := time.process_time() - start) > HERE_SECONDS:
+            looked = True
+            if used / max(done, 1) * len(pending) > POOL_PAYS_SECONDS:
+                left.extend(pending)
+                break
+        index = pending.popleft()
+        if not _here(files[index]):
+            left.append(index)
+            continue
+        records[index] = process_file(files[index], settings)
+        writer.flush()
+        bar.update(1)
+        if start is None:
+            start = time.process_time()
+        else:
+            done += 1
+    return left
+
+
+def _ingest_in_workers(files, settings, ingest: IngestConfig, records, writer, bar, pending: deque, here: bool) -> None:
+    """Process the files at ``pending`` in worker processes, each file under the time limit.
+
+    With ``here``, the parent takes the next MIDI file itself whenever no worker has an answer ready.
+    """
+    gm_name(0)  # load the instrument table once, before the workers are forked
+    n_workers = min(ingest.n_workers, len(pending))
+    chunk = max(1, min(32, len(pending) // (n_workers * 8)))
+    pool = _Pool(n_workers, settings)
+    try:
+        while pending or any(w.queue for w in pool.workers):
+            for worker in pool.workers:
+                if not worker.queue and pending:
+                    batch = [pending.popleft() for _ in range(min(chunk, len(pending)))]
+                    worker.queue.extend(batch)
+                    worker.start_file(ingest.file_timeout, worker.cpu)
+                    worker.conn.send([(i, files[i]) for i in batch])
+            busy = [w for w in pool.workers if w.queue]
+            turn = here and pending and _here(files[pending[0]])  # the parent could parse the next file
+            deadline = time.monotonic() if turn else min(w.check_at for w in busy)
+            ready = _ready([w.conn for w in busy], max(0.0, deadline - time.monotonic()))
+            if turn and not ready:
+                index = pending.popleft()
+                records[index] = process_file(files[index], settings)
+                writer.flush()
+                bar.update(1)
+                continue
+            for worker in busy:
+                if worker.conn in ready:
+                    try:
+                        kind, index, record, worker.cpu = worker.conn.recv()
+                    except (EOFError, OSError):
+                        _fail_head(worker, files, records, pending, pool, "crashed", _exit_detail(worker))
+                        writer.flush()
+                        bar.update(1)
+                        continue
+                    if kind == "beat":  # a multi-tune file finished a tune: its time limit starts again
+                        worker.start_file(ingest.file_timeout, worker.cpu)
+                        continue
+                    records[index] = record
+                    writer.flush()
+                    worker.queue.popleft()
+                    worker.start_file(ingest.file_timeout, worker.cpu)
+                    bar.update(1)
+                elif time.monotonic() >= worker.check_at and worker.over_time(ingest.file_timeout):
+                    detail = f"parsing took longer than {ingest.file_timeout:g} s of CPU time"
+                    _fail_head(worker, files, records, pending, pool, "timeout", detail)
+                    writer.flush()
+                    bar.update(1)
+    finally:
         for worker in pool.workers:
             if worker.queue:  # interrupted mid-chunk: do not wait for it
                 worker.process.kill()
         pool.close()
-    return [r for r in records if r is not None]
+
+
+def _ready(conns: list[Connection], timeout: float) -> list[Connection]:
+    """The connections with something to read (or closed) within ``timeout`` seconds.
+
+    ``multiprocessing.connection.wait`` builds a selector on every call, which costs more than parsing a small MIDI
+    file; one ``poll`` call does the same where there is one.
+    """
+    if not hasattr(select, "poll"):
+        return wait(conns, timeout)
+    poller = select.poll()
+    for conn in conns:
+        poller.register(conn.fileno(), select.POLLIN)
+    fds = {fd for fd, _event in poller.poll(math.ceil(timeout * 1000))}
+    return [conn for conn in conns if conn.fileno() in fds]
 
 
 def _exit_detail(worker: _Worker) -> str:

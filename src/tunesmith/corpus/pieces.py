@@ -37,12 +37,19 @@ def read_midi_blobs(data_dir: Path, entries: list[dict[str, Any]]) -> list[bytes
     return blobs
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(entry, ensure_ascii=False), built once
+
+
+def manifest_line(entry: dict[str, Any]) -> str:
+    """A piece's line of ``pieces.jsonl``."""
+    return f"{_ENCODE(entry)}\n"
+
+
 def write_manifest(data_dir: Path, entries: list[dict[str, Any]]) -> None:
     """Write one JSON line per piece (the atomic rename keeps a reader from seeing half a file)."""
     tmp = data_dir / f".{MANIFEST}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
-        for entry in entries:
-            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        fh.writelines(manifest_line(entry) for entry in entries)
     tmp.replace(DataDir(data_dir).manifest)
 
 
@@ -74,16 +81,24 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_checksums(data_dir: Path) -> None:
-    """Record every file's size and SHA-256 in ``checksums.json``: the last file a complete corpus gets."""
+def write_checksums(data_dir: Path, known: dict[str, tuple[int, str]] | None = None) -> None:
+    """Record every file's size and SHA-256 in ``checksums.json``: the last file a complete corpus gets.
+
+    ``known``: (size, SHA-256) of files hashed as they were written and not changed since (``ingest_files``), so
+    they are not read again; one whose size differs is hashed anyway.
+    """
     data_dir = Path(data_dir)
+    known = known or {}
     sums = {}
     for folder, _dirs, files in os.walk(data_dir):
         for name in sorted(files):
             path = Path(folder) / name
             rel = path.relative_to(data_dir).as_posix()
-            if rel != CHECKSUMS:
-                sums[rel] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+            if rel == CHECKSUMS:
+                continue
+            size = path.stat().st_size
+            digest = known[rel][1] if rel in known and known[rel][0] == size else _sha256(path)
+            sums[rel] = {"size": size, "sha256": digest}
     DataDir(data_dir).checksums_file.write_text(json.dumps(dict(sorted(sums.items())), indent=1))
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from tunesmith.atomic import replace_directory
 from tunesmith.config import PrepareConfig, dump_toml, parse_shard, to_dict
-from tunesmith.corpus.ingest import ingest_files
-from tunesmith.corpus.pieces import is_data_dir, write_checksums, write_manifest
+from tunesmith.corpus.ingest import ingest_files, mark_duplicate
+from tunesmith.corpus.pieces import is_data_dir, write_checksums
 from tunesmith.corpus.shards import shard_record, take_shard
 from tunesmith.corpus.sources import resolve_sources, subset
 from tunesmith.errors import TunesmithError
@@ -42,7 +42,8 @@ def prepare_corpus(
     ``out_dir``'s place only once complete, so the previous corpus stays whole and readable until then and is kept
     as it was when the new one fails, is interrupted or keeps no piece (then ``report["committed"]`` is false).
     ``finish(build_dir, report)`` adds to the new corpus before it is committed (``prepare --encoding`` writes the
-    tokenizer and token arrays there); an exception in it abandons the new corpus.
+    tokenizer and token arrays there, and its section of the report, which is written after it); an exception in it
+    abandons the new corpus.
     """
     started = time.perf_counter()
     files = resolve_sources(config.sources)
@@ -57,21 +58,20 @@ def prepare_corpus(
     report: dict[str, Any] = {}
     try:
         with exclusive(out_dir, "prepare"), replace_directory(out_dir) as build:
-            records = ingest_files(files, build, config.ingest, config.select, progress=progress)
-            _mark_duplicates(records)
+            # The manifest is written as the files come in, repeated files marked on the way.
+            records, written = ingest_files(files, build, config.ingest, config.select, progress=progress)
             entries = [piece for record in records if record["status"] == "kept" for piece in record["pieces"]]
-            write_manifest(build, entries)
             report = build_report(config, found, records, entries, time.perf_counter() - started)
             if shard is not None:  # a shard that keeps nothing is still a shard: the merge needs every one
                 report["shard"] = shard_record(*shard, considered)
             if report["summary"]["files_interrupted"] or not (entries or shard):
                 raise _Abandon
+            if finish is not None:  # it may add to the report (the encoding section), which is written once, after
+                finish(build, report)
             # No indent: the C encoder is ten times faster, and the report of a large corpus is large.
             DataDir(build).write_report(report)
             dump_toml(config, DataDir(build).settings_file)
-            if finish is not None:
-                finish(build, report)
-            write_checksums(build)
+            write_checksums(build, written)
     except _Abandon:
         report["committed"] = False
         return report
@@ -95,17 +95,10 @@ def check_output_dir(out_dir: Path) -> None:
 
 
 def _mark_duplicates(records: list[dict[str, Any]]) -> None:
-    """A file whose bytes equal an earlier file's is skipped: training twice on a song biases the model."""
+    """A file whose bytes equal an earlier file's is skipped (``mark_duplicate``; a merge of shards)."""
     first: dict[str, str] = {}
     for record in records:
-        digest = record.get("sha256")
-        if not digest or record["status"] != "kept":
-            continue
-        if digest in first:
-            record.update(status="skipped", reason="duplicate", detail=f"same bytes as {first[digest]}")
-            record.pop("pieces", None)
-        else:
-            first[digest] = record["path"]
+        mark_duplicate(record, first)
 
 
 def build_report(

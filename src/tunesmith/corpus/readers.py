@@ -43,14 +43,14 @@ class FailedPiece:
 
 
 def read_source(
-    path: Path, data: bytes, grid: int, on_piece: Callable[[], None] | None = None
+    path: Path, data: bytes, grid: int, on_piece: Callable[[], None] | None = None, fmt: str | None = ""
 ) -> tuple[list[ParsedPiece], list[FailedPiece]]:
     """Parse the bytes of ``path`` by its format; raises ``UnreadableFile`` when nothing can be read.
 
     ``on_piece`` is called after each tune of a multi-tune ABC file, so a caller can apply its time limit per
-    tune rather than to a whole songbook.
+    tune rather than to a whole songbook. ``fmt``: the format when the caller knows it (``source_format(path)``).
     """
-    fmt = source_format(path)
+    fmt = source_format(path) if fmt == "" else fmt
     if fmt is None:
         raise UnreadableFile("unsupported format", f"suffix {path.suffix or '(none)'!r}")
     if not data:

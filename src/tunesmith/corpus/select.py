@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from symusic import Score
@@ -31,10 +32,12 @@ class TrackInfo:
         }
 
 
+@functools.lru_cache(maxsize=4096)  # a corpus repeats its track names ("Soprano", "Piano"): clean each once
 def clean_track_name(name: str, program: int, is_drum: bool) -> str:
     """A printable track name; a missing or unreadable one becomes the General MIDI instrument name."""
-    printable = "".join(ch for ch in (name or "") if ch.isprintable()).strip()
-    if not printable or sum(ch.isalnum() for ch in printable) == 0:
+    name = name or ""
+    printable = (name if name.isprintable() else "".join(ch for ch in name if ch.isprintable())).strip()
+    if not any(ch.isalnum() for ch in printable):
         return gm_name(program, is_drum)
     return printable[:64]
 
@@ -63,13 +66,8 @@ def _with_tracks(score: Score, tracks) -> Score:
     return out
 
 
-def select_tracks(score: Score, config: SelectConfig) -> list[Score]:
-    """The examples ``score`` gives under ``config``; an empty list when no track qualifies.
-
-    ``dominant`` considers pitched tracks only (drums are never a melody); ``all`` and ``merge`` keep drum tracks
-    too when ``config.drums == "keep"``. Tracks below ``min_notes`` are dropped in every mode but ``dominant``,
-    whose single track must still reach ``min_notes``.
-    """
+def _groups(score: Score, config: SelectConfig) -> list[list]:
+    """The tracks of each example ``score`` gives under ``config`` (see ``select_tracks``)."""
     eligible = [t for t in _eligible(score, config) if len(t.notes) >= config.min_notes]
     if config.instruments == "dominant":
         pitched = [t for t in eligible if not t.is_drum]
@@ -77,10 +75,56 @@ def select_tracks(score: Score, config: SelectConfig) -> list[Score]:
             return []
         # Ties go to the earlier track, so the choice is stable across runs.
         best = max(range(len(pitched)), key=lambda i: (len(pitched[i].notes), -i))
-        return [_with_tracks(score, [pitched[best]])]
+        return [[pitched[best]]]
     if config.instruments == "all":
-        return [_with_tracks(score, [track]) for track in eligible]
-    return [_with_tracks(score, eligible)] if eligible else []
+        return [[track] for track in eligible]
+    return [eligible] if eligible else []
+
+
+def select_tracks(score: Score, config: SelectConfig) -> list[Score]:
+    """The examples ``score`` gives under ``config``; an empty list when no track qualifies.
+
+    ``dominant`` considers pitched tracks only (drums are never a melody); ``all`` and ``merge`` keep drum tracks
+    too when ``config.drums == "keep"``. Tracks below ``min_notes`` are dropped in every mode but ``dominant``,
+    whose single track must still reach ``min_notes``.
+    """
+    return [_with_tracks(score, group) for group in _groups(score, config)]
+
+
+def select_midi(score: Score, config: SelectConfig) -> list[tuple[bytes, list[dict]]]:
+    """The examples of ``select_tracks`` as standard MIDI files, each with its tracks' ``TrackInfo.to_dict()``.
+
+    The same bytes as ``select_tracks(score, config)[k].dumps_midi()``, at half the cost: the examples are only
+    written, so one score is refilled with shallow copies of the tracks (renamed) instead of building a deep copy
+    per example. ``score`` is left as it was.
+    """
+    groups = _groups(score, config)
+    if not groups:
+        return []
+    out = Score(score.ticks_per_quarter)
+    out.tempos = score.tempos
+    out.time_signatures = score.time_signatures
+    out.key_signatures = score.key_signatures
+    examples = []
+    for group in groups:
+        tracks = []
+        for track in group:
+            kept = track.copy(deep=False)  # its own name, the same notes
+            kept.name = clean_track_name(track.name, track.program, track.is_drum)
+            tracks.append(kept)
+        out.tracks = tracks
+        lines = [
+            {
+                "program": t.program,
+                "instrument": gm_name(t.program, t.is_drum),
+                "name": t.name,
+                "notes": len(t.notes),
+                "is_drum": bool(t.is_drum),
+            }
+            for t in tracks
+        ]
+        examples.append((out.dumps_midi(), lines))
+    return examples
 
 
 def track_infos(score: Score) -> list[TrackInfo]:

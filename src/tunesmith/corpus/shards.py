@@ -106,10 +106,10 @@ def merge_shards(
         found = shards[0][1]["summary"]["files_found"]
         merged = build_report(config, found, records, entries, time.perf_counter() - started)
         merged["merged_from"] = [str(path) for path, _r, _s in shards]
+        if finish is not None:  # it may add to the report, which is written once, after
+            finish(build, merged)
         DataDir(build).write_report(merged)
         dump_toml(config, DataDir(build).settings_file)
-        if finish is not None:
-            finish(build, merged)
         write_checksums(build)
     merged["committed"] = True
     return merged

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import glob
+import os
 import random
+import stat
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 from tunesmith.errors import TunesmithError
@@ -34,7 +36,7 @@ class SourceFile:
     path: Path
     style: str
 
-    @property
+    @cached_property  # asked for several times per file on the way through ingest
     def format(self) -> str | None:
         """``midi``, ``abc``, ``musicxml`` or ``humdrum``; ``None`` for an unsupported suffix."""
         return source_format(self.path)
@@ -42,7 +44,7 @@ class SourceFile:
 
 def source_format(path: Path | str) -> str | None:
     """The format a file is read as, from its suffix in any letter case; ``None`` when unsupported."""
-    suffix = Path(path).suffix.lower()
+    suffix = os.path.splitext(os.fspath(path))[1].lower()  # Path(path).suffix, without building a Path
     if suffix in MIDI_SUFFIXES:
         return "midi"
     if suffix in ABC_SUFFIXES:
@@ -103,13 +105,24 @@ def resolve_sources(sources: list[str]) -> list[SourceFile]:
     if not sources:
         raise TunesmithError("no SOURCE given: name files, folders, globs or corpus:NAME")
     files: list[SourceFile] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
+    folders: dict[str, str] = {}  # a folder -> its resolved path
 
     def add(path: Path, style: str | None = None) -> None:
-        key = path.resolve()
+        # The file's resolved path, resolving each folder once (a corpus is many files in a few folders) and in
+        # strings (pathlib costs more than the stat): one lstat a file.
+        name = os.fspath(path)
+        folder, base = os.path.split(name)
+        if os.path.islink(name):
+            key = os.path.realpath(name)
+        else:
+            real = folders.get(folder)
+            if real is None:
+                real = folders[folder] = os.path.realpath(folder or ".")
+            key = os.path.join(real, base)
         if key not in seen:
             seen.add(key)
-            files.append(SourceFile(path=path, style=style or path.parent.name or "default"))
+            files.append(SourceFile(path=path, style=style or os.path.basename(folder) or "default"))
 
     for source in sources:
         if source.startswith(CORPUS_PREFIX):
@@ -118,10 +131,14 @@ def resolve_sources(sources: list[str]) -> list[SourceFile]:
                 add(path, style=name.split("/")[0])  # the corpus name (a composer, a collection) is the label
             continue
         path = Path(source)
-        if path.is_dir():
+        try:
+            mode = path.stat().st_mode  # one stat for is_dir() and exists()
+        except (OSError, ValueError):
+            mode = None
+        if mode is not None and stat.S_ISDIR(mode):
             for found in sorted(_scan_folder(path)):
                 add(found)
-        elif path.exists():
+        elif mode is not None:
             add(path)
         elif glob.has_magic(source):
             matches = sorted(Path(m) for m in glob.glob(source, recursive=True))

@@ -18,7 +18,7 @@ import json
 import math
 from abc import ABC, abstractmethod
 from collections import Counter, defaultdict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -187,8 +187,8 @@ class Tokenizer(ABC):
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore ``fit_state``."""
 
-    def prepare_fit(self, pieces: list[Piece]) -> None:
-        """Learn what the tokens depend on (corpus quantiles, for example) before they are counted."""
+    def prepare_fit(self, pieces: Iterable[Piece]) -> None:
+        """Learn what the tokens depend on (corpus quantiles, for example) before they are counted (one pass)."""
 
     def header(self, piece: Piece) -> list[str]:
         """The encoding's own header of a piece, after the conditions (an event model's band); none by default."""
@@ -293,30 +293,35 @@ class Tokenizer(ABC):
             raise TunesmithError("--tempo as a condition needs a model trained on data prepared with --condition tempo")
         return self.index[tempo_token(bpm)]
 
-    def fit(self, pieces: list[Piece], shifts: tuple[int, ...] = ()) -> Tokenizer:
+    def fit(self, pieces: Iterable[Piece], shifts: tuple[int, ...] = ()) -> Tokenizer:
         """Build the vocabulary from (training) pieces; tokens seen fewer than ``min_token_count`` times are rare.
 
         ``shifts``: the transpositions training will apply; their tokens join the vocabulary, counted as often as
-        the tokens they come from, so a transposed window is never out of vocabulary.
+        the tokens they come from, so a transposed window is never out of vocabulary. ``pieces`` is gone through
+        once (twice for an encoding with a ``prepare_fit``), so it may load them as it goes instead of holding
+        them all (``tunesmith.data.encode_dataset`` does).
         """
         self.prepare_fit(pieces)
         counts: Counter = Counter()
+        styles: set[str] = set()
+        priors: dict[str, Counter] = defaultdict(Counter)
         for piece in pieces:
             counts.update(self.tokens(piece))
+            styles.add(piece.style)
+            self._count_priors(piece, priors)
         for token, count in list(counts.items()):
             for shift in shifts:
                 shifted = self.transpose_token(token, shift) if shift else None
                 if shifted is not None and shifted != token:
                     counts[shifted] += count
         keep = sorted((t for t, c in counts.items() if c >= self.config.min_token_count), key=lambda t: (-counts[t], t))
-        styles = sorted({p.style for p in pieces}) if self.config.style_tokens else []
-        controls = [style_token(s) for s in styles]
+        controls = [style_token(s) for s in sorted(styles)] if self.config.style_tokens else []
         if "key" in self.conditions:  # every key, so that any key can be asked for and transposed into
             controls += [key_token(k) for k in ALL_KEYS] + [NO_KEY]
         if "tempo" in self.conditions:
             controls += [tempo_token(edge) for edge in TEMPO_EDGES]
         self.vocab = [*SPECIALS, *controls, *self.header_vocab(keep), *keep]
-        self.priors = self._count_priors(pieces)
+        self.priors = {name: dict(sorted(counted.items())) for name, counted in priors.items()}
         self.index = {t: i for i, t in enumerate(self.vocab)}
         rare = {t: c for t, c in counts.items() if c < self.config.min_token_count}
         self.rare_map = self._nearest_map(rare, keep) if self.config.rare == "nearest" else {}
@@ -330,16 +335,13 @@ class Tokenizer(ABC):
         }
         return self
 
-    def _count_priors(self, pieces: list[Piece]) -> dict[str, dict[str, int]]:
-        """How often each key, tempo bin and header starts a training piece."""
-        priors: dict[str, Counter] = defaultdict(Counter)
-        for piece in pieces:
-            for token in self.condition_tokens(piece, style=False):
-                priors[token[1 : token.index(":")]][token] += 1
-            header = self.header(piece)
-            if header:
-                priors["header"][" ".join(header)] += 1
-        return {name: dict(sorted(counts.items())) for name, counts in priors.items()}
+    def _count_priors(self, piece: Piece, priors: dict[str, Counter]) -> None:
+        """Count the key, tempo bin and header a training piece starts with."""
+        for token in self.condition_tokens(piece, style=False):
+            priors[token[1 : token.index(":")]][token] += 1
+        header = self.header(piece)
+        if header:
+            priors["header"][" ".join(header)] += 1
 
     def _nearest_map(self, rare: dict[str, int], keep: list[str]) -> dict[str, str]:
         """Each rare token's nearest kept token (ties: the first by name), where one is comparable.

@@ -7,7 +7,7 @@ times, which the seed's pseudo-notes could not.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +71,7 @@ class PseudoNoteTokenizer(Tokenizer):
         self.duration: Bins | None = None
         self.gap: Bins | None = None
 
-    def prepare_fit(self, pieces: list[Piece]) -> None:
+    def prepare_fit(self, pieces: Iterable[Piece]) -> None:
         vel, dur, gaps = [], [], []
         for piece in pieces:
             time, duration, _, velocity = pitched_notes(piece.score)
