@@ -178,7 +178,7 @@ class CachedStep:
             raise ValueError("CachedStep takes one token per row")
         model, b = self.model, tokens.shape[0]
         pos = 0 if state is None else state["pos"]
-        x = model.embed(tokens[:, 0])  # (B, C)
+        x = F.embedding(tokens[:, 0], model.embed.weight)  # (B, C)
         buffers, filled = self._buffers(state, b, x)
         if filled == 2 * self.context:  # full: the last context positions, all the new token sees, to the front
             for k_buf, v_buf in buffers:
@@ -191,7 +191,8 @@ class CachedStep:
         kv = []
         for (block, (qkv, proj, mlp_in, mlp_out)), (k_buf, v_buf) in zip(self.layers, buffers):
             d = x.shape[1]
-            both = qkv(block.ln1(x)).view(b, 3, self.heads, d // self.heads)  # (B, 3, h, dh): q, k, v
+            ln1, ln2 = block.ln1, block.ln2  # the functions, not the modules: a step is bound by Python's calls
+            both = qkv(F.layer_norm(x, (d,), ln1.weight, ln1.bias, ln1.eps)).view(b, 3, self.heads, d // self.heads)
             qk = both[:, :2]
             rotated = (qk * cos).add_(qk.unflatten(-1, (-1, 2)).flip(-1).flatten(-2).mul_(sin))
             k_buf.select(2, filled).copy_(rotated[:, 1])
@@ -200,7 +201,7 @@ class CachedStep:
             scores = torch.matmul(rotated[:, 0, :, None], keys.transpose(-1, -2)).mul_(self.scale)  # (B, h, 1, T)
             y = torch.matmul(torch.softmax(scores, dim=-1), values)  # (B, h, 1, dh)
             x = x + proj(y.reshape(b, d))
-            x = x + mlp_out(block.mlp[1](mlp_in(block.ln2(x))))
+            x = x + mlp_out(F.gelu(mlp_in(F.layer_norm(x, (d,), ln2.weight, ln2.bias, ln2.eps))))
             kv.append((k_buf[:, :, kept : filled + 1], v_buf[:, :, kept : filled + 1]))
-        logits = self.out(model.ln(x))
+        logits = self.out(F.layer_norm(x, (x.shape[1],), model.ln.weight, model.ln.bias, model.ln.eps))
         return logits[:, None], {"kv": kv, "pos": pos + 1, "buffers": buffers, "filled": filled + 1}
