@@ -8,6 +8,7 @@ import torch
 from tunesmith.errors import TunesmithError
 from tunesmith.models import PRESETS, build_model, model_spec
 from tunesmith.models.fused_rnn import FusedStep
+from tunesmith.models.transformer import CachedStep
 from tunesmith.sample import beam_search, draw, pick, sample, top_k_filter, top_p_filter
 
 VOCAB = 24
@@ -111,6 +112,58 @@ def test_fused_stepping_continues_the_model(name, precision, tolerance):
             outs.append(logits)
     stepped = torch.log_softmax(torch.cat(outs, dim=1)[:, -full.shape[1] :], dim=-1)
     torch.testing.assert_close(stepped, torch.log_softmax(full, dim=-1), atol=tolerance, rtol=0)
+
+
+@pytest.mark.parametrize("context", [1024, 6])
+def test_transformer_cached_step_continues_the_model(context):
+    """The in-place cache gives the logits of the model's own cache, sliding window included (context 6)."""
+    model = small_model("transformer", context=context).eval()
+    step = model.stepper()
+    assert isinstance(step, CachedStep)
+    tokens = torch.randint(0, VOCAB, (3, 4 * context if context < 20 else 30))
+    with torch.no_grad():
+        full, _ = model(tokens)
+        logits, state = model(tokens[:, :4])
+        own_state, stepped, own = state, [logits], [logits]
+        for t in range(4, tokens.shape[1]):
+            logits, state = step(tokens[:, t : t + 1], state)
+            own_logits, own_state = model(tokens[:, t : t + 1], own_state)
+            stepped.append(logits)
+            own.append(own_logits)
+    torch.testing.assert_close(torch.cat(stepped, dim=1), torch.cat(own, dim=1), atol=1e-5, rtol=0)
+    if context >= tokens.shape[1]:  # no window slid: the same as reading everything at once
+        torch.testing.assert_close(torch.cat(stepped, dim=1), full, atol=1e-5, rtol=0)
+    assert state["kv"][0][0].shape[2] == min(context, tokens.shape[1])  # the keys the model's cache would hold
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "gru-piano", "transformer"])
+def test_seeded_sampling_draws_what_a_plain_loop_draws(name):
+    """``sample`` (primer read once, then the stepper) draws the tokens of a loop that re-reads everything each time.
+
+    Same seed, same filters and masks: the fast paths change how the logits are computed, not which tokens come out.
+    """
+    model = small_model(name).eval()
+    primer = torch.randint(0, VOCAB, (3, 6), generator=torch.Generator().manual_seed(4))
+    rows = torch.zeros(3, VOCAB, dtype=torch.bool)
+    rows[0, 5:9], rows[2, ::3] = True, True
+    options = {"temperature": 0.9, "top_k": 12, "forbid": (0, 1), "forbid_rows": rows}
+    fast = sample(model, primer, 40, generator=torch.Generator().manual_seed(9), **options)
+    g, seq = torch.Generator().manual_seed(9), primer
+    with torch.no_grad():
+        for _ in range(40):
+            last = model(seq)[0][:, -1].clone()
+            last[:, [0, 1]] = float("-inf")
+            last[rows] = float("-inf")
+            token = pick(last, 0.9, 12, 1.0, g)
+            seq = torch.cat([seq, token[:, None]], dim=1)
+    assert torch.equal(fast, seq[:, primer.shape[1] :])
+    assert not rows.gather(1, fast).any() and not (fast <= 1).any()
+
+
+def test_beam_search_steps_the_transformer_cache():
+    model = small_model("transformer", context=5).eval()
+    primer = torch.randint(0, VOCAB, (1, 4))
+    assert torch.equal(beam_search(model, primer, 12, beam=3), beam_search(model, primer, 12, beam=3, stepper=model))
 
 
 def test_fused_stepper_skips_only_layers_that_do_nothing_in_eval():

@@ -110,24 +110,25 @@ def sample(
     is finished and continues with ``pad_id``; so is a row for which ``until(tokens so far)`` says True (asked every
     ``check_every`` tokens; a length in notes or bars). Stops early when every row is finished. ``on_step(1)`` is
     called after each token (a progress bar's ``update``). Window models keep the primer's first ``head`` ids
-    (BOS and its conditions and band) in front of every window they re-run, as they were trained.
+    (BOS and its conditions and band) in front of every window they re-run, as they were trained. ``bias`` (V,), when
+    given, is added to every step's logits (``--key``'s pull on pitch tokens).
     """
     model.eval()
-    forbid_t = torch.as_tensor(list(forbid), dtype=torch.long, device=primer.device)
-    out = torch.full((primer.shape[0], steps), pad_id, dtype=torch.long, device=primer.device)
-    done = torch.zeros(primer.shape[0], dtype=torch.bool, device=primer.device)
+    batch = primer.shape[0]
+    out = torch.full((batch, steps), pad_id, dtype=torch.long, device=primer.device)
+    done = torch.zeros(batch, dtype=torch.bool, device=primer.device)
     rerun = window_rerun(model)
     step = stepper or model.stepper()
     context = primer
     logits, state = step(_window(primer, window, head, primer, primer.shape[1])) if rerun else model(primer)
+    vocab = logits.shape[-1]
+    blocked = _blocked(forbid, forbid_rows, vocab, primer.device)  # built once: one masked fill per token
     for t in range(steps):
         last = logits[:, -1].float()
         if bias is not None:
-            last = last + bias
-        if forbid_t.numel():
-            last[:, forbid_t] = float("-inf")
-        if forbid_rows is not None:
-            last = last.masked_fill(forbid_rows, float("-inf"))
+            last = last + bias  # the asked key's pull on pitch tokens (a new tensor: the fill below stays local)
+        if blocked is not None:
+            last.masked_fill_(blocked, float("-inf"))  # the logits are not read again
         token = pick(last, temperature, top_k, top_p, generator)
         token.masked_fill_(done, pad_id)  # finished rows continue with padding
         out[:, t] = token
@@ -137,7 +138,7 @@ def sample(
             done |= token == stop_id
         if until is not None and (t + 1) % check_every == 0:
             done |= until(out[:, : t + 1])
-        if bool(done.all()):
+        if (stop_id is not None or until is not None) and bool(done.all()):  # nothing else finishes a row
             return out[:, : t + 1]
         if t == steps - 1:
             break
@@ -147,6 +148,17 @@ def sample(
         else:
             logits, state = step(token[:, None], state)
     return out
+
+
+def _blocked(
+    forbid: Sequence[int], forbid_rows: torch.Tensor | None, vocab: int, device: torch.device
+) -> torch.Tensor | None:
+    """The ids never drawn, as a (1, V) mask (``forbid``) or (B, V) (with ``forbid_rows``); None when there are none."""
+    if not len(forbid) and forbid_rows is None:
+        return None
+    blocked = torch.zeros(1, vocab, dtype=torch.bool, device=device)
+    blocked[0, torch.as_tensor(list(forbid), dtype=torch.long, device=device)] = True
+    return blocked if forbid_rows is None else blocked | forbid_rows
 
 
 def _window(context: torch.Tensor, window: int, head: int, primer: torch.Tensor, length: int) -> torch.Tensor:
