@@ -69,7 +69,8 @@ def fsync_tree(root: Path) -> None:
         fsync_dir(Path(folder))
 
 
-def _fsync_file(path: str) -> None:
+def _fsync_file(path: str | Path) -> None:
+    """Flush a file, or a folder's entries, to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -79,11 +80,7 @@ def _fsync_file(path: str) -> None:
 
 def fsync_dir(folder: Path) -> None:
     """Flush a folder's entries (renames, new files) to disk."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync_file(folder)
 
 
 def _exchange(a: Path, b: Path) -> bool:
