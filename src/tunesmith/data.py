@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from tunesmith.config import option
-from tunesmith.corpus.pieces import load_pieces, read_manifest
+from tunesmith.corpus.pieces import kept_pieces, load_pieces, read_manifest
 from tunesmith.encodings import Tokenizer, load_tokenizer
 from tunesmith.errors import TunesmithError
 from tunesmith.layout import SPLITS, DataDir
@@ -140,10 +140,7 @@ def encode_dataset(
     it and the section is added to it, not read from and written to ``report.json``.
     """
     data_dir = Path(data_dir)
-    if report is not None:
-        entries = [piece for record in report["files"] if record["status"] == "kept" for piece in record["pieces"]]
-    else:
-        entries = read_manifest(data_dir)
+    entries = kept_pieces(report["files"]) if report is not None else read_manifest(data_dir)
     splits = split_entries(entries, settings.split, settings.seed)
     if not splits["train"]:
         raise TunesmithError("the training split is empty: there are too few pieces to split")

@@ -53,6 +53,11 @@ def write_manifest(data_dir: Path, entries: list[dict[str, Any]]) -> None:
     tmp.replace(DataDir(data_dir).manifest)
 
 
+def kept_pieces(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The manifest entries of a prepare report's file records: every piece of every kept file, in order."""
+    return [piece for record in records if record["status"] == "kept" for piece in record["pieces"]]
+
+
 def read_manifest(data_dir: Path) -> list[dict[str, Any]]:
     """The manifest entries of a prepared data directory."""
     path = DataDir(data_dir).manifest

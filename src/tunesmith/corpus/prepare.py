@@ -10,8 +10,8 @@ from typing import Any
 
 from tunesmith.atomic import replace_directory
 from tunesmith.config import PrepareConfig, dump_toml, parse_shard, to_dict
-from tunesmith.corpus.ingest import ingest_files, mark_duplicate
-from tunesmith.corpus.pieces import is_data_dir, write_checksums
+from tunesmith.corpus.ingest import ingest_files
+from tunesmith.corpus.pieces import is_data_dir, kept_pieces, write_checksums
 from tunesmith.corpus.shards import shard_record, take_shard
 from tunesmith.corpus.sources import resolve_sources, subset
 from tunesmith.errors import TunesmithError
@@ -60,7 +60,7 @@ def prepare_corpus(
         with exclusive(out_dir, "prepare"), replace_directory(out_dir) as build:
             # The manifest is written as the files come in, repeated files marked on the way.
             records, written = ingest_files(files, build, config.ingest, config.select, progress=progress)
-            entries = [piece for record in records if record["status"] == "kept" for piece in record["pieces"]]
+            entries = kept_pieces(records)
             report = build_report(config, found, records, entries, time.perf_counter() - started)
             if shard is not None:  # a shard that keeps nothing is still a shard: the merge needs every one
                 report["shard"] = shard_record(*shard, considered)
@@ -92,13 +92,6 @@ def check_output_dir(out_dir: Path) -> None:
             f"{out_dir} holds files but no prepared corpus: prepare replaces its output directory whole, "
             "so give it a new or empty directory"
         )
-
-
-def _mark_duplicates(records: list[dict[str, Any]]) -> None:
-    """A file whose bytes equal an earlier file's is skipped (``mark_duplicate``; a merge of shards)."""
-    first: dict[str, str] = {}
-    for record in records:
-        mark_duplicate(record, first)
 
 
 def build_report(

@@ -113,17 +113,7 @@ def select_midi(score: Score, config: SelectConfig) -> list[tuple[bytes, list[di
             kept.name = clean_track_name(track.name, track.program, track.is_drum)
             tracks.append(kept)
         out.tracks = tracks
-        lines = [
-            {
-                "program": t.program,
-                "instrument": gm_name(t.program, t.is_drum),
-                "name": t.name,
-                "notes": len(t.notes),
-                "is_drum": bool(t.is_drum),
-            }
-            for t in tracks
-        ]
-        examples.append((out.dumps_midi(), lines))
+        examples.append((out.dumps_midi(), [info.to_dict() for info in track_infos(out)]))
     return examples
 
 

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from tunesmith.atomic import replace_directory
 from tunesmith.config import PrepareConfig, dump_toml, from_dict, load_toml
-from tunesmith.corpus.pieces import is_data_dir, verify_corpus, write_checksums, write_manifest
+from tunesmith.corpus.pieces import is_data_dir, kept_pieces, verify_corpus, write_checksums, write_manifest
 from tunesmith.errors import TunesmithError
 from tunesmith.layout import DataDir
 from tunesmith.locks import exclusive, shared
@@ -69,7 +69,8 @@ def merge_shards(
     ``out_dir`` is written as one transaction under its exclusive lock while the shards are held with shared
     locks; ``finish(build_dir, report)`` adds to it before it is committed, as in ``prepare_corpus``.
     """
-    from tunesmith.corpus.prepare import _mark_duplicates, build_report, check_output_dir
+    from tunesmith.corpus.ingest import mark_duplicate
+    from tunesmith.corpus.prepare import build_report, check_output_dir
 
     started = time.perf_counter()
     paths = [Path(p).absolute() for p in shard_dirs]
@@ -98,8 +99,10 @@ def merge_shards(
                     records.append(record)
                 with open(DataDir(path).pieces_file, "rb") as src:
                     shutil.copyfileobj(src, out, 1 << 20)
-        _mark_duplicates(records)  # a file repeated in two shards
-        entries = [piece for record in records if record["status"] == "kept" for piece in record["pieces"]]
+        first: dict[str, str] = {}
+        for record in records:
+            mark_duplicate(record, first)  # a file repeated in two shards
+        entries = kept_pieces(records)
         if not entries:
             raise TunesmithError(f"the {len(shards)} shards kept no piece: nothing to merge")
         write_manifest(build, entries)
