@@ -79,12 +79,12 @@ bench-composer: install
 	$(PY) benchmarks/composer.py
 
 lint: install
-	$(VENV)/bin/ruff check src tests benchmarks docs examples
-	$(VENV)/bin/ruff format --check src tests benchmarks docs examples
+	$(VENV)/bin/ruff check src tests benchmarks docs examples corpora
+	$(VENV)/bin/ruff format --check src tests benchmarks docs examples corpora
 
 format: install
-	$(VENV)/bin/ruff format src tests benchmarks docs examples
-	$(VENV)/bin/ruff check --fix src tests benchmarks docs examples
+	$(VENV)/bin/ruff format src tests benchmarks docs examples corpora
+	$(VENV)/bin/ruff check --fix src tests benchmarks docs examples corpora
 
 clean:
 	rm -rf out build dist src/*.egg-info .pytest_cache .ruff_cache

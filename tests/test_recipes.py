@@ -13,6 +13,7 @@ import torch
 
 from tunesmith.cli import main
 from tunesmith.errors import TunesmithError
+from tunesmith.layout import RunDir
 from tunesmith.recipe import PACKAGED, load_recipe, packaged_recipes, to_argv
 from tunesmith.threads import allowed_cores, choose_threads
 
@@ -247,3 +248,39 @@ def test_docs_pages_state_the_step_budget_and_any_cut_by_the_safety_cap():
     text = "\n".join(page.budget_lines({"a": full, "b": cut}))
     assert "| b | 60 of 540 | 1 of 9 | 60 | 20.30 | 1 | 20 min | **yes** |" in text
     assert "**Cut short by the safety cap: b (60 of 540 steps).**" in text and "No run was cut" not in text
+
+
+def test_a_run_fine_tunes_another_recipes_model_trained_first_on_a_shared_vocabulary(tmp_path, song_dir):
+    """``init = "recipe:pre"`` trains recipe ``pre`` first (beside this recipe's output), then starts from its model.
+
+    The two recipes prepare different corpora (Bach chorales; General MIDI songs with drums) as events with every
+    MidiTok token in the vocabulary, so their vocabularies are the same and the fine-tuning run is accepted; the
+    recipe's own model sizes apply to the run trained from scratch, not to the fine-tuned one.
+    """
+    tail = (
+        'encoding = "event"\nencoding_option = { full_vocab = true, use_tempos = false, num_velocities = 8 }\n'
+        'instruments = "merge"\ndrums = "keep"\n[train]\nepochs = 1\nsteps_per_epoch = 2\nvalid_batches = 1\n'
+        'seq_len = 16\nmodel = "transformer"\n'
+        "model_option = { d_model = 16, layers = 1, heads = 2, d_ff = 32, context = 32 }\n"
+        '[generate]\nnum = 1\nlength = "24"\n[evaluate]\nsamples = 2\nmax_pieces = 1\nsample_length = 24\n'
+    )
+    (tmp_path / "pre.toml").write_text(f'name = "pre"\n[prepare]\nsources = ["corpus:bach"]\nsample = 3\n{tail}')
+    down = tmp_path / "down.toml"
+    down.write_text(
+        f'name = "down"\n[prepare]\nsources = ["{song_dir}"]\n{tail}'.replace("d_model = 16", "d_model = 24")
+        + '[[runs]]\nname = "scratch"\n[[runs]]\nname = "finetune"\ninit = "recipe:pre"\nlr = 3e-4\n'
+    )
+    runs = tmp_path / "runs"
+    assert main(["run", str(down), "-o", str(runs / "down"), "-q"]) == 0
+    assert RunDir(runs / "pre" / "model").checkpoint("best").is_file()
+    vocab = [json.loads((runs / r / "data" / "tokenizer.json").read_text())["vocab"] for r in ("pre", "down")]
+    assert vocab[0] == vocab[1] and len(vocab[0]) > 500
+    pre, tuned, scratch = (
+        torch.load(RunDir(runs / p).checkpoint("best"), weights_only=False)
+        for p in ("pre/model", "down/finetune", "down/scratch")
+    )
+    assert tuned["model"] == pre["model"] and json.loads(scratch["model"])["config"]["d_model"] == 24
+    started = json.loads((runs / "down" / "finetune" / "train.json").read_text())["init"]["from"]
+    assert started.startswith(str(runs / "pre"))
+    steps = [s["step"] for s in json.loads((runs / "down" / "summary.json").read_text())["steps"]]
+    assert steps.index("recipe pre") < steps.index("train finetune")

@@ -22,6 +22,12 @@ data folder, ``data-NAME``), and ``smoke = {...}`` replaces the recipe's ``[smok
 transformer's smoke sizes are not an LSTM's). That is how a recipe keeps its seed-faithful run beside a ``best`` run
 with another encoding or model.
 
+A run may start from another recipe's model: ``init = "recipe:pretrain"`` (or ``"recipe:pretrain/RUN"``) in its
+``[[runs]]`` entry fine-tunes the model that ``tunesmith run pretrain`` trains, found beside this recipe's output
+(``runs/pretrain``); the other recipe is run first when it has no model there yet. Such a run has the model of its
+checkpoint, so the recipe's ``model`` and ``model_option`` do not apply to it. Both recipes must prepare their data
+with the same vocabulary (``encoding_option = {full_vocab = true}`` for ``event``).
+
 Relative source paths are read from the current directory or, failing that, from the folder above the recipe's
 (the repository root for the bundled recipes, whether named through the ``recipes`` link or by name), so
 ``../shared/data/bollywood`` works from either.
@@ -41,6 +47,7 @@ SECTIONS = ("prepare", "train", "generate", "evaluate")
 TOP_KEYS = {"name", "about", "runs", "smoke", *SECTIONS}
 RUN_SECTIONS = ("prepare", "generate", "evaluate")  # a run's own overrides of the recipe's steps
 DEFAULT_RUN = "model"
+MODEL_KEYS = ("model", "model_option")  # the train options a fine-tuning run takes from its checkpoint instead
 PACKAGED = Path(__file__).resolve().parent / "recipes"
 
 
@@ -151,9 +158,14 @@ def load_recipe(recipe: str | Path, smoke: bool = False, sources: list[str] | No
         for key, value in own.items():
             if not isinstance(value, dict):
                 raise TunesmithError(f"{path}: run {name!r}: {key} must be a table, {key} = {{ ... }}")
-        run = _merge(train, {k: v for k, v in spec.items() if k not in ("name", "smoke", *RUN_SECTIONS)})
+        # A run that starts from a trained model (init) has that model's sizes: the recipe's model is not its.
+        inherited = {k: v for k, v in train.items() if k not in MODEL_KEYS} if "init" in spec else train
+        run = _merge(inherited, {k: v for k, v in spec.items() if k not in ("name", "smoke", *RUN_SECTIONS)})
         if smoke:
-            run = _merge(run, spec.get("smoke", smoke_sections.get("train", {})))
+            smoke_train = spec.get("smoke", smoke_sections.get("train", {}))
+            if "init" in spec:
+                smoke_train = {k: v for k, v in smoke_train.items() if k not in MODEL_KEYS}
+            run = _merge(run, smoke_train)
         runs.append({"name": name, **run})
         if own:
             sections = {key: _merge(data.get(key, {}), own.get(key, {})) for key in RUN_SECTIONS}

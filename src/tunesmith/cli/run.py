@@ -17,6 +17,8 @@ from typing import Any
 from tunesmith.errors import TunesmithError
 from tunesmith.layout import RecipeDir, RunDir, SamplesDir
 
+RECIPE_INIT = "recipe:"  # a run's init = "recipe:NAME[/RUN]": fine-tune the model of another recipe's run
+
 
 class Steps:
     """Runs subcommands, records them and how long each took."""
@@ -72,6 +74,33 @@ def _only(runs: list[dict[str, Any]], names: str) -> list[dict[str, Any]]:
     return [r for r in runs if r["name"] in wanted]
 
 
+def _init_from_recipe(init: str, recipe: Path | None, out: Path, smoke: bool, steps: Steps, passed: list[str]) -> str:
+    """A run's ``init = "recipe:NAME[/RUN]"``: the model of run RUN (default the first) of recipe NAME.
+
+    NAME is a recipe file ``NAME.toml`` beside this recipe's, or a packaged recipe. Its output sits beside this
+    recipe's (``runs/NAME``, ``runs/NAME-smoke`` for a smoke run); when it holds no trained model yet, recipe NAME is
+    run first, as a step of this one.
+    """
+    from tunesmith.recipe import find_recipe, load_recipe
+
+    name, _, run = init[len(RECIPE_INIT) :].partition("/")
+    if not name:
+        raise TunesmithError(f"init {init!r}: name a recipe, e.g. recipe:pretrain or recipe:pretrain/model")
+    beside = recipe.parent / f"{name}.toml" if recipe is not None else None
+    path = beside if beside is not None and beside.is_file() else find_recipe(name)
+    other_recipe = load_recipe(path)
+    run = run or other_recipe.runs[0]["name"]
+    if run not in [r["name"] for r in other_recipe.runs]:
+        raise TunesmithError(f"init {init!r}: recipe {name} has no run {run!r}")
+    other = out.parent / (other_recipe.name + ("-smoke" if smoke else ""))
+    model = RunDir(other / run)
+    if not model.checkpoint("best").is_file():
+        print(f"recipe {name} has no trained {run} in {other}: running it first", file=sys.stderr)
+        argv = ["run", str(path), "-o", str(other), "--only", run, *passed, *(["--smoke"] if smoke else [])]
+        steps(f"recipe {name}", argv)
+    return str(model.path)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run every step of a recipe."""
     from tunesmith.evaluate.report import format_report
@@ -101,6 +130,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         options = {k: v for k, v in spec.items() if k != "name"}
         if args.threads is not None:
             options["threads"] = args.threads
+        if str(options.get("init", "")).startswith(RECIPE_INIT):
+            passed = [*q, *(["--threads", str(args.threads)] if args.threads is not None else [])]
+            options["init"] = _init_from_recipe(options["init"], recipe.path, out, args.smoke, steps, passed)
         if RunDir(run_dir).checkpoint("last").is_file():
             steps(f"train {name}", ["train", "--resume", str(run_dir), *q])
         else:

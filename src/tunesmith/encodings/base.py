@@ -194,6 +194,14 @@ class Tokenizer(ABC):
         """The encoding's own header of a piece, after the conditions (an event model's band); none by default."""
         return []
 
+    def every_token(self) -> list[str] | None:
+        """Every token this encoding can write with its settings, when it is asked to keep them all; else None.
+
+        A vocabulary of every token does not depend on the corpus, so data prepared from two corpora with the same
+        settings shares it, and a model of one can be fine-tuned on the other (``train --init``).
+        """
+        return None
+
     def header_vocab(self, kept: list[str]) -> list[str]:
         """Every header token the vocabulary needs, given the kept tokens; none by default."""
         return []
@@ -315,6 +323,10 @@ class Tokenizer(ABC):
                 if shifted is not None and shifted != token:
                     counts[shifted] += count
         keep = sorted((t for t, c in counts.items() if c >= self.config.min_token_count), key=lambda t: (-counts[t], t))
+        every = self.every_token()
+        if every is not None:  # the whole vocabulary in the encoding's own order, whatever the corpus holds
+            listed = set(every)
+            keep = [*every, *(t for t in keep if t not in listed)]
         controls = [style_token(s) for s in sorted(styles)] if self.config.style_tokens else []
         if "key" in self.conditions:  # every key, so that any key can be asked for and transposed into
             controls += [key_token(k) for k in ALL_KEYS] + [NO_KEY]
@@ -323,13 +335,14 @@ class Tokenizer(ABC):
         self.vocab = [*SPECIALS, *controls, *self.header_vocab(keep), *keep]
         self.priors = {name: dict(sorted(counted.items())) for name, counted in priors.items()}
         self.index = {t: i for i, t in enumerate(self.vocab)}
-        rare = {t: c for t, c in counts.items() if c < self.config.min_token_count}
+        rare = {t: c for t, c in counts.items() if c < self.config.min_token_count and t not in self.index}
         self.rare_map = self._nearest_map(rare, keep) if self.config.rare == "nearest" else {}
         total = sum(counts.values()) or 1
         self.stats = {
             "vocab_size": len(self.vocab),
             "distinct_tokens_seen": len(counts),
             "rare_tokens": len(rare),
+            "unseen_tokens": sum(1 for t in keep if not counts[t]),  # kept though never seen (a full vocabulary)
             "coverage": round(1 - sum(rare.values()) / total, 6),
             "rarest_kept": [[t, counts[t]] for t in keep[-10:]],
         }

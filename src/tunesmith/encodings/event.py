@@ -34,6 +34,9 @@ class EventConfig(EncodingConfig):
     num_velocities: int = 16
     positions_per_beat: int = 8  # 32nd-note resolution within a beat
     band_header: bool = True  # each piece starts with its band: the programs it uses, drums included (programs on)
+    # Every token MidiTok can write with these settings, not only those the corpus holds: two corpora prepared with
+    # the same settings share one vocabulary (a pretrained model fine-tunes on the other with ``train --init``).
+    full_vocab: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -104,6 +107,12 @@ class EventTokenizer(Tokenizer):
     def band_of(self, score: Score) -> tuple[int, ...]:
         """The programs a score plays, drums as ``DRUMS``, ascending."""
         return tuple(sorted({DRUMS if t.is_drum else int(t.program) for t in score.tracks if len(t.notes)}))
+
+    def every_token(self) -> list[str] | None:
+        if not self.config.full_vocab:
+            return None
+        specials = set(self.miditok.special_tokens)
+        return [t for t, _ in sorted(self.miditok.vocab.items(), key=lambda kv: kv[1]) if t not in specials]
 
     def header(self, piece: Piece) -> list[str]:
         if not (self.config.band_header and self.config.use_programs):

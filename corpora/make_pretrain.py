@@ -1,0 +1,101 @@
+"""Convert every collection that ships without a download into ``corpora/pretrain``: standard MIDI files.
+
+The ``pretrain`` recipe reads this folder. music21 parses MusicXML, Humdrum and ABC slowly (many minutes on two
+cores for the whole corpus), so the conversion is done once by this script and its output is committed: the recipe
+starts in seconds. Run it again after a music21 update::
+
+    .venv/bin/python corpora/make_pretrain.py
+
+It converts through ``tunesmith prepare`` (parallel, a time limit per file, bad files skipped and reported), one
+collection at a time, and writes ``corpora/pretrain/COLLECTION/NAME.mid`` (a file with several tunes, as the folk
+collections' ABC files are, gives ``NAME-K.mid`` for its K-th tune), ``corpora/pretrain/report.json`` (the collections,
+their files, pieces and skipped files). The folder is replaced only once the new one is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+from tunesmith import api
+from tunesmith.atomic import replace_directory
+from tunesmith.corpus.pieces import read_manifest, read_midi_blobs
+
+ROOT = Path(__file__).resolve().parent
+TARGET = ROOT / "pretrain"
+JSB = ROOT.parent.parent / "shared" / "data" / "jsb" / "jsb-chorales-16th.json"
+# Collection (folder name) -> sources: the music21 corpus's sets of more than a few pieces, and JSB.
+COLLECTIONS = {
+    "bach": ["corpus:bach"],
+    "palestrina": ["corpus:palestrina"],
+    "monteverdi": ["corpus:monteverdi"],
+    "josquin": ["corpus:josquin"],
+    "trecento": ["corpus:trecento"],
+    "classical": [
+        "corpus:beethoven",
+        "corpus:mozart",
+        "corpus:haydn",
+        "corpus:schumann_robert",
+        "corpus:schumann_clara",
+        "corpus:chopin",
+        "corpus:joplin",
+    ],
+    "essen": ["corpus:essen"],
+    "oneills": ["corpus:oneills"],
+    "ryans": ["corpus:ryans"],
+    "nottingham": ["corpus:nottingham"],
+    "jsb": [str(JSB)],
+}
+
+
+def _name(source: str) -> str:
+    """A file name from a source path: its stem, with anything but letters, digits, ``-`` and ``_`` as ``_``."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", Path(source).stem)
+
+
+def convert(collection: str, sources: list[str], out: Path, work: Path) -> dict:
+    """Prepare ``sources`` (tracks merged, drums kept) and write each piece as a MIDI file in ``out/collection``."""
+    data = api.prepare(sources, work / collection, instruments="merge", drums="keep", progress=True)
+    entries = read_manifest(data.path)
+    folder = out / collection
+    folder.mkdir(parents=True)
+    by_source: dict[str, list[dict]] = defaultdict(list)
+    for entry in entries:
+        by_source[entry["source"]].append(entry)
+    for source, pieces in sorted(by_source.items()):
+        stem = _name(source)
+        for k, blob in enumerate(read_midi_blobs(data.path, pieces), start=1):
+            (folder / (f"{stem}-{k}.mid" if len(pieces) > 1 else f"{stem}.mid")).write_bytes(blob)
+    report = data.read_report() or {}
+    skipped = [f for f in report.get("files", []) if f.get("status") not in (None, "ok")]
+    return {
+        "sources": sources,
+        "files": len(report.get("files", [])),
+        "pieces": len(entries),
+        "skipped": [{"source": f.get("source"), "reason": f.get("reason")} for f in skipped],
+    }
+
+
+def main() -> int:
+    """Convert every collection; 1 when the JSB Chorales are missing."""
+    missing = [s for sources in COLLECTIONS.values() for s in sources if not s.startswith("corpus:")]
+    missing = [s for s in missing if not Path(s).is_file()]
+    if missing:
+        print(f"missing: {', '.join(missing)} (the JSB Chorales of ../shared/data/jsb)", file=sys.stderr)
+        return 1
+    summary = {}
+    with tempfile.TemporaryDirectory() as tmp, replace_directory(TARGET) as build:
+        for collection, sources in COLLECTIONS.items():
+            summary[collection] = convert(collection, sources, build, Path(tmp))
+            print(f"{collection}: {summary[collection]['pieces']} pieces", flush=True)
+        (build / "report.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"{sum(c['pieces'] for c in summary.values())} pieces in {TARGET}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
