@@ -209,6 +209,36 @@ def test_parent_and_workers_give_the_same_corpus(tmp_path, monkeypatch):
             assert (tmp_path / name / file).read_bytes() == (tmp_path / "workers" / file).read_bytes(), (name, file)
 
 
+def test_one_worker_is_this_process_with_a_worker_only_for_files_a_time_limit_must_stop(tmp_path, monkeypatch):
+    """--workers 1 reads as one process parsing: the parent parses small MIDI files itself and starts no pool for
+    them; a file only a killed process can stop (music21's ABC here) still gets one worker and its time limit."""
+    import tunesmith.corpus.ingest as ingest
+
+    pools = []  # the size of every pool started
+
+    class CountedPool(ingest._Pool):
+        def __init__(self, n, settings):
+            pools.append(n)
+            super().__init__(n, settings)
+
+    monkeypatch.setattr(ingest, "_Pool", CountedPool)
+    folder = tmp_path / "in"
+    for seed in range(12):
+        write_song(folder / f"s{seed}.mid", seed=seed, with_drums=seed % 2 == 0)
+    (folder / "broken.mid").write_bytes(b"MThd not a midi file")
+    one = _prepare([folder], tmp_path / "one", workers=1, use_cache=False)
+    assert pools == []  # no process started: the parent parsed every file
+    two = _prepare([folder], tmp_path / "two", workers=2, use_cache=False)
+    assert pools == [2]
+    assert one["files"] == two["files"] and one["skipped_by_reason"] == {"corrupt": 1}
+    for file in ("pieces.bin", "pieces.jsonl"):
+        assert (tmp_path / "one" / file).read_bytes() == (tmp_path / "two" / file).read_bytes(), file
+    (folder / "slow.abc").write_text(SLOW_TUNE)
+    slow = _prepare([folder], tmp_path / "slow", workers=1, use_cache=False, file_timeout=1.0)
+    assert pools == [2, 1]  # one worker, for the ABC file alone, stopped at its time limit
+    assert slow["skipped_by_reason"] == {"corrupt": 1, "timeout": 1} and slow["summary"]["files_kept"] == 12
+
+
 FUZZ = """
 import json, random, sys
 from pathlib import Path
