@@ -1,5 +1,6 @@
 """Ingestion never stops on a bad file: each is skipped with its reason and the good files beside it are kept."""
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -98,6 +99,32 @@ def test_timeout_does_not_wait_for_the_slow_file(tmp_path):
     assert report["skipped_by_reason"] == {"timeout": 1}
 
 
+def test_a_file_is_hashed_once_for_its_record_and_its_cache_key(tmp_path, monkeypatch):
+    from tunesmith.corpus.cache import cache_key
+    from tunesmith.corpus.ingest import _WorkerConfig, process_file
+    from tunesmith.corpus.sources import SourceFile
+
+    path = tmp_path / "song.mid"
+    write_song(path)
+    data = path.read_bytes()
+    real, hashed = hashlib.sha256, []
+
+    def counting_sha256(*args, **kwargs):
+        hashed.append(bytes(args[0]) if args else b"")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "sha256", counting_sha256)
+    cache = tmp_path / "cache"
+    settings = _WorkerConfig(SelectConfig(instruments="all"), IngestConfig().grid, cache)
+    first = process_file(SourceFile(path, "s"), settings)
+    assert first["status"] == "kept" and not first["cached"] and first["sha256"] == real(data).hexdigest()
+    assert hashed.count(data) == 1  # the record's digest is the cache key's too
+    key = cache_key(first["sha256"], "midi", IngestConfig().grid)
+    assert (cache / "parsed" / key[:2] / f"{key}.pkl").is_file()  # stored under the key made from that digest
+    again = process_file(SourceFile(path, "s"), settings)
+    assert again["cached"] and again["sha256"] == first["sha256"] and hashed.count(data) == 2
+
+
 def _notes_by_source(out: Path) -> dict[str, list[list[tuple]]]:
     """Every stored piece's notes (time, duration, pitch, velocity), by its source file's name, in stored order."""
     notes: dict[str, list[list[tuple]]] = {}
@@ -123,7 +150,7 @@ def test_rerun_parses_nothing_and_reads_what_the_first_run_parsed(tmp_path):
     # The cache answers for s0.mid with what was parsed from s1.mid: a rerun that really reads the cache stores
     # s1's notes under s0's name; one that parses s0.mid again would not.
     def entry(name: str) -> Path:  # where ParseCache keeps a MIDI file's parse under the default grid
-        key = cache_key((folder / name).read_bytes(), "midi", IngestConfig().grid)
+        key = cache_key(hashlib.sha256((folder / name).read_bytes()).hexdigest(), "midi", IngestConfig().grid)
         return cache / "parsed" / key[:2] / f"{key}.pkl"
 
     assert entry("s0.mid").is_file() and entry("s1.mid").is_file()

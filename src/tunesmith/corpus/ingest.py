@@ -71,7 +71,7 @@ def process_file(
     record["sha256"] = hashlib.sha256(data).hexdigest()
     fmt = record["format"]
     cache = ParseCache(settings.cache_root) if settings.cache_root and fmt and data else None
-    key = cache_key(data, fmt, settings.grid) if cache else ""
+    key = cache_key(record["sha256"], fmt, settings.grid) if cache else ""
     hit = cache.get(key) if cache else None
     record["cached"] = hit is not None
     try:
