@@ -35,7 +35,7 @@ class PitchOnlyTokenizer(Tokenizer):
 
     def transpose_token(self, token: str, semitones: int) -> str | None:
         pitch = parse_pitch_name(token) + semitones
-        return pitch_name(pitch) if 12 <= pitch <= 127 else None
+        return pitch_name(pitch) if 0 <= pitch <= 127 else None
 
 
 @pytest.fixture

@@ -206,6 +206,16 @@ def test_pianoroll_mono_round_trip(notes):
     _exact("pianoroll", grid=GRID, mode="mono")(notes)
 
 
+@pytest.mark.parametrize("name", ["notechord", "pianoroll", "pseudonote"])  # the encodings whose tokens spell "C-1"
+def test_the_lowest_midi_pitches_decode_where_they_were(name):
+    notes = [(i * 0.5, 0.5, p, 80) for i, p in enumerate([0, 5, 11, 12, 60, 127])]
+    piece = piece_of(notes)
+    tokenizer = make_tokenizer(name).fit([piece])
+    result = tokenizer.try_decode(tokenizer.encode(piece))
+    assert result.ok, result.error
+    assert _pitches(result.score) == [p for _, _, p, _ in notes]
+
+
 @pytest.mark.slow
 def test_abc_round_trips_tunes_of_the_music21_corpus():
     from tunesmith.corpus.readers import read_source

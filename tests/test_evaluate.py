@@ -309,9 +309,16 @@ def test_window_models_are_scored_from_full_windows_on_the_same_targets(memorise
 
 @pytest.mark.slow
 def test_evaluate_names_each_stage_unless_quiet(memorised, capsys):
+    from tunesmith.data import TokenData
+
     assert main(["evaluate", str(memorised), "--samples", "2", "--last", "--max-pieces", "1"]) == 0
     err = capsys.readouterr().err
     stages = [line for line in err.splitlines() if line.startswith("evaluate: ")]
     assert [s.split()[1] for s in stages] == ["fitting", "scoring", "generating", "musical"], err
+    # pieces are counted as pieces, tokens as tokens (len() of a split is its tokens)
+    train, test = (TokenData(_data_dir(memorised), split) for split in ("train", "test"))
+    assert f"on the training split ({train.n_pieces} pieces, {len(train):,} tokens)" in stages[0], stages[0]
+    scored = f"1 of {test.n_pieces} pieces" if test.n_pieces > 1 else "1 piece"
+    assert f"({scored}, {len(test.piece(0)):,} tokens)" in stages[1], stages[1]
     assert main(["evaluate", str(memorised), "-q", "--samples", "2", "--last", "--max-pieces", "1"]) == 0
     assert "evaluate: " not in capsys.readouterr().err

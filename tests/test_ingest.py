@@ -1,5 +1,6 @@
 """Ingestion never stops on a bad file: each is skipped with its reason and the good files beside it are kept."""
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -98,6 +99,32 @@ def test_timeout_does_not_wait_for_the_slow_file(tmp_path):
     assert report["skipped_by_reason"] == {"timeout": 1}
 
 
+def test_a_file_is_hashed_once_for_its_record_and_its_cache_key(tmp_path, monkeypatch):
+    from tunesmith.corpus.cache import cache_key
+    from tunesmith.corpus.ingest import _WorkerConfig, process_file
+    from tunesmith.corpus.sources import SourceFile
+
+    path = tmp_path / "song.mid"
+    write_song(path)
+    data = path.read_bytes()
+    real, hashed = hashlib.sha256, []
+
+    def counting_sha256(*args, **kwargs):
+        hashed.append(bytes(args[0]) if args else b"")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "sha256", counting_sha256)
+    cache = tmp_path / "cache"
+    settings = _WorkerConfig(SelectConfig(instruments="all"), IngestConfig().grid, cache)
+    first = process_file(SourceFile(path, "s"), settings)
+    assert first["status"] == "kept" and not first["cached"] and first["sha256"] == real(data).hexdigest()
+    assert hashed.count(data) == 1  # the record's digest is the cache key's too
+    key = cache_key(first["sha256"], "midi", IngestConfig().grid)
+    assert (cache / "parsed" / key[:2] / f"{key}.pkl").is_file()  # stored under the key made from that digest
+    again = process_file(SourceFile(path, "s"), settings)
+    assert again["cached"] and again["sha256"] == first["sha256"] and hashed.count(data) == 2
+
+
 def _notes_by_source(out: Path) -> dict[str, list[list[tuple]]]:
     """Every stored piece's notes (time, duration, pitch, velocity), by its source file's name, in stored order."""
     notes: dict[str, list[list[tuple]]] = {}
@@ -123,7 +150,7 @@ def test_rerun_parses_nothing_and_reads_what_the_first_run_parsed(tmp_path):
     # The cache answers for s0.mid with what was parsed from s1.mid: a rerun that really reads the cache stores
     # s1's notes under s0's name; one that parses s0.mid again would not.
     def entry(name: str) -> Path:  # where ParseCache keeps a MIDI file's parse under the default grid
-        key = cache_key((folder / name).read_bytes(), "midi", IngestConfig().grid)
+        key = cache_key(hashlib.sha256((folder / name).read_bytes()).hexdigest(), "midi", IngestConfig().grid)
         return cache / "parsed" / key[:2] / f"{key}.pkl"
 
     assert entry("s0.mid").is_file() and entry("s1.mid").is_file()
@@ -207,6 +234,36 @@ def test_parent_and_workers_give_the_same_corpus(tmp_path, monkeypatch):
         assert report["files"] == runs["workers"]["files"], name
         for file in ("pieces.bin", "pieces.jsonl"):
             assert (tmp_path / name / file).read_bytes() == (tmp_path / "workers" / file).read_bytes(), (name, file)
+
+
+def test_one_worker_is_this_process_with_a_worker_only_for_files_a_time_limit_must_stop(tmp_path, monkeypatch):
+    """--workers 1 reads as one process parsing: the parent parses small MIDI files itself and starts no pool for
+    them; a file only a killed process can stop (music21's ABC here) still gets one worker and its time limit."""
+    import tunesmith.corpus.ingest as ingest
+
+    pools = []  # the size of every pool started
+
+    class CountedPool(ingest._Pool):
+        def __init__(self, n, settings):
+            pools.append(n)
+            super().__init__(n, settings)
+
+    monkeypatch.setattr(ingest, "_Pool", CountedPool)
+    folder = tmp_path / "in"
+    for seed in range(12):
+        write_song(folder / f"s{seed}.mid", seed=seed, with_drums=seed % 2 == 0)
+    (folder / "broken.mid").write_bytes(b"MThd not a midi file")
+    one = _prepare([folder], tmp_path / "one", workers=1, use_cache=False)
+    assert pools == []  # no process started: the parent parsed every file
+    two = _prepare([folder], tmp_path / "two", workers=2, use_cache=False)
+    assert pools == [2]
+    assert one["files"] == two["files"] and one["skipped_by_reason"] == {"corrupt": 1}
+    for file in ("pieces.bin", "pieces.jsonl"):
+        assert (tmp_path / "one" / file).read_bytes() == (tmp_path / "two" / file).read_bytes(), file
+    (folder / "slow.abc").write_text(SLOW_TUNE)
+    slow = _prepare([folder], tmp_path / "slow", workers=1, use_cache=False, file_timeout=1.0)
+    assert pools == [2, 1]  # one worker, for the ABC file alone, stopped at its time limit
+    assert slow["skipped_by_reason"] == {"corrupt": 1, "timeout": 1} and slow["summary"]["files_kept"] == 12
 
 
 FUZZ = """

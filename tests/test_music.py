@@ -28,9 +28,22 @@ def test_importing_the_music_layer_loads_no_encoding_corpus_or_torch():
     assert {m for m in loaded if m.startswith("tunesmith.")} <= {"tunesmith.music", "tunesmith.errors"}
 
 
-@pytest.mark.parametrize("pitch", [12, 21, 59, 60, 61, 127])  # octave -1 ("C-1") reads "-" as a flat
-def test_pitch_names_round_trip(pitch):
-    assert parse_pitch_name(pitch_name(pitch)) == pitch
+def test_pitch_names_round_trip_over_all_midi_pitches():
+    assert [parse_pitch_name(pitch_name(p)) for p in range(128)] == list(range(128))  # octave -1 included
+
+
+def test_octave_minus_one_is_read_as_an_octave_and_a_dash_elsewhere_as_a_flat():
+    assert pitch_name(0) == "C-1" and pitch_name(11) == "B-1"
+    assert parse_pitch_name("C-1") == 0 and parse_pitch_name("B-1") == 11 and parse_pitch_name("c#-1") == 1
+    assert parse_pitch_name("Db-1") == parse_pitch_name("D--1") == 1  # a flat, then octave -1
+    assert parse_pitch_name("B#-1") == 12 and parse_pitch_name("E-4") == 63 and parse_pitch_name("G9") == 127
+
+
+@pytest.mark.parametrize("name", ["Cb-1", "G#9", "C10", "C-10", "H4", "C", "D-", "C4.5", ""])
+def test_pitch_names_outside_midi_or_malformed_are_one_line_errors(name):
+    with pytest.raises(ValueError) as error:
+        parse_pitch_name(name)
+    assert "\n" not in str(error.value) and repr(name) in str(error.value)
 
 
 def test_pitch_and_chord_names_spell_sharps_and_accept_flats():

@@ -194,13 +194,19 @@ def test_band_and_key_are_asked_from_the_page(page, tmp_path):
     assert [n.strip() for n in names] == ["Drums", "Electric Bass (finger)", "Flute"]  # the programs it can play
     assert page.is_visible("#key-label") and page.locator("#key option").count() == 25  # the model's choice, 24 keys
     page.select_option("#key", "D minor")
+    # a band keeps the model's own tracks: the Instruments preset (one stream by pitch range) is shown as not applying
+    page.select_option("#instruments", "strings")
+    assert page.is_enabled("#instruments") and page.is_hidden("#instruments-off")
     page.check("#band input[value='73']")
+    assert page.is_disabled("#instruments") and page.is_visible("#instruments-off")
     page.check("#band input[value='drums']")
+    page.uncheck("#band input[value='73']")
+    assert page.is_disabled("#instruments")  # drums are still ticked
+    page.check("#band input[value='73']")
     page.select_option("#unit", "bars")
     page.fill("#length", "4")
     page.check("#seed-lock")
     page.fill("#seed", "1")
-    page.select_option("#instruments", "")  # a band keeps the model's own tracks: no instruments by pitch range
     page.check("input[name=primer][value=none]")
     rows = history_rows(page)
     page.click("#generate")
@@ -220,6 +226,12 @@ def test_band_and_key_are_asked_from_the_page(page, tmp_path):
     assert {t.program for t in score.tracks if len(t.notes) and not t.is_drum} == {73}  # the band, and only it
     assert estimate_key(score).name == "D minor"  # the key bias on a model that never heard D minor
     page.screenshot(path=str(tmp_path / "band-key.png"), full_page=True)
+    # none ticked: the preset applies again, the choice made before the band kept
+    page.uncheck("#band input[value='73']")
+    page.uncheck("#band input[value='drums']")
+    assert page.is_enabled("#instruments") and page.is_hidden("#instruments-off")
+    assert page.input_value("#instruments") == "strings"
+    page.select_option("#instruments", "")
     # the notechord run has no band, but takes a key (its pitch tokens are biased)
     page.select_option("#run", label="tiny")
     page.wait_for_function("document.querySelector('#band-box').hidden")

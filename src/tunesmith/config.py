@@ -140,7 +140,9 @@ class IngestConfig:
     """How source files are found and parsed."""
 
     workers: int = option(
-        0, "worker processes (0: one per core, started only for a corpus large enough to pay for them)"
+        0,
+        "worker processes (0: one per core, started only for a corpus large enough to pay for them; 1: this process"
+        " parses, with one worker only for files a time limit must stop: music21's formats, MIDI over 4 MiB)",
     )
     file_timeout: float = option(30.0, "abandon a file after S seconds", metavar="S")
     max_files: int | None = option(None, "take at most N files", metavar="N")

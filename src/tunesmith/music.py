@@ -18,7 +18,9 @@ from symusic import Note, Score, Tempo, TimeSignature, TimeUnit, Track
 DEFAULT_QPM = 120.0
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _STEP = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_NAME = re.compile(r"^([A-Ga-g])([#b-]*)(-?\d+)$")
+# The accidentals are matched lazily and the octave tries "-1" first, so "C-1" is C in octave -1 (MIDI 0, as
+# pitch_name writes it) while music21's flat stays a flat before any other octave ("D-4" = 61, "D--1" = 1).
+_NAME = re.compile(r"^([A-Ga-g])([#b-]*?)(-1|\d+)$")
 
 
 @dataclass
@@ -90,15 +92,20 @@ def pitch_name(pitch: int) -> str:
 
 
 def parse_pitch_name(name: str) -> int:
-    """``"C4" -> 60``; accepts ``#`` and ``b`` (or music21's ``-``) accidentals. Raises ``ValueError``."""
+    """``"C4" -> 60``, ``"C-1" -> 0``, ``"G9" -> 127``; the inverse of :func:`pitch_name`.
+
+    Accepts ``#`` and ``b`` (or music21's ``-``) accidentals. A ``-`` right before a final ``1`` is octave -1's sign,
+    the only negative octave MIDI reaches: ``"D-1"`` is MIDI 2 (music21 reads it D-flat 1; write ``"Db1"`` for that).
+    Raises ``ValueError`` with a one-line message for a malformed name or a pitch outside MIDI's 0..127.
+    """
     match = _NAME.match(name.strip())
     if not match:
-        raise ValueError(f"not a pitch name: {name!r}")
+        raise ValueError(f"not a pitch name: {name!r} (a letter A-G, accidentals # b -, an octave: C4, Eb-1, G#9)")
     step, accidentals, octave = match.groups()
     shift = accidentals.count("#") - accidentals.count("b") - accidentals.count("-")
     pitch = _STEP[step.upper()] + shift + (int(octave) + 1) * 12
     if not 0 <= pitch <= 127:
-        raise ValueError(f"pitch out of MIDI range: {name!r}")
+        raise ValueError(f"pitch {name!r} is {pitch}, outside MIDI's 0..127 (C-1..G9)")
     return pitch
 
 

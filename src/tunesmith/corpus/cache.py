@@ -32,9 +32,12 @@ class _SafeUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refused {module}.{name} in cache entry")
 
 
-def cache_key(data: bytes, fmt: str, grid: int) -> str:
-    """The cache key of a file's content under the given reader settings."""
-    digest = hashlib.sha256(data).hexdigest()
+def cache_key(digest: str, fmt: str, grid: int) -> str:
+    """The cache key of a file's content under the given reader settings.
+
+    ``digest`` is the hex SHA-256 of the file's bytes, the one ingest records as the file's ``sha256``: passed in, so
+    the bytes are hashed once.
+    """
     return hashlib.sha256(f"{digest}:{fmt}:{grid}:v{READER_VERSION}".encode()).hexdigest()
 
 

@@ -9,7 +9,11 @@ Workers cost time to start and to talk to, which a small corpus never wins back:
 the parent parses MIDI files itself, and starts workers only when what is left would take it longer than
 ``POOL_PAYS_SECONDS`` (music21's formats always go to workers). symusic's MIDI reader runs in time linear in the
 file's size, so files under ``HERE_MAX_BYTES`` cannot come near the time limit, and on corrupt bytes it raises
-rather than crashes (``tests/test_ingest.py`` feeds it mutated files in a process of its own).
+rather than crashes (``tests/test_ingest.py`` feeds it mutated files in a process of its own). ``--workers 1`` is
+one process parsing, the parent: it parses every such MIDI file itself, never handing them to a pool, and starts
+one worker only for the files a time limit must be able to stop (music21's formats, MIDI files over
+``HERE_MAX_BYTES``), since only a process of its own can be killed mid-file. ``--workers N`` for N of 2 or more
+starts N workers and the parent only feeds them.
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ def process_file(
     record["sha256"] = hashlib.sha256(data).hexdigest()
     fmt = record["format"]
     cache = ParseCache(settings.cache_root) if settings.cache_root and fmt and data else None
-    key = cache_key(data, fmt, settings.grid) if cache else ""
+    key = cache_key(record["sha256"], fmt, settings.grid) if cache else ""
     hit = cache.get(key) if cache else None
     record["cached"] = hit is not None
     try:
@@ -325,11 +329,11 @@ def ingest_files(
         return [], writer.written
     tqdm.monitor_interval = 0  # no monitor thread: workers may be forked while the bar runs
     bar = tqdm(total=len(files), unit="file", desc="parse", disable=not progress or None, leave=False)
-    here = not ingest.workers  # --workers 0: the parent parses MIDI files too
+    here = ingest.workers <= 1  # --workers 0 and 1: the parent parses MIDI files too
     try:
         pending = deque(range(len(files)))
-        if here:
-            pending = _ingest_here(files, settings, records, writer, bar, pending)
+        if here:  # with --workers 1 the parent keeps every file it may parse: the one worker is for the others
+            pending = _ingest_here(files, settings, records, writer, bar, pending, look_ahead=not ingest.workers)
         if pending:
             _ingest_in_workers(files, settings, ingest, records, writer, bar, pending, here)
     except KeyboardInterrupt:
@@ -353,18 +357,19 @@ def _here(source: SourceFile) -> bool:
     return stat.S_ISREG(info.st_mode) and info.st_size <= HERE_MAX_BYTES
 
 
-def _ingest_here(files, settings, records, writer, bar, pending: deque) -> deque:
+def _ingest_here(files, settings, records, writer, bar, pending: deque, look_ahead: bool = True) -> deque:
     """Parse MIDI files in this process; returns the indices left for the workers.
 
-    After ``HERE_SECONDS`` of CPU time the parent estimates, at its own pace so far, how long the files left would
-    take it: beyond ``POOL_PAYS_SECONDS`` the rest goes to workers (which the parent then helps), else it finishes
-    alone. Starting workers costs about 6 ms of CPU each and every file's pieces then cross a pipe, which a small
-    corpus never wins back. CPU time, not the wall clock, so that other work on the machine does not change it.
+    With ``look_ahead`` (``--workers 0``), after ``HERE_SECONDS`` of CPU time the parent estimates, at its own pace
+    so far, how long the files left would take it: beyond ``POOL_PAYS_SECONDS`` the rest goes to workers (which the
+    parent then helps), else it finishes alone. Starting workers costs about 6 ms of CPU each and every file's
+    pieces then cross a pipe, which a small corpus never wins back. CPU time, not the wall clock, so that other work
+    on the machine does not change it. Without it (``--workers 1``) the parent parses every file it may.
     """
     left: deque = deque()
     start, done, looked = None, 0, False  # the pace is taken after the first file, which pays one-time costs
     while pending:
-        if start is not None and not looked and (used := time.process_time() - start) > HERE_SECONDS:
+        if look_ahead and start is not None and not looked and (used := time.process_time() - start) > HERE_SECONDS:
             looked = True
             if used / max(done, 1) * len(pending) > POOL_PAYS_SECONDS:
                 left.extend(pending)

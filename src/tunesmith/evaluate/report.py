@@ -202,9 +202,12 @@ def _evaluate(
         if progress:
             print(f"evaluate: {text}", file=sys.stderr, flush=True)
 
-    stage(f"fitting the n-gram baseline (orders 1..{opts.ngram_order}) on {len(train)} training pieces")
+    # len() of a split counts its tokens; the pieces are n_pieces
+    orders = f"orders 1..{opts.ngram_order}"
+    stage(f"fitting the n-gram baseline ({orders}) on the training split ({_pieces(train, train.n_pieces)})")
     ngram, order_scores = fit_ngram(tokenizer, train, valid, opts.ngram_order)
-    stage(f"scoring the {opts.split} split ({len(split)} pieces) with the network and the n-gram")
+    scored = split.n_pieces if opts.max_pieces is None else min(opts.max_pieces, split.n_pieces)
+    stage(f"scoring the {opts.split} split ({_pieces(split, scored)}) with the network and the n-gram")
     net, base = score_split(model, tokenizer, split, window, windows, ngram, opts.max_pieces, progress)
     if not net.targets:
         raise TunesmithError(f"no piece of the {opts.split} split is longer than the model's window of {window} tokens")
@@ -252,6 +255,12 @@ def _evaluate(
     }
     RunDir(run_dir).write_eval(report, opts.split)
     return report
+
+
+def _pieces(data: TokenData, n: int) -> str:
+    """``n`` of the split's pieces and their tokens, in words: "3 pieces, 1,204 tokens" or "1 of 3 pieces, ..."."""
+    of = f"{n} of {data.n_pieces}" if n < data.n_pieces else f"{n}"
+    return f"{of} {'piece' if data.n_pieces == 1 else 'pieces'}, {int(data.bounds[n]):,} tokens"
 
 
 def report_path(run_dir: Path, split: str = "test") -> Path:

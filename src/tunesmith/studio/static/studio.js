@@ -79,10 +79,22 @@ function onRunChange() {
     const box = document.createElement("input");
     box.type = "checkbox";
     box.value = member.program < 0 ? "drums" : String(member.program);
+    box.addEventListener("change", showInstrumentsApply);
     label.append(box, ` ${member.name}`);
     $("#band").appendChild(label);
   }
+  showInstrumentsApply();
   document.querySelector('input[name=primer][value=random]').disabled = !controls.random_primer;
+}
+
+// A band keeps the model's own tracks, so the Instruments preset (one stream spread by pitch range) does not apply
+// while a band member is ticked: the select is disabled (its choice kept for when none is) and not sent.
+function bandTicked() { return document.querySelector("#band input:checked") !== null; }
+
+function showInstrumentsApply() {
+  const ticked = bandTicked();
+  $("#instruments").disabled = ticked;
+  $("#instruments-off").hidden = !ticked;
 }
 
 function primerKind() { return document.querySelector("input[name=primer]:checked").value; }
@@ -97,7 +109,7 @@ function settings() {
     length: $("#length").value === "" ? null : Number($("#length").value),
     unit: $("#unit").value,
     seed: Number($("#seed").value),
-    instruments: $("#instruments").value || null,
+    instruments: bandTicked() ? null : $("#instruments").value || null,
     style: $("#style").value || null,
     tempo: $("#tempo").value === "" ? null : Number($("#tempo").value),
     time_signature: $("#time-signature").value || null,
@@ -117,6 +129,7 @@ function restore(s) {
   $("#key").value = s.key || "";
   const band = (s.band || "").split(",");
   for (const box of document.querySelectorAll("#band input")) box.checked = band.includes(box.value);
+  showInstrumentsApply();
   $("#seed-lock").checked = true;
   showSliders();
 }
