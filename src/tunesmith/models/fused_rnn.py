@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
 
 from tunesmith.models.base import PostLayer, SequenceNorm
+from tunesmith.models.scripted import gru_stack_step, lstm_stack_step, script
 
 PRECISIONS = ("float32", "bfloat16", "int8")
 PACK_BATCH = 16  # the batch size oneDNN lays the weights out for (batch 1 ran as fast as when packed for 1)
@@ -64,18 +66,26 @@ def onednn_linear(weight: torch.Tensor, bias: torch.Tensor) -> Linear | None:
     ran the 3 x 512 LSTM's four products 1.6x faster than ``addmm`` on the plain weight at batch 1 and 2.4x at batch
     16 (``products_only`` in ``benchmarks/results/generate_speed.json``).
     """
+    packed = onednn_pack(weight, bias)
+    if packed is None:
+        return None
+
+    def linear(x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")
+
+    return linear
+
+
+def onednn_pack(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor | None:
+    """The (N, K) weight packed once for ``torch.ops.mkldnn._linear_pointwise``, or None where that is not available."""
     if weight.device.type != "cpu" or not torch.backends.mkldnn.is_available():
         return None
     try:
         packed = torch.ops.mkldnn._reorder_linear_weight(weight, PACK_BATCH)
-
-        def linear(x: torch.Tensor) -> torch.Tensor:
-            return torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")
-
-        linear(weight.new_zeros(1, weight.shape[1]))  # fails here if this build lacks a kernel
-    except (AttributeError, RuntimeError):
+        torch.ops.mkldnn._linear_pointwise(weight.new_zeros(1, weight.shape[1]), packed, bias, "none", [], "")
+    except (AttributeError, RuntimeError):  # this build lacks the operator or a kernel for the dtype
         return None
-    return linear
+    return packed
 
 
 class FusedStep:
@@ -84,9 +94,11 @@ class FusedStep:
     ``(tokens (B, 1), state) -> (logits, state)``.
 
     Built from the model's current weights (build a new one after they change); the model must be in eval mode.
+    float32 stacks with nothing between their layers step through one TorchScript call (``scripted``: the same
+    arithmetic, bit for bit); ``scripted=False`` keeps the step in Python.
     """
 
-    def __init__(self, model: nn.Module, precision: str = "float32") -> None:
+    def __init__(self, model: nn.Module, precision: str = "float32", scripted: bool = True) -> None:
         self.model = model
         self.layers: list[tuple[str, list[Linear], int]] = []
         for rnn in model.rnns:
@@ -107,11 +119,46 @@ class FusedStep:
         # skipped: each call is a few microseconds of Python in a step that should cost its products alone.
         self.posts = [None if _inert(post) else post for post in model.posts]
         self.head = None if _inert(model.head) else model.head
+        self.scripted = self._scripted(model, precision) if scripted else None
+
+    def _scripted(self, model: nn.Module, precision: str) -> Callable | None:
+        """The whole step as one TorchScript call (``models/scripted.py``), where the stack allows it, else None.
+
+        Allowed for float32 weights packed for oneDNN, when nothing but the recurrent layers and the output layer
+        acts in eval mode (the Python step handles activations, norms, dense heads and the other precisions).
+        """
+        if precision != "float32" or any(p is not None for p in self.posts) or self.head is not None:
+            return None
+        cells = {kind for kind, _, _ in self.layers}
+        step = script(lstm_stack_step if cells == {"lstm"} else gru_stack_step) if len(cells) == 1 else None
+        if step is None:
+            return None
+        products = []
+        for rnn in model.rnns:
+            if isinstance(rnn, nn.LSTM):
+                joined = torch.cat([rnn.weight_ih_l0, rnn.weight_hh_l0], dim=1).detach().float()
+                products.append((joined, (rnn.bias_ih_l0 + rnn.bias_hh_l0).detach().float()))
+            else:
+                products += [(rnn.weight_ih_l0, rnn.bias_ih_l0), (rnn.weight_hh_l0, rnn.bias_hh_l0)]
+        products.append((model.out.weight, model.out.bias))
+        weights, biases = [], []
+        for weight, bias in products:
+            bias = bias.detach().float().contiguous()
+            packed = onednn_pack(weight.detach().float(), bias)
+            if packed is None:
+                return None
+            weights.append(packed)
+            biases.append(bias)
+        embed = model.embed.weight.detach()
+        out_weight, out_bias = weights.pop(), biases.pop()
+        return partial(step, embed=embed, weights=weights, biases=biases, out_weight=out_weight, out_bias=out_bias)
 
     @torch.no_grad()
     def __call__(self, tokens: torch.Tensor, state: list | None) -> tuple[torch.Tensor, list]:
         if tokens.shape[1] != 1:
             raise ValueError("FusedStep takes one token per row")
+        if self.scripted is not None:
+            return self.scripted(tokens, state=self._zeros(tokens) if state is None else state)
         x = self.model.embed(tokens[:, 0])  # (B, E)
         new_state = []
         for i, ((cell, linears, size), post) in enumerate(zip(self.layers, self.posts)):
@@ -124,6 +171,11 @@ class FusedStep:
             x = h if post is None else post(h)
         logits = self.out(x if self.head is None else self.head(x))
         return logits[:, None], new_state
+
+    def _zeros(self, tokens: torch.Tensor) -> list:
+        """The state ``nn.LSTM`` / ``nn.GRU`` start from: zeros of (1, B, H) per layer (an (h, c) pair for LSTM)."""
+        zeros = [tokens.new_zeros(1, tokens.shape[0], size, dtype=torch.float32) for _, _, size in self.layers]
+        return [(z, z.clone()) if kind == "lstm" else z for z, (kind, _, _) in zip(zeros, self.layers)]
 
 
 def _inert(module: nn.Module) -> bool:
