@@ -138,6 +138,23 @@ def test_scripted_step_is_the_python_step_bit_for_bit(name):
 
 
 @pytest.mark.parametrize("context", [1024, 6])
+def test_transformer_scripted_step_is_the_python_step_bit_for_bit(context):
+    """The blocks as one TorchScript call give the Python loop's logits and caches exactly, sliding window included."""
+    model = small_model("transformer", context=context).eval()
+    scripted, python = model.stepper(), CachedStep(model, scripted=False)
+    assert scripted.scripted is not None and python.scripted is None
+    tokens = torch.randint(0, VOCAB, (3, 40))
+    with torch.no_grad():
+        _, state = model(tokens[:, :4])
+        one, two = state, {"kv": [(k.clone(), v.clone()) for k, v in state["kv"]], "pos": state["pos"]}
+        for t in range(4, tokens.shape[1]):
+            a, one = scripted(tokens[:, t : t + 1], one)
+            b, two = python(tokens[:, t : t + 1], two)
+            assert torch.equal(a, b)
+            assert all(torch.equal(x, y) for p, q in zip(one["kv"], two["kv"]) for x, y in zip(p, q))
+
+
+@pytest.mark.parametrize("context", [1024, 6])
 def test_transformer_cached_step_continues_the_model(context):
     """The in-place cache gives the logits of the model's own cache, sliding window included (context 6)."""
     model = small_model("transformer", context=context).eval()

@@ -92,3 +92,52 @@ def gru_stack_step(
         x = h
     logits = torch.ops.mkldnn._linear_pointwise(x, out_weight, out_bias, "none", [], "")
     return logits.unsqueeze(1), new_state
+
+
+def transformer_blocks_step(
+    x: Tensor,
+    heads: int,
+    scale: float,
+    cos: Tensor,
+    sin: Tensor,
+    filled: int,
+    start: int,
+    kept: int,
+    norms: List[Tensor],  # noqa: UP006
+    eps: List[float],  # noqa: UP006
+    weights: List[Tensor],  # noqa: UP006
+    biases: List[Tensor],  # noqa: UP006
+    buffers: List[Tensor],  # noqa: UP006
+) -> Tuple[Tensor, List[Tuple[Tensor, Tensor]]]:  # noqa: UP006
+    """One token's embedding x (B, C) through the blocks, the final norm and the output layer: ``(logits (B, V), kv)``.
+
+    The arithmetic of ``transformer.CachedStep``'s Python loop. Per block i: ``norms[4 i : 4 i + 4]`` the two layer
+    norms' weight and bias (``eps[2 i : 2 i + 2]``), ``weights[4 i : 4 i + 4]`` the packed QKV, output projection
+    and two MLP weights (``biases`` alike), ``buffers[2 i]`` and ``buffers[2 i + 1]`` its key and value buffers
+    (B, h, N, dh), the new key and value written at ``filled``, the query attending to ``start .. filled``. The last
+    two ``norms`` (and ``eps``) are the final norm's, the last ``weights`` and ``biases`` the output layer's.
+    """
+    b, d = x.shape[0], x.shape[1]
+    kv: List[Tuple[Tensor, Tensor]] = []  # noqa: UP006
+    for i in range(len(buffers) // 2):
+        k_buf, v_buf = buffers[2 * i], buffers[2 * i + 1]
+        normed = torch.layer_norm(x, [d], norms[4 * i], norms[4 * i + 1], eps[2 * i])
+        both = torch.ops.mkldnn._linear_pointwise(normed, weights[4 * i], biases[4 * i], "none", [], "")
+        both = both.view(b, 3, heads, d // heads)
+        qk = both[:, :2]
+        rotated = (qk * cos).add_(qk.unflatten(-1, [-1, 2]).flip(-1).flatten(-2).mul_(sin))
+        k_buf.select(2, filled).copy_(rotated[:, 1])
+        v_buf.select(2, filled).copy_(both[:, 2])
+        keys, values = k_buf.narrow(2, start, filled + 1 - start), v_buf.narrow(2, start, filled + 1 - start)
+        scores = torch.matmul(rotated[:, 0, :, None], keys.transpose(-1, -2)).mul_(scale)  # (B, h, 1, T)
+        y = torch.matmul(torch.softmax(scores, dim=-1), values)  # (B, h, 1, dh)
+        x = x + torch.ops.mkldnn._linear_pointwise(
+            y.reshape(b, d), weights[4 * i + 1], biases[4 * i + 1], "none", [], ""
+        )
+        normed = torch.layer_norm(x, [d], norms[4 * i + 2], norms[4 * i + 3], eps[2 * i + 1])
+        hidden = torch.ops.mkldnn._linear_pointwise(normed, weights[4 * i + 2], biases[4 * i + 2], "none", [], "")
+        hidden = torch.nn.functional.gelu(hidden)
+        x = x + torch.ops.mkldnn._linear_pointwise(hidden, weights[4 * i + 3], biases[4 * i + 3], "none", [], "")
+        kv.append((k_buf[:, :, kept : filled + 1], v_buf[:, :, kept : filled + 1]))
+    normed = torch.layer_norm(x, [d], norms[-2], norms[-1], eps[-1])
+    return torch.ops.mkldnn._linear_pointwise(normed, weights[-1], biases[-1], "none", [], ""), kv
