@@ -235,6 +235,16 @@ def test_draw_follows_the_probabilities_and_never_picks_a_zero():
     assert draw(unnormalised, torch.Generator().manual_seed(5)).item() == 2
 
 
+@pytest.mark.parametrize("rows", [1, 16])
+def test_pick_draws_what_draw_draws_from_the_softmax(rows):
+    """``pick``'s one-call ``softmax_draw`` (TorchScript) draws the tokens of ``draw(softmax(...))``, seed for seed."""
+    logits = torch.randn(rows, 300, generator=torch.Generator().manual_seed(1)) * 4
+    fast, plain = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    tokens = [pick(logits, 1.0, generator=fast) for _ in range(50)]
+    assert all(torch.equal(t, draw(torch.softmax(logits, dim=-1), plain)) for t in tokens)
+    assert len({tuple(t.tolist()) for t in tokens}) > 1  # it draws, not argmax
+
+
 def test_window_models_say_so():
     assert not small_model("bilstm-seed").can_step
     assert not small_model("bollywood-v4").can_step
