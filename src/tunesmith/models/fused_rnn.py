@@ -53,13 +53,25 @@ def joined_linear(weight: torch.Tensor, bias: torch.Tensor, precision: str) -> L
         raise ValueError(f"unknown precision {precision!r}: one of {', '.join(PRECISIONS)}")
     dtype = torch.float32 if precision == "float32" else torch.bfloat16
     packed_linear = onednn_linear(weight.to(dtype), bias.to(dtype))
+    if packed_linear is not None and dtype == torch.float32:
+        return packed_linear  # a PackedLinear: the scripted steps read its packed weight
     if packed_linear is not None:
         return lambda x: packed_linear(x.to(dtype)).float()
     rows = weight.t().contiguous().to(dtype)  # (K, N): a one-row product reads the weight in order
     return lambda x: torch.mm(x.to(dtype), rows).float().add_(bias)
 
 
-def onednn_linear(weight: torch.Tensor, bias: torch.Tensor) -> Linear | None:
+class PackedLinear:
+    """``x -> x @ weight.T + bias`` on a weight packed once for oneDNN (``packed``; ``bias`` as given)."""
+
+    def __init__(self, packed: torch.Tensor, bias: torch.Tensor) -> None:
+        self.packed, self.bias = packed, bias
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
+
+
+def onednn_linear(weight: torch.Tensor, bias: torch.Tensor) -> PackedLinear | None:
     """The linear layer on a weight packed once for oneDNN, or None where that is not available.
 
     These are the operators PyTorch's compiler uses for frozen CPU linear layers. On the development machine they
@@ -67,13 +79,7 @@ def onednn_linear(weight: torch.Tensor, bias: torch.Tensor) -> Linear | None:
     16 (``products_only`` in ``benchmarks/results/generate_speed.json``).
     """
     packed = onednn_pack(weight, bias)
-    if packed is None:
-        return None
-
-    def linear(x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")
-
-    return linear
+    return None if packed is None else PackedLinear(packed, bias)
 
 
 def onednn_pack(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor | None:
@@ -133,22 +139,10 @@ class FusedStep:
         step = script(lstm_stack_step if cells == {"lstm"} else gru_stack_step) if len(cells) == 1 else None
         if step is None:
             return None
-        products = []
-        for rnn in model.rnns:
-            if isinstance(rnn, nn.LSTM):
-                joined = torch.cat([rnn.weight_ih_l0, rnn.weight_hh_l0], dim=1).detach().float()
-                products.append((joined, (rnn.bias_ih_l0 + rnn.bias_hh_l0).detach().float()))
-            else:
-                products += [(rnn.weight_ih_l0, rnn.bias_ih_l0), (rnn.weight_hh_l0, rnn.bias_hh_l0)]
-        products.append((model.out.weight, model.out.bias))
-        weights, biases = [], []
-        for weight, bias in products:
-            bias = bias.detach().float().contiguous()
-            packed = onednn_pack(weight.detach().float(), bias)
-            if packed is None:
-                return None
-            weights.append(packed)
-            biases.append(bias)
+        linears = [linear for _, layer_linears, _ in self.layers for linear in layer_linears] + [self.out]
+        if not all(isinstance(linear, PackedLinear) for linear in linears):
+            return None  # oneDNN's packed weights are not available here
+        weights, biases = [linear.packed for linear in linears], [linear.bias for linear in linears]
         embed = model.embed.weight.detach()
         out_weight, out_bias = weights.pop(), biases.pop()
         return partial(step, embed=embed, weights=weights, biases=biases, out_weight=out_weight, out_bias=out_bias)

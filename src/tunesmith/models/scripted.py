@@ -14,16 +14,39 @@ first use and returns None with the reason, once, where TorchScript is not avail
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import List, Tuple  # noqa: UP035 (TorchScript reads these annotations)
 
 import torch
 from torch import Tensor
 
+_ENABLED = [True]
+
+
+@contextmanager
+def scripting(enabled: bool) -> Iterator[None]:
+    """Build steppers and draw tokens with (True) or without (False) TorchScript inside the block.
+
+    Without it every step and draw runs in Python: the code these functions replaced, for benchmarks to compare
+    in one process (``benchmarks/generate_speed.py``) and for a platform where TorchScript misbehaves.
+    """
+    before = _ENABLED[0]
+    _ENABLED[0] = enabled
+    try:
+        yield
+    finally:
+        _ENABLED[0] = before
+
+
+def script(fn: Callable) -> Callable | None:
+    """``fn`` compiled by TorchScript (once per process), or None when scripting is off or fails (see ``compiled``)."""
+    return compiled(fn) if _ENABLED[0] else None
+
 
 @cache
-def script(fn: Callable) -> Callable | None:
+def compiled(fn: Callable) -> Callable | None:
     """``torch.jit.script(fn)``, compiled once per process; None (with a warning saying why) where that fails."""
     try:
         with warnings.catch_warnings():

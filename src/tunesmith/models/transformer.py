@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tunesmith.models.base import SequenceModel, State, Stepper
-from tunesmith.models.fused_rnn import Linear, joined_linear, onednn_pack
+from tunesmith.models.fused_rnn import Linear, PackedLinear, joined_linear
 from tunesmith.models.scripted import script, transformer_blocks_step
 
 
@@ -160,22 +160,16 @@ class CachedStep:
         step = script(transformer_blocks_step)
         if step is None:
             return None
-        model, norms, eps, products = self.model, [], [], []
+        model, norms, eps = self.model, [], []
         for block in model.blocks:
             norms += [block.ln1.weight, block.ln1.bias, block.ln2.weight, block.ln2.bias]
             eps += [block.ln1.eps, block.ln2.eps]
-            products += [(m.weight, m.bias) for m in (block.qkv, block.proj, block.mlp[0], block.mlp[2])]
         norms += [model.ln.weight, model.ln.bias]
         eps.append(model.ln.eps)
-        products.append((model.out.weight, torch.zeros(self.model.config.vocab_size)))
-        weights, biases = [], []
-        for weight, bias in products:
-            bias = bias.detach().float().contiguous()
-            packed = onednn_pack(weight.detach().float(), bias)
-            if packed is None:
-                return None
-            weights.append(packed)
-            biases.append(bias)
+        linears = [linear for _, products in self.layers for linear in products] + [self.out]
+        if not all(isinstance(linear, PackedLinear) for linear in linears):
+            return None  # oneDNN's packed weights are not available here
+        weights, biases = [linear.packed for linear in linears], [linear.bias for linear in linears]
         norms = [n.detach() for n in norms]
         return partial(step, heads=self.heads, scale=self.scale, norms=norms, eps=eps, weights=weights, biases=biases)
 
