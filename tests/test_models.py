@@ -8,6 +8,7 @@ import torch
 from tunesmith.errors import TunesmithError
 from tunesmith.models import PRESETS, build_model, model_spec
 from tunesmith.models.fused_rnn import FusedStep
+from tunesmith.models.scripted import scripting
 from tunesmith.models.transformer import CachedStep
 from tunesmith.sample import beam_search, draw, pick, sample, top_k_filter, top_p_filter
 
@@ -198,6 +199,19 @@ def test_seeded_sampling_draws_what_a_plain_loop_draws(name):
             seq = torch.cat([seq, token[:, None]], dim=1)
     assert torch.equal(fast, seq[:, primer.shape[1] :])
     assert not rows.gather(1, fast).any() and not (fast <= 1).any()
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "transformer"])
+def test_scripting_changes_no_sampled_token(name):
+    """``sample`` with the TorchScript steps and draw gives the tokens of the Python code they replaced."""
+    model = small_model(name).eval()
+    primer = torch.randint(0, VOCAB, (4, 5), generator=torch.Generator().manual_seed(2))
+    options = {"temperature": 1.1, "top_p": 0.95, "forbid": (0,), "stop_id": 3, "pad_id": 0}
+    with scripting(False):
+        assert model.stepper().scripted is None
+        python = sample(model, primer, 60, generator=torch.Generator().manual_seed(5), **options)
+    assert model.stepper().scripted is not None
+    assert torch.equal(sample(model, primer, 60, generator=torch.Generator().manual_seed(5), **options), python)
 
 
 def test_beam_search_steps_the_transformer_cache():
