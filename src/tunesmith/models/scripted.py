@@ -58,6 +58,10 @@ def compiled(fn: Callable) -> Callable | None:
         return None
 
 
+# Slices are written as ``narrow`` and ``select``: TorchScript turns each ``:`` of an index into an operation of its
+# own (some 50 a transformer step), a view costing what the full index costs.
+
+
 def lstm_stack_step(
     tokens: Tensor,
     embed: Tensor,
@@ -79,7 +83,7 @@ def lstm_stack_step(
         size = h.shape[1]
         gates = torch.ops.mkldnn._linear_pointwise(torch.cat([x, h], 1), weights[i], biases[i], "none", [], "")
         act = torch.sigmoid(gates).unsafe_chunk(4, 1)  # input, forget, (cell), output
-        c = torch.addcmul(act[1] * c, act[0], torch.tanh(gates[:, 2 * size : 3 * size]))
+        c = torch.addcmul(act[1] * c, act[0], torch.tanh(gates.narrow(1, 2 * size, size)))
         h = act[3] * torch.tanh(c)
         new_state.append((h.unsqueeze(0), c.unsqueeze(0)))
         x = h
@@ -108,8 +112,12 @@ def gru_stack_step(
         size = h.shape[1]
         from_x = torch.ops.mkldnn._linear_pointwise(x, weights[2 * i], biases[2 * i], "none", [], "")
         from_h = torch.ops.mkldnn._linear_pointwise(h, weights[2 * i + 1], biases[2 * i + 1], "none", [], "")
-        gates = torch.sigmoid(from_x[:, : 2 * size] + from_h[:, : 2 * size]).unsafe_chunk(2, 1)  # reset, update
-        candidate = torch.tanh(torch.addcmul(from_x[:, 2 * size :], gates[0], from_h[:, 2 * size :]))
+        gates = torch.sigmoid(from_x.narrow(1, 0, 2 * size) + from_h.narrow(1, 0, 2 * size)).unsafe_chunk(
+            2, 1
+        )  # reset, update
+        candidate = torch.tanh(
+            torch.addcmul(from_x.narrow(1, 2 * size, size), gates[0], from_h.narrow(1, 2 * size, size))
+        )
         h = torch.addcmul(candidate, gates[1], h - candidate)
         new_state.append(h.unsqueeze(0))
         x = h
@@ -147,12 +155,12 @@ def transformer_blocks_step(
         normed = torch.layer_norm(x, [d], norms[4 * i], norms[4 * i + 1], eps[2 * i])
         both = torch.ops.mkldnn._linear_pointwise(normed, weights[4 * i], biases[4 * i], "none", [], "")
         both = both.view(b, 3, heads, d // heads)
-        qk = both[:, :2]
+        qk = both.narrow(1, 0, 2)
         rotated = (qk * cos).add_(qk.unflatten(-1, [-1, 2]).flip(-1).flatten(-2).mul_(sin))
-        k_buf.select(2, filled).copy_(rotated[:, 1])
-        v_buf.select(2, filled).copy_(both[:, 2])
+        k_buf.select(2, filled).copy_(rotated.select(1, 1))
+        v_buf.select(2, filled).copy_(both.select(1, 2))
         keys, values = k_buf.narrow(2, start, filled + 1 - start), v_buf.narrow(2, start, filled + 1 - start)
-        scores = torch.matmul(rotated[:, 0, :, None], keys.transpose(-1, -2)).mul_(scale)  # (B, h, 1, T)
+        scores = torch.matmul(rotated.select(1, 0).unsqueeze(2), keys.transpose(-1, -2)).mul_(scale)  # (B, h, 1, T)
         y = torch.matmul(torch.softmax(scores, dim=-1), values)  # (B, h, 1, dh)
         x = x + torch.ops.mkldnn._linear_pointwise(
             y.reshape(b, d), weights[4 * i + 1], biases[4 * i + 1], "none", [], ""
@@ -161,6 +169,6 @@ def transformer_blocks_step(
         hidden = torch.ops.mkldnn._linear_pointwise(normed, weights[4 * i + 2], biases[4 * i + 2], "none", [], "")
         hidden = torch.nn.functional.gelu(hidden)
         x = x + torch.ops.mkldnn._linear_pointwise(hidden, weights[4 * i + 3], biases[4 * i + 3], "none", [], "")
-        kv.append((k_buf[:, :, kept : filled + 1], v_buf[:, :, kept : filled + 1]))
+        kv.append((k_buf.narrow(2, kept, filled + 1 - kept), v_buf.narrow(2, kept, filled + 1 - kept)))
     normed = torch.layer_norm(x, [d], norms[-2], norms[-1], eps[-1])
     return torch.ops.mkldnn._linear_pointwise(normed, weights[-1], biases[-1], "none", [], ""), kv
