@@ -8,7 +8,7 @@ import torch
 from tunesmith.errors import TunesmithError
 from tunesmith.models import PRESETS, build_model, model_spec
 from tunesmith.models.fused_rnn import FusedStep
-from tunesmith.models.scripted import scripting
+from tunesmith.models.scripted import compiled, scripting
 from tunesmith.models.transformer import CachedStep
 from tunesmith.sample import beam_search, draw, pick, sample, top_k_filter, top_p_filter
 
@@ -212,6 +212,14 @@ def test_scripting_changes_no_sampled_token(name):
         python = sample(model, primer, 60, generator=torch.Generator().manual_seed(5), **options)
     assert model.stepper().scripted is not None
     assert torch.equal(sample(model, primer, 60, generator=torch.Generator().manual_seed(5), **options), python)
+
+
+def test_a_function_torchscript_cannot_compile_falls_back_with_its_reason():
+    def unscriptable(x: torch.Tensor) -> torch.Tensor:
+        return x.no_such_method()
+
+    with pytest.warns(RuntimeWarning, match="TorchScript step unavailable .*stepping in Python"):
+        assert compiled(unscriptable) is None
 
 
 def test_beam_search_steps_the_transformer_cache():

@@ -13,6 +13,7 @@ first use and returns None with the reason, once, where TorchScript is not avail
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,9 +46,17 @@ def script(fn: Callable) -> Callable | None:
     return compiled(fn) if _ENABLED[0] else None
 
 
-@cache
+_COMPILING = threading.Lock()  # the studio samples from two threads: compile each function once, not twice at once
+
+
 def compiled(fn: Callable) -> Callable | None:
     """``torch.jit.script(fn)``, compiled once per process; None (with a warning saying why) where that fails."""
+    with _COMPILING:
+        return _compiled(fn)
+
+
+@cache
+def _compiled(fn: Callable) -> Callable | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.script announces torch.compile
