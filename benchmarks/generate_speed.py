@@ -36,6 +36,8 @@ as ``tunesmith generate`` runs it (the whole step, and the softmax and draw, eac
 ``models/scripted.py``) and with TorchScript off (``python_*``: the same operations called from Python, the code
 before the scripted steps), the floor taking its turn in every round. ``--threads N`` sets torch's threads,
 ``--tokens N`` the tokens per row, ``--no-write`` prints the figures without touching the JSON (a shared machine).
+``--paired-steps`` times the steps alone (``pick`` and the stepper after a primer read once), scripted and Python
+alternating in 12 rounds with the floor, and prints the median ratio of the pairs (``paired_steps``).
 
 Cost of the precision: the same model trained for a few minutes (``tunesmith train``), then read through the
 validation split with the true tokens fed back (a 100-token primer, then 300 steps, 16 rows): NLL per token of
@@ -282,6 +284,61 @@ def floor_ratios(vocab: int, primers: torch.Tensor, tokens: int = TOKENS) -> dic
     return out
 
 
+@torch.no_grad()
+def _timed_steps(steppers: dict, last: torch.Tensor, primed, steps: int, name: str) -> float:
+    """Seconds of ``steps`` draws and steps with ``steppers[name]`` from the primer's state, TorchScript on or off."""
+    step, g = steppers[name], torch.Generator().manual_seed(0)
+    state = copy.deepcopy(primed)  # CachedStep writes into its state's buffers
+    with scripting(name == "scripted"):
+        start = time.perf_counter()
+        for _ in range(steps):
+            token = pick(last, 1.0, generator=g)
+            logits, state = step(token[:, None], state)
+            last = logits[:, -1]
+        return time.perf_counter() - start
+
+
+@torch.no_grad()
+def paired_steps(vocab: int, primers: torch.Tensor, steps: int = 100, rounds: int = 12) -> dict:
+    """The steps alone (``pick`` + stepper, primer read beforehand), scripted against Python in paired rounds.
+
+    Per kind and batch: each round times ``steps`` steps with the scripted stepper and with TorchScript off (their
+    order alternating between rounds) and the floor; ``scripted_over_python`` is the median over rounds of the two
+    times of the same round, the steadiest figure a shared machine gives.
+    """
+    out: dict = {"steps": steps, "rounds": rounds}
+    for kind, (preset, options) in KINDS.items():
+        torch.manual_seed(0)
+        model = build_model(model_spec(preset, vocab, options)).eval()
+        out[kind] = {}
+        for batch in (1, 16):
+            logits, primed = model(primers[:batch])
+            steppers = {"scripted": model.stepper()}
+            with scripting(False):
+                steppers["python"] = model.stepper()
+
+            run = partial(_timed_steps, steppers, logits[:, -1], primed, steps)
+            floor = step_floor(kind, model, vocab, batch, primers.shape[1] + steps // 2, steps)
+            times: dict = {"scripted": [], "python": [], "floor": []}
+            run("scripted"), run("python")  # warm-up (TorchScript profiles its first calls)
+            for r in range(rounds):
+                for name in ("scripted", "python") if r % 2 else ("python", "scripted"):
+                    times[name].append(run(name))
+                times["floor"].append(timed(floor))
+            best = {name: min(values) / steps * 1e3 for name, values in times.items()}
+            ratio = float(np.median([a / b for a, b in zip(times["scripted"], times["python"])]))
+            out[kind][f"batch_{batch}"] = {
+                "floor_ms": round(best["floor"], 3),
+                "python_step_ms": round(best["python"], 3),
+                "scripted_step_ms": round(best["scripted"], 3),
+                "python_over_floor": round(best["python"] / best["floor"], 2),
+                "scripted_over_floor": round(best["scripted"] / best["floor"], 2),
+                "scripted_over_python": round(ratio, 3),
+            }
+            print(kind, batch, out[kind][f"batch_{batch}"], flush=True)
+    return out
+
+
 def _bollywood_primers(tmp: str) -> tuple[Path, int, torch.Tensor]:
     data_dir = Path(tmp) / "bollywood"
     args = ["prepare", str(SHARED / "data" / "bollywood"), "-o", str(data_dir), "--instruments", "all"]
@@ -327,9 +384,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument("--tokens", type=int, default=TOKENS, help=f"floors: tokens per row and run ({TOKENS})")
     parser.add_argument("--no-write", action="store_true", help="floors: print, leave the JSON (a shared machine)")
+    parser.add_argument("--paired-steps", action="store_true", help="print paired_steps (the steps alone); no JSON")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.paired_steps:
+        with tempfile.TemporaryDirectory() as tmp:
+            _data, vocab, primers = _bollywood_primers(tmp)
+            print(json.dumps(paired_steps(vocab, primers), indent=1))
+        return
     if args.floors_only:
         with tempfile.TemporaryDirectory() as tmp:
             _data, vocab, primers = _bollywood_primers(tmp)
