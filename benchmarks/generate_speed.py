@@ -31,7 +31,13 @@ the cache, so the mean length gives the mean step), the output projection and th
 layer. The linear products use the packed oneDNN weights ``FusedStep`` and ``CachedStep`` use (the fastest this CPU
 has). ``over_floor`` divides the whole run (stepper built, primer read, ``TOKENS`` steps) by ``TOKENS`` floors;
 ``steps_alone_over_floor`` first takes off what building the stepper and reading the primer cost alone
-(``primer_and_stepper_ms``, timed in turn with the runs).
+(``primer_and_stepper_ms``, timed in turn with the runs). Each kind and batch is timed twice in the same rounds:
+as ``tunesmith generate`` runs it (the whole step, and the softmax and draw, each one TorchScript call:
+``models/scripted.py``) and with TorchScript off (``python_*``: the same operations called from Python, the code
+before the scripted steps), the floor taking its turn in every round. ``--threads N`` sets torch's threads,
+``--tokens N`` the tokens per row, ``--no-write`` prints the figures without touching the JSON (a shared machine).
+``--paired-steps`` times the steps alone (``pick`` and the stepper after a primer read once), scripted and Python
+alternating in 12 rounds with the floor, and prints the median ratio of the pairs (``paired_steps``).
 
 Cost of the precision: the same model trained for a few minutes (``tunesmith train``), then read through the
 validation split with the true tokens fed back (a 100-token primer, then 300 steps, 16 rows): NLL per token of
@@ -61,6 +67,7 @@ from tunesmith.data import TokenData, load_data_tokenizer
 from tunesmith.models import build_model, model_spec
 from tunesmith.models.base import int8_copy
 from tunesmith.models.fused_rnn import PRECISIONS, joined_linear
+from tunesmith.models.scripted import scripting
 from tunesmith.sample import pick, sample
 
 WINDOW = 100
@@ -83,9 +90,11 @@ def seeds_loop(model, primer: torch.Tensor, steps: int, generator: torch.Generat
     return torch.stack(out, dim=1)
 
 
-def incremental(model, primers: torch.Tensor, precision: str, generator: torch.Generator) -> torch.Tensor:
-    """``TOKENS`` new tokens per row as ``tunesmith generate --precision`` makes them, building the stepper included."""
-    return sample(model, primers, TOKENS, generator=generator, window=WINDOW, stepper=model.stepper(precision))
+def incremental(
+    model, primers: torch.Tensor, precision: str, generator: torch.Generator, tokens: int = TOKENS
+) -> torch.Tensor:
+    """``tokens`` new tokens per row as ``tunesmith generate --precision`` makes them, building the stepper included."""
+    return sample(model, primers, tokens, generator=generator, window=WINDOW, stepper=model.stepper(precision))
 
 
 def window_model(last_only: torch.nn.Module, precision: str) -> torch.nn.Module:
@@ -193,9 +202,8 @@ def _linear_shapes(kind: str, model: torch.nn.Module, vocab: int) -> list[tuple[
     return per_layer * c.layers + [(vocab, c.d_model)]
 
 
-@torch.no_grad()
-def step_floor(kind: str, model: torch.nn.Module, vocab: int, batch: int, cache: int, repeats: int = 100) -> float:
-    """Milliseconds of one step's matrix products alone (see the module docstring)."""
+def step_floor(kind: str, model: torch.nn.Module, vocab: int, batch: int, cache: int, repeats: int = 100):
+    """A run of ``repeats`` steps' matrix products alone (see the module docstring): time it, divide by ``repeats``."""
     torch.manual_seed(0)
     layers, inputs = [], []
     for n, k in _linear_shapes(kind, model, vocab):
@@ -210,6 +218,7 @@ def step_floor(kind: str, model: torch.nn.Module, vocab: int, batch: int, cache:
             k, v = torch.randn(batch, c.heads, cache, dh), torch.randn(batch, c.heads, cache, dh)
             attention.append((q, k.transpose(-1, -2), v))
 
+    @torch.no_grad()
     def run() -> None:
         for _ in range(repeats):
             for layer, x in zip(layers, inputs):
@@ -217,7 +226,7 @@ def step_floor(kind: str, model: torch.nn.Module, vocab: int, batch: int, cache:
             for q, kt, v in attention:
                 torch.matmul(torch.matmul(q, kt), v)
 
-    return min(timed(run) for _ in range(ROUNDS + 1)) / repeats * 1e3
+    return run
 
 
 @torch.no_grad()
@@ -227,31 +236,106 @@ def _read_primer(model: torch.nn.Module, primers: torch.Tensor) -> None:
     model(primers)
 
 
-def floor_ratios(vocab: int, primers: torch.Tensor) -> dict:
-    """Milliseconds per generated token against the step's products alone, per kind and batch, float32."""
-    out: dict = {"tokens_per_row": TOKENS, "primer": WINDOW, "mean_cache_length": WINDOW + TOKENS // 2}
+def _in_python(fn) -> None:
+    """``fn()`` with TorchScript off: every step and draw in Python, the code before the scripted steps."""
+    with scripting(False):
+        fn()
+
+
+def floor_ratios(vocab: int, primers: torch.Tensor, tokens: int = TOKENS) -> dict:
+    """Milliseconds per generated token against the step's products alone, per kind and batch, float32.
+
+    Each round times, in turn, the scripted run (what ``tunesmith generate`` does), the same run with TorchScript
+    off (``python_*``: the steps and draws in Python, as before the scripted steps), the primer read alone and the
+    floor; each figure is its best round.
+    """
+    out: dict = {"tokens_per_row": tokens, "primer": WINDOW, "mean_cache_length": WINDOW + tokens // 2}
     g = torch.Generator().manual_seed(0)
     for kind, (preset, options) in KINDS.items():
         torch.manual_seed(0)
         model = build_model(model_spec(preset, vocab, options)).eval()
         out[kind] = {}
         for batch in (1, 16):
-            run = partial(incremental, model, primers[:batch], "float32", g)
-            fixed = partial(_read_primer, model, primers[:batch])
-            seconds, fixed_seconds = float("inf"), float("inf")
-            for _ in range(ROUNDS + 1):  # taking turns, as everywhere here
-                seconds, fixed_seconds = min(seconds, timed(run)), min(fixed_seconds, timed(fixed))
-            step_ms = seconds / TOKENS * 1e3
-            steps_alone_ms = (seconds - fixed_seconds) / TOKENS * 1e3
-            floor_ms = step_floor(kind, model, vocab, batch, WINDOW + TOKENS // 2)
-            out[kind][f"batch_{batch}"] = {
-                "tokens_per_s": round(batch * TOKENS / seconds, 1),
-                "step_ms": round(step_ms, 3),
-                "floor_ms": round(floor_ms, 3),
-                "over_floor": round(step_ms / floor_ms, 2),
-                "primer_and_stepper_ms": round(fixed_seconds * 1e3, 1),
-                "steps_alone_over_floor": round(steps_alone_ms / floor_ms, 2),
+            run = partial(incremental, model, primers[:batch], "float32", g, tokens)
+            repeats = 100
+            parts = {
+                "scripted": run,
+                "python": partial(_in_python, run),
+                "fixed": partial(_read_primer, model, primers[:batch]),
+                "floor": step_floor(kind, model, vocab, batch, WINDOW + tokens // 2, repeats),
             }
+            best = dict.fromkeys(parts, float("inf"))
+            for _ in range(ROUNDS + 1):  # taking turns, as everywhere here
+                for name, fn in parts.items():
+                    best[name] = min(best[name], timed(fn))
+            floor_ms = best["floor"] / repeats * 1e3
+            entry = {"floor_ms": round(floor_ms, 3), "primer_and_stepper_ms": round(best["fixed"] * 1e3, 1)}
+            for name, prefix in (("scripted", ""), ("python", "python_")):
+                step_ms = best[name] / tokens * 1e3
+                steps_alone_ms = (best[name] - best["fixed"]) / tokens * 1e3
+                entry |= {
+                    f"{prefix}tokens_per_s": round(batch * tokens / best[name], 1),
+                    f"{prefix}step_ms": round(step_ms, 3),
+                    f"{prefix}over_floor": round(step_ms / floor_ms, 2),
+                    f"{prefix}steps_alone_over_floor": round(steps_alone_ms / floor_ms, 2),
+                }
+            out[kind][f"batch_{batch}"] = entry
+            print(kind, batch, entry, flush=True)
+    return out
+
+
+@torch.no_grad()
+def _timed_steps(steppers: dict, last: torch.Tensor, primed, steps: int, name: str) -> float:
+    """Seconds of ``steps`` draws and steps with ``steppers[name]`` from the primer's state, TorchScript on or off."""
+    step, g = steppers[name], torch.Generator().manual_seed(0)
+    state = copy.deepcopy(primed)  # CachedStep writes into its state's buffers
+    with scripting(name == "scripted"):
+        start = time.perf_counter()
+        for _ in range(steps):
+            token = pick(last, 1.0, generator=g)
+            logits, state = step(token[:, None], state)
+            last = logits[:, -1]
+        return time.perf_counter() - start
+
+
+@torch.no_grad()
+def paired_steps(vocab: int, primers: torch.Tensor, steps: int = 100, rounds: int = 12) -> dict:
+    """The steps alone (``pick`` + stepper, primer read beforehand), scripted against Python in paired rounds.
+
+    Per kind and batch: each round times ``steps`` steps with the scripted stepper and with TorchScript off (their
+    order alternating between rounds) and the floor; ``scripted_over_python`` is the median over rounds of the two
+    times of the same round, the steadiest figure a shared machine gives.
+    """
+    out: dict = {"steps": steps, "rounds": rounds}
+    for kind, (preset, options) in KINDS.items():
+        torch.manual_seed(0)
+        model = build_model(model_spec(preset, vocab, options)).eval()
+        out[kind] = {}
+        for batch in (1, 16):
+            logits, primed = model(primers[:batch])
+            steppers = {"scripted": model.stepper()}
+            with scripting(False):
+                steppers["python"] = model.stepper()
+
+            run = partial(_timed_steps, steppers, logits[:, -1], primed, steps)
+            floor = step_floor(kind, model, vocab, batch, primers.shape[1] + steps // 2, steps)
+            times: dict = {"scripted": [], "python": [], "floor": []}
+            run("scripted"), run("python")  # warm-up (TorchScript profiles its first calls)
+            for r in range(rounds):
+                for name in ("scripted", "python") if r % 2 else ("python", "scripted"):
+                    times[name].append(run(name))
+                times["floor"].append(timed(floor))
+            best = {name: min(values) / steps * 1e3 for name, values in times.items()}
+            ratio = float(np.median([a / b for a, b in zip(times["scripted"], times["python"])]))
+            out[kind][f"batch_{batch}"] = {
+                "floor_ms": round(best["floor"], 3),
+                "python_step_ms": round(best["python"], 3),
+                "scripted_step_ms": round(best["scripted"], 3),
+                "python_over_floor": round(best["python"] / best["floor"], 2),
+                "scripted_over_floor": round(best["scripted"] / best["floor"], 2),
+                "scripted_over_python": round(ratio, 3),
+            }
+            print(kind, batch, out[kind][f"batch_{batch}"], flush=True)
     return out
 
 
@@ -297,10 +381,25 @@ def precision_cost(run_dir: Path, rows: int = 16, steps: int = 300) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--floors-only", action="store_true", help="measure floor_ratios alone; update the JSON")
-    if parser.parse_args().floors_only:
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    parser.add_argument("--tokens", type=int, default=TOKENS, help=f"floors: tokens per row and run ({TOKENS})")
+    parser.add_argument("--no-write", action="store_true", help="floors: print, leave the JSON (a shared machine)")
+    parser.add_argument("--paired-steps", action="store_true", help="print paired_steps (the steps alone); no JSON")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.paired_steps:
         with tempfile.TemporaryDirectory() as tmp:
             _data, vocab, primers = _bollywood_primers(tmp)
-            ratios = floor_ratios(vocab, primers)
+            print(json.dumps(paired_steps(vocab, primers), indent=1))
+        return
+    if args.floors_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            _data, vocab, primers = _bollywood_primers(tmp)
+            ratios = floor_ratios(vocab, primers, args.tokens)
+        if args.no_write:
+            print(json.dumps(ratios, indent=1))
+            return
         path = RESULTS / "generate_speed.json"
         result = json.loads(path.read_text()) if path.is_file() else {}
         result.update(machine=machine(), floor_ratios=ratios, torch_threads=torch.get_num_threads())

@@ -8,6 +8,7 @@ import torch
 from tunesmith.errors import TunesmithError
 from tunesmith.models import PRESETS, build_model, model_spec
 from tunesmith.models.fused_rnn import FusedStep
+from tunesmith.models.scripted import compiled, scripting
 from tunesmith.models.transformer import CachedStep
 from tunesmith.sample import beam_search, draw, pick, sample, top_k_filter, top_p_filter
 
@@ -114,6 +115,46 @@ def test_fused_stepping_continues_the_model(name, precision, tolerance):
     torch.testing.assert_close(stepped, torch.log_softmax(full, dim=-1), atol=tolerance, rtol=0)
 
 
+SCRIPTED = [n for n in FUSED if small_model(n).eval().stepper().scripted is not None]
+
+
+@pytest.mark.parametrize("name", SCRIPTED)
+def test_scripted_step_is_the_python_step_bit_for_bit(name):
+    """The one-call TorchScript step gives the Python step's logits and states exactly, from a primer or from zeros."""
+    assert {"lstm", "gru"} <= set(SCRIPTED)  # the plain float32 stacks take the scripted path
+    model = small_model(name).eval()
+    scripted, python = model.stepper(), FusedStep(model, scripted=False)
+    assert python.scripted is None
+    tokens = torch.randint(0, VOCAB, (3, 12))
+    with torch.no_grad():
+        _, primed = model(tokens[:, :4])
+        for state in (primed, None):
+            one, two = state, state
+            for t in range(4, tokens.shape[1]):
+                a, one = scripted(tokens[:, t : t + 1], one)
+                b, two = python(tokens[:, t : t + 1], two)
+                assert torch.equal(a, b)
+                flat = [torch.stack(s) if isinstance(s, tuple) else s for s in (*one, *two)]
+                assert all(torch.equal(x, y) for x, y in zip(flat[: len(one)], flat[len(one) :]))
+
+
+@pytest.mark.parametrize("context", [1024, 6])
+def test_transformer_scripted_step_is_the_python_step_bit_for_bit(context):
+    """The blocks as one TorchScript call give the Python loop's logits and caches exactly, sliding window included."""
+    model = small_model("transformer", context=context).eval()
+    scripted, python = model.stepper(), CachedStep(model, scripted=False)
+    assert scripted.scripted is not None and python.scripted is None
+    tokens = torch.randint(0, VOCAB, (3, 40))
+    with torch.no_grad():
+        _, state = model(tokens[:, :4])
+        one, two = state, {"kv": [(k.clone(), v.clone()) for k, v in state["kv"]], "pos": state["pos"]}
+        for t in range(4, tokens.shape[1]):
+            a, one = scripted(tokens[:, t : t + 1], one)
+            b, two = python(tokens[:, t : t + 1], two)
+            assert torch.equal(a, b)
+            assert all(torch.equal(x, y) for p, q in zip(one["kv"], two["kv"]) for x, y in zip(p, q))
+
+
 @pytest.mark.parametrize("context", [1024, 6])
 def test_transformer_cached_step_continues_the_model(context):
     """The in-place cache gives the logits of the model's own cache, sliding window included (context 6)."""
@@ -160,6 +201,27 @@ def test_seeded_sampling_draws_what_a_plain_loop_draws(name):
     assert not rows.gather(1, fast).any() and not (fast <= 1).any()
 
 
+@pytest.mark.parametrize("name", ["lstm", "gru", "transformer"])
+def test_scripting_changes_no_sampled_token(name):
+    """``sample`` with the TorchScript steps and draw gives the tokens of the Python code they replaced."""
+    model = small_model(name).eval()
+    primer = torch.randint(0, VOCAB, (4, 5), generator=torch.Generator().manual_seed(2))
+    options = {"temperature": 1.1, "top_p": 0.95, "forbid": (0,), "stop_id": 3, "pad_id": 0}
+    with scripting(False):
+        assert model.stepper().scripted is None
+        python = sample(model, primer, 60, generator=torch.Generator().manual_seed(5), **options)
+    assert model.stepper().scripted is not None
+    assert torch.equal(sample(model, primer, 60, generator=torch.Generator().manual_seed(5), **options), python)
+
+
+def test_a_function_torchscript_cannot_compile_falls_back_with_its_reason():
+    def unscriptable(x: torch.Tensor) -> torch.Tensor:
+        return x.no_such_method()
+
+    with pytest.warns(RuntimeWarning, match="TorchScript step unavailable .*stepping in Python"):
+        assert compiled(unscriptable) is None
+
+
 def test_beam_search_steps_the_transformer_cache():
     model = small_model("transformer", context=5).eval()
     primer = torch.randint(0, VOCAB, (1, 4))
@@ -193,6 +255,16 @@ def test_draw_follows_the_probabilities_and_never_picks_a_zero():
     torch.testing.assert_close(counts, probs[0], atol=0.015, rtol=0)
     unnormalised = torch.tensor([[0.0, 0.0, 3.0]])  # only the total's scale matters
     assert draw(unnormalised, torch.Generator().manual_seed(5)).item() == 2
+
+
+@pytest.mark.parametrize("rows", [1, 16])
+def test_pick_draws_what_draw_draws_from_the_softmax(rows):
+    """``pick``'s one-call ``softmax_draw`` (TorchScript) draws the tokens of ``draw(softmax(...))``, seed for seed."""
+    logits = torch.randn(rows, 300, generator=torch.Generator().manual_seed(1)) * 4
+    fast, plain = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    tokens = [pick(logits, 1.0, generator=fast) for _ in range(50)]
+    assert all(torch.equal(t, draw(torch.softmax(logits, dim=-1), plain)) for t in tokens)
+    assert len({tuple(t.tolist()) for t in tokens}) > 1  # it draws, not argmax
 
 
 def test_window_models_say_so():

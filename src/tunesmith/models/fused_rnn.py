@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
 
 from tunesmith.models.base import PostLayer, SequenceNorm
+from tunesmith.models.scripted import gru_stack_step, lstm_stack_step, script
 
 PRECISIONS = ("float32", "bfloat16", "int8")
 PACK_BATCH = 16  # the batch size oneDNN lays the weights out for (batch 1 ran as fast as when packed for 1)
@@ -51,31 +53,45 @@ def joined_linear(weight: torch.Tensor, bias: torch.Tensor, precision: str) -> L
         raise ValueError(f"unknown precision {precision!r}: one of {', '.join(PRECISIONS)}")
     dtype = torch.float32 if precision == "float32" else torch.bfloat16
     packed_linear = onednn_linear(weight.to(dtype), bias.to(dtype))
+    if packed_linear is not None and dtype == torch.float32:
+        return packed_linear  # a PackedLinear: the scripted steps read its packed weight
     if packed_linear is not None:
         return lambda x: packed_linear(x.to(dtype)).float()
     rows = weight.t().contiguous().to(dtype)  # (K, N): a one-row product reads the weight in order
     return lambda x: torch.mm(x.to(dtype), rows).float().add_(bias)
 
 
-def onednn_linear(weight: torch.Tensor, bias: torch.Tensor) -> Linear | None:
+class PackedLinear:
+    """``x -> x @ weight.T + bias`` on a weight packed once for oneDNN (``packed``; ``bias`` as given)."""
+
+    def __init__(self, packed: torch.Tensor, bias: torch.Tensor) -> None:
+        self.packed, self.bias = packed, bias
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
+
+
+def onednn_linear(weight: torch.Tensor, bias: torch.Tensor) -> PackedLinear | None:
     """The linear layer on a weight packed once for oneDNN, or None where that is not available.
 
     These are the operators PyTorch's compiler uses for frozen CPU linear layers. On the development machine they
     ran the 3 x 512 LSTM's four products 1.6x faster than ``addmm`` on the plain weight at batch 1 and 2.4x at batch
     16 (``products_only`` in ``benchmarks/results/generate_speed.json``).
     """
+    packed = onednn_pack(weight, bias)
+    return None if packed is None else PackedLinear(packed, bias)
+
+
+def onednn_pack(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor | None:
+    """The (N, K) weight packed once for ``torch.ops.mkldnn._linear_pointwise``, or None where that is not available."""
     if weight.device.type != "cpu" or not torch.backends.mkldnn.is_available():
         return None
     try:
         packed = torch.ops.mkldnn._reorder_linear_weight(weight, PACK_BATCH)
-
-        def linear(x: torch.Tensor) -> torch.Tensor:
-            return torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")
-
-        linear(weight.new_zeros(1, weight.shape[1]))  # fails here if this build lacks a kernel
-    except (AttributeError, RuntimeError):
+        torch.ops.mkldnn._linear_pointwise(weight.new_zeros(1, weight.shape[1]), packed, bias, "none", [], "")
+    except (AttributeError, RuntimeError):  # this build lacks the operator or a kernel for the dtype
         return None
-    return linear
+    return packed
 
 
 class FusedStep:
@@ -84,9 +100,11 @@ class FusedStep:
     ``(tokens (B, 1), state) -> (logits, state)``.
 
     Built from the model's current weights (build a new one after they change); the model must be in eval mode.
+    float32 stacks with nothing between their layers step through one TorchScript call (``scripted``: the same
+    arithmetic, bit for bit); ``scripted=False`` keeps the step in Python.
     """
 
-    def __init__(self, model: nn.Module, precision: str = "float32") -> None:
+    def __init__(self, model: nn.Module, precision: str = "float32", scripted: bool = True) -> None:
         self.model = model
         self.layers: list[tuple[str, list[Linear], int]] = []
         for rnn in model.rnns:
@@ -107,11 +125,34 @@ class FusedStep:
         # skipped: each call is a few microseconds of Python in a step that should cost its products alone.
         self.posts = [None if _inert(post) else post for post in model.posts]
         self.head = None if _inert(model.head) else model.head
+        self.scripted = self._scripted(model, precision) if scripted else None
+
+    def _scripted(self, model: nn.Module, precision: str) -> Callable | None:
+        """The whole step as one TorchScript call (``models/scripted.py``), where the stack allows it, else None.
+
+        Allowed for float32 weights packed for oneDNN, when nothing but the recurrent layers and the output layer
+        acts in eval mode (the Python step handles activations, norms, dense heads and the other precisions).
+        """
+        if precision != "float32" or any(p is not None for p in self.posts) or self.head is not None:
+            return None
+        cells = {kind for kind, _, _ in self.layers}
+        step = script(lstm_stack_step if cells == {"lstm"} else gru_stack_step) if len(cells) == 1 else None
+        if step is None:
+            return None
+        linears = [linear for _, layer_linears, _ in self.layers for linear in layer_linears] + [self.out]
+        if not all(isinstance(linear, PackedLinear) for linear in linears):
+            return None  # oneDNN's packed weights are not available here
+        weights, biases = [linear.packed for linear in linears], [linear.bias for linear in linears]
+        embed = model.embed.weight.detach()
+        out_weight, out_bias = weights.pop(), biases.pop()
+        return partial(step, embed=embed, weights=weights, biases=biases, out_weight=out_weight, out_bias=out_bias)
 
     @torch.no_grad()
     def __call__(self, tokens: torch.Tensor, state: list | None) -> tuple[torch.Tensor, list]:
         if tokens.shape[1] != 1:
             raise ValueError("FusedStep takes one token per row")
+        if self.scripted is not None:
+            return self.scripted(tokens, state=self._zeros(tokens) if state is None else state)
         x = self.model.embed(tokens[:, 0])  # (B, E)
         new_state = []
         for i, ((cell, linears, size), post) in enumerate(zip(self.layers, self.posts)):
@@ -124,6 +165,11 @@ class FusedStep:
             x = h if post is None else post(h)
         logits = self.out(x if self.head is None else self.head(x))
         return logits[:, None], new_state
+
+    def _zeros(self, tokens: torch.Tensor) -> list:
+        """The state ``nn.LSTM`` / ``nn.GRU`` start from: zeros of (1, B, H) per layer (an (h, c) pair for LSTM)."""
+        zeros = [tokens.new_zeros(1, tokens.shape[0], size, dtype=torch.float32) for _, _, size in self.layers]
+        return [(z, z.clone()) if kind == "lstm" else z for z, (kind, _, _) in zip(zeros, self.layers)]
 
 
 def _inert(module: nn.Module) -> bool:

@@ -8,14 +8,17 @@ place into a buffer allocated once per sample and the rotary angles of every pos
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from tunesmith.models.base import SequenceModel, State, Stepper
-from tunesmith.models.fused_rnn import Linear, joined_linear
+from tunesmith.models.fused_rnn import Linear, PackedLinear, joined_linear
+from tunesmith.models.scripted import script, transformer_blocks_step
 
 
 @dataclass
@@ -131,10 +134,11 @@ class CachedStep:
     keys in the same order as in ``forward``, written out as its two products and a softmax: for one query against
     hundreds of keys ``scaled_dot_product_attention``'s CPU kernel took about twice as long at batch 16 (logits agree
     with ``forward``'s to about 1e-7). A state is consumed by the next step (which writes into its buffers).
-    Built from the model's current weights (build a new one after they change).
+    Built from the model's current weights (build a new one after they change). The blocks and the output layer run
+    as one TorchScript call (``scripted``: the same arithmetic, bit for bit); ``scripted=False`` keeps them in Python.
     """
 
-    def __init__(self, model: Transformer) -> None:
+    def __init__(self, model: Transformer, scripted: bool = True) -> None:
         self.model, c = model, model.config
         self.heads, self.context = c.heads, c.context
         self.scale = 1 / math.sqrt(c.d_model // c.heads)  # as scaled_dot_product_attention scales
@@ -146,6 +150,28 @@ class CachedStep:
             products = [block.qkv, block.proj, mlp_in, mlp_out]
             self.layers.append((block, [joined_linear(m.weight, m.bias, "float32") for m in products]))
         self.cos = self.sin = torch.empty(0)
+        self.scripted = self._scripted() if scripted else None
+
+    def _scripted(self) -> Callable | None:
+        """The blocks, final norm and output layer as one TorchScript call (``models/scripted.py``), or None.
+
+        None where TorchScript or oneDNN's packed weights are not available (the step then stays in Python).
+        """
+        step = script(transformer_blocks_step)
+        if step is None:
+            return None
+        model, norms, eps = self.model, [], []
+        for block in model.blocks:
+            norms += [block.ln1.weight, block.ln1.bias, block.ln2.weight, block.ln2.bias]
+            eps += [block.ln1.eps, block.ln2.eps]
+        norms += [model.ln.weight, model.ln.bias]
+        eps.append(model.ln.eps)
+        linears = [linear for _, products in self.layers for linear in products] + [self.out]
+        if not all(isinstance(linear, PackedLinear) for linear in linears):
+            return None  # oneDNN's packed weights are not available here
+        weights, biases = [linear.packed for linear in linears], [linear.bias for linear in linears]
+        norms = [n.detach() for n in norms]
+        return partial(step, heads=self.heads, scale=self.scale, norms=norms, eps=eps, weights=weights, biases=biases)
 
     def _angles(self, pos: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows (dh,) to rotate position ``pos``: ``x * cos + pairs_swapped(x) * sin`` is ``rotate``'s formula."""
@@ -188,6 +214,10 @@ class CachedStep:
         cos, sin = self._angles(pos, x.device)
         start = max(0, filled - self.context)  # the cached keys ``forward`` keeps (at most context), then the new one
         kept = max(0, filled + 1 - self.context)  # those the next step will see
+        if self.scripted is not None:
+            flat = [t for pair in buffers for t in pair]
+            logits, kv = self.scripted(x, cos=cos, sin=sin, filled=filled, start=start, kept=kept, buffers=flat)
+            return logits[:, None], {"kv": kv, "pos": pos + 1, "buffers": buffers, "filled": filled + 1}
         kv = []
         for (block, (qkv, proj, mlp_in, mlp_out)), (k_buf, v_buf) in zip(self.layers, buffers):
             d = x.shape[1]
