@@ -316,7 +316,7 @@ def generate(
         text = model_run.tokenizer.text_format  # a text encoding's own text is kept beside the MIDI
         formats = ("mid", text) if text else ("mid",)
         generator = model_run.generator(**request.settings(formats))
-        budget = token_budget(*parse_length(generator.options.length))  # a length counts new music only
+        budget = token_budget(*parse_length(generator.options.target_length))  # a length counts new music only
     except TunesmithError as exc:
         raise StudioError(str(exc)) from None
     count = 0
