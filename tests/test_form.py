@@ -156,3 +156,13 @@ def test_a_varied_repeat_draws_its_last_bar_anew():
         if follower.see(torch.tensor([taken[-1]]))[0]:
             break
     assert taken == [bar, 5, bar, 6, bar, 5, bar, 9, bar, 7, bar, 8, bar]
+
+
+def test_the_studio_passes_a_form_and_leaves_the_length_to_it():
+    from tunesmith.api import generate_config
+    from tunesmith.studio.engine import GenerateRequest
+
+    request = GenerateRequest.from_json({"form": "AABA", "length": 7, "unit": "bars"})
+    options = generate_config(**request.settings(("mid",)))
+    assert options.form == "AABA" and options.target_length == "16bars"
+    assert generate_config(**GenerateRequest.from_json({"length": 7}).settings(("mid",))).target_length == "7bars"
