@@ -7,8 +7,8 @@ part of ``make test`` or ``make bench``. Writes ``benchmarks/results/structure.j
 with programs). For each length (16 and 32 bars) ``--num`` samples are drawn through the API
 (``tunesmith.api.load_run(...).generate``, the code behind ``tunesmith generate``) from nothing (``--primer none``), at
 temperature 1.0, with ``--band``: once without a form (``--length 16bars``) and once with each form of that length
-(``--forms``, e.g. ``AABA/4``: AABA of 4-bar sections; ``AABA/4+v``: with ``--vary-last-bar``). Samples that fail
-the generator's checks after its retries are counted, not measured. Reported per set, against the run's test split
+(``--forms``, e.g. ``AABA/4``: AABA of 4-bar sections). Samples that fail the generator's checks after its retries
+are counted, not measured. Reported per set, against the run's test split
 decoded by its own tokenizer (as ``tunesmith evaluate`` does):
 
 - programs per sample (drums count as one), beside the real songs' interquartile range (every split's songs), and the
@@ -50,18 +50,15 @@ BAND = "bollywood-band,drums,48,25,35,0,49"  # the preset and the six programs m
 FORMS = "16:AABA/4,32:AABA/8,32:AABAABAB/4"
 
 
-def parse_forms(text: str) -> dict[int, list[tuple[str, int, bool]]]:
-    """``"16:AABA/4,32:AABA/8+v"`` -> ``{16: [("AABA", 4, False)], 32: [("AABA", 8, True)]}``.
-
-    ``+v``: with ``--vary-last-bar``. Every form's bars must add up to its length.
-    """
-    out: dict[int, list[tuple[str, int, bool]]] = {}
+def parse_forms(text: str) -> dict[int, list[tuple[str, int]]]:
+    """``"16:AABA/4,32:AABA/8"`` -> ``{16: [("AABA", 4)], 32: [("AABA", 8)]}``; every form's bars must add up."""
+    out: dict[int, list[tuple[str, int]]] = {}
     for item in (x.strip() for x in text.split(",") if x.strip()):
         bars, spec = item.split(":")
-        letters, section = spec.removesuffix("+v").split("/")
+        letters, section = spec.split("/")
         if len(letters) * int(section) != int(bars):
             raise SystemExit(f"--forms {item}: {letters} of {section} bars is not {bars} bars")
-        out.setdefault(int(bars), []).append((letters, int(section), spec.endswith("+v")))
+        out.setdefault(int(bars), []).append((letters, int(section)))
     return out
 
 
@@ -98,6 +95,8 @@ def measure(scores: list, real: list[dict], real_excerpts: list[dict]) -> dict:
     return {
         name: {
             "mean": whole[name]["g"]["mean"],
+            "real_mean": whole[name]["real"]["mean"],
+            "real_excerpt_mean": cut[name]["real"]["mean"],
             "oa": round(whole[name]["g"]["overlap"], 3),
             "oa_excerpt": round(cut[name]["g"]["overlap"], 3),
         }
@@ -105,10 +104,10 @@ def measure(scores: list, real: list[dict], real_excerpts: list[dict]) -> dict:
     }
 
 
-def draw(run, args: argparse.Namespace, bars: int, form: tuple[str, int, bool] | None) -> dict:
+def draw(run, args: argparse.Namespace, bars: int, form: tuple[str, int] | None) -> dict:
     options = dict(num=args.num, primer="none", band=args.band, temperatures=(args.temperature,), seed=args.seed)
     if form:
-        options.update(form=form[0], section_bars=form[1], vary_last_bar=form[2])
+        options.update(form=form[0], section_bars=form[1])
     else:
         options.update(length=f"{bars}bars")
     started = time.perf_counter()
@@ -117,7 +116,7 @@ def draw(run, args: argparse.Namespace, bars: int, form: tuple[str, int, bool] |
     kept = [s.score for s in samples if s.ok]
     counts = [len(programs(s)) for s in kept]
     return {
-        "form": f"{form[0]}/{form[1]}{'+v' if form[2] else ''}" if form else None,
+        "form": f"{form[0]}/{form[1]}" if form else None,
         "samples": len(kept),
         "failed": len(samples) - len(kept),
         "seconds": round(seconds, 1),

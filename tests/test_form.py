@@ -145,19 +145,6 @@ def test_the_follower_forces_the_first_bar_line_and_the_repeats():
     assert follower.forced() is None and next(drawn, None) is None
 
 
-def test_a_varied_repeat_draws_its_last_bar_anew():
-    bar = 0
-    follower = FormFollower(Form("AAB", 2, vary_last_bar=True), bar, rows=1)
-    drawn = iter([5, bar, 6, bar, 9, bar, 7, bar, 8, bar])  # A = 5 | 6; the repeat's last bar: 9; B = 7 | 8
-    taken = []
-    while True:
-        forced = follower.forced()
-        taken.append(int(forced[0]) if forced is not None and forced[0] >= 0 else next(drawn))
-        if follower.see(torch.tensor([taken[-1]]))[0]:
-            break
-    assert taken == [bar, 5, bar, 6, bar, 5, bar, 9, bar, 7, bar, 8, bar]
-
-
 def test_the_studio_passes_a_form_and_leaves_the_length_to_it():
     from tunesmith.api import generate_config
     from tunesmith.studio.engine import GenerateRequest

@@ -2,7 +2,8 @@
 
 A form is a string of section letters, each section ``section_bars`` bars long. The first occurrence of a letter is
 drawn by the model, as any music is; a later occurrence of the same letter repeats that section's tokens, which are fed
-to the model like drawn ones, so what follows is conditioned on the repeat. Bars are counted by the tokenizer's bar
+to the model like drawn ones, so what follows is conditioned on the repeat. (A repeat that draws its last bar anew
+measured worse against the real songs, BENCHMARKS.md: repeats are exact.) Bars are counted by the tokenizer's bar
 token (``Tokenizer.bar_id``: event REMI's ``Bar_None``), so only encodings with one can follow a form.
 
 ``FormFollower`` is what ``tunesmith.sample.sample`` asks at every step: which token a row must take (a repeat, or the
@@ -33,7 +34,6 @@ class Form:
 
     letters: str
     section_bars: int = 4
-    vary_last_bar: bool = False  # a repeat draws its last bar anew (after the first occurrence's bar line)
 
     @property
     def bars(self) -> int:
@@ -46,7 +46,7 @@ class Form:
         return first if first < section else None
 
 
-def parse_form(text: str, section_bars: int = 4, vary_last_bar: bool = False) -> Form:
+def parse_form(text: str, section_bars: int = 4) -> Form:
     """``"AABA"`` (or ``"a a b a"``) -> ``Form("AABA", section_bars)``; a one-line error for anything else."""
     letters = re.sub(r"[\s,-]", "", str(text)).upper()
     if not re.fullmatch(r"[A-Z]+", letters):
@@ -55,7 +55,7 @@ def parse_form(text: str, section_bars: int = 4, vary_last_bar: bool = False) ->
         raise TunesmithError(f"--form {text!r} has {len(letters)} sections: at most {MAX_SECTIONS}")
     if not 1 <= section_bars <= MAX_SECTION_BARS:
         raise TunesmithError(f"--section-bars must be between 1 and {MAX_SECTION_BARS}")
-    return Form(letters, section_bars, vary_last_bar)
+    return Form(letters, section_bars)
 
 
 def form_length(form: Form, length: str = DEFAULT_LENGTH) -> str:
@@ -73,23 +73,23 @@ def form_length(form: Form, length: str = DEFAULT_LENGTH) -> str:
     return f"{form.bars}bars"
 
 
-def check_form(text: str | None, section_bars: int, length: str, beam: int, vary: bool = False) -> None:
+def check_form(text: str | None, section_bars: int, length: str, beam: int) -> None:
     """The generate options that go with a form, checked; one line for the first that does not."""
     if text is None:
-        raise TunesmithError(f"{'--vary-last-bar' if vary else '--section-bars'} needs --form")
+        raise TunesmithError("--section-bars needs --form")
     if beam > 1:
         raise TunesmithError("--form samples section by section: leave out --beam")
     form_length(parse_form(text, section_bars), length)
 
 
-def form_of(text: str, section_bars: int, tokenizer: Any, vary_last_bar: bool = False) -> Form:
+def form_of(text: str, section_bars: int, tokenizer: Any) -> Form:
     """The form to follow with ``tokenizer``'s bar token; a one-line error for an encoding that has none."""
     if tokenizer.bar_id is None:
         raise TunesmithError(
             f"--form counts bars by a bar token, which this model's encoding ({tokenizer.name}) has none of: "
             "it works with event models of the REMI scheme"
         )
-    return parse_form(text, section_bars, vary_last_bar)
+    return parse_form(text, section_bars)
 
 
 class FormFollower:
@@ -138,9 +138,5 @@ class FormFollower:
         source = self.form.source(start)
         if source is None:
             self.sections[row][start] = []
-        elif self.form.vary_last_bar:  # the repeat up to its last bar's bar line; the model draws that bar
-            tokens = self.sections[row][source]
-            last = len(tokens) - 1 - tokens[::-1].index(self.bar_id)
-            self.queue[row] = tokens[1 : last + 1]
         else:  # the repeated section after its bar line, then the bar line that starts the next section
             self.queue[row] = [*self.sections[row][source][1:], self.bar_id]

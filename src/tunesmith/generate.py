@@ -87,7 +87,6 @@ class GenerateConfig:
         metavar="LETTERS",
     )
     section_bars: int = option(SECTION_BARS, "bars in each section of --form", metavar="N")
-    vary_last_bar: bool = option(False, "with --form: each repeated section draws its last bar anew")
     top_k: int = option(0, "sample among the K likeliest tokens (0: all)", metavar="K")
     top_p: float = option(1.0, "nucleus sampling", metavar="P")
     beam: int = option(1, "beam search with W hypotheses (no sampling)", metavar="W")
@@ -173,8 +172,8 @@ class GenerateConfig:
             if not ok:
                 raise TunesmithError(message)
         parse_length(self.length)
-        if self.form is not None or self.section_bars != SECTION_BARS or self.vary_last_bar:
-            check_form(self.form, self.section_bars, self.length, self.beam, self.vary_last_bar)
+        if self.form is not None or self.section_bars != SECTION_BARS:
+            check_form(self.form, self.section_bars, self.length, self.beam)
         if self.time_signature:
             parse_time_signature(self.time_signature)
         if self.instruments:
@@ -291,7 +290,7 @@ class Generator:
         self._file_head = 0
         self.heads = [0] * options.num  # each primer's head length (BOS, conditions, band): kept by window models
         self._controls = set(tk.control_ids)
-        self.form = form_of(options.form, options.section_bars, tk, options.vary_last_bar) if options.form else None
+        self.form = form_of(options.form, options.section_bars, tk) if options.form else None
 
     def _asked_band(self) -> tuple[int, ...] | None:
         if self.options.band is None:
