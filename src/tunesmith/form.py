@@ -129,14 +129,14 @@ class FormFollower:
 
     def _bar_line(self, row: int) -> None:
         self.bars[row] += 1
-        start, section = divmod(self.bars[row] - 1, self.form.section_bars)
-        if section:  # a bar line inside a section
+        section, bar_in_section = divmod(self.bars[row] - 1, self.form.section_bars)
+        if bar_in_section:  # a bar line inside a section
             return
-        if start == len(self.form.letters):  # the bar line after the last section
+        if section == len(self.form.letters):  # the bar line after the last section
             self.finished[row] = True
             return
-        source = self.form.source(start)
+        source = self.form.source(section)
         if source is None:
-            self.sections[row][start] = []
+            self.sections[row][section] = []
         else:  # the repeated section after its bar line, then the bar line that starts the next section
             self.queue[row] = [*self.sections[row][source][1:], self.bar_id]
