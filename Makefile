@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 SOUNDFONT_PKG ?= timgm6mb-soundfont
 BROWSER_PKG ?= chromium
 
-.PHONY: install system-deps demo studio test test-fast bench bench-jsb bench-composer lint format clean
+.PHONY: install system-deps demo studio test test-fast bench bench-jsb bench-composer bench-structure lint format clean
 
 install: $(STAMP) system-deps
 
@@ -77,6 +77,12 @@ bench-jsb: install
 # The composer's controls (--key kept, --band kept) on a smoke-sized Bollywood model: a few minutes of training.
 bench-composer: install
 	$(PY) benchmarks/composer.py
+
+# Structure over 16 and 32 bars, with and without --form, against a run's held-out songs (a few minutes, no training):
+# make bench-structure RUN=runs/bollywood-multitrack/model
+bench-structure: install
+	@test -n "$(RUN)" || { echo "make bench-structure RUN=RUN_DIR (a trained event model with band headers)"; exit 2; }
+	$(PY) benchmarks/structure.py $(RUN)
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks docs examples corpora

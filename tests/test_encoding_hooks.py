@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -46,6 +47,24 @@ def test_a_frame_end_closes_the_last_step_of_every_piece(name):
     if tokenizer.frame_end_id is not None:
         for piece in pieces:
             assert tokenizer.encode(piece)[-2] == tokenizer.frame_end_id  # [..., frame end, EOS]
+
+
+@pytest.mark.parametrize("name", sorted(ENCODINGS))
+def test_a_bar_token_starts_every_bar_of_a_piece(name):
+    """``bar_id`` (what ``generate --form`` counts bars by): one per bar of 4/4 the piece spans, or None."""
+    pieces = _pieces()
+    tokenizer = make_tokenizer(name).fit(pieces)
+    if tokenizer.bar_id is not None:
+        for piece in pieces:
+            spanned = math.ceil(max(n.time + n.duration for t in piece.score.tracks for n in t.notes) / 4)
+            assert tokenizer.encode(piece).count(tokenizer.bar_id) == spanned
+
+
+def test_remi_has_a_bar_token_and_tsd_none():
+    pieces = _pieces()
+    remi = make_tokenizer("event").fit(pieces)
+    assert remi.vocab[remi.bar_id] == "Bar_None"
+    assert make_tokenizer("event", scheme="TSD").fit(pieces).bar_id is None
 
 
 def test_poly_piano_roll_frames_end_with_a_bar_and_mono_frames_have_no_end():

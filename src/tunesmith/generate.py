@@ -31,11 +31,13 @@ from tunesmith.data import TokenData, check_data_dir, check_same_data, data_fing
 from tunesmith.devices import pick_device
 from tunesmith.encodings.base import DecodeResult
 from tunesmith.errors import TunesmithError
+from tunesmith.form import SECTION_BARS, FormFollower, check_form, form_length, form_of, parse_form
 from tunesmith.instruments import PRESETS, load_instrument_map
 from tunesmith.key_steering import KEY_STRENGTH, steer
 from tunesmith.keys import parse_key
 from tunesmith.layout import RunDir
 from tunesmith.length import (
+    DEFAULT_LENGTH,
     MAX_TOKENS,
     Meter,
     Start,
@@ -74,10 +76,17 @@ class GenerateConfig:
     """What ``tunesmith generate`` was asked for."""
 
     num: int = option(1, "samples per temperature (one batch)", metavar="N")
-    length: str = option("512", "512 (tokens), 200notes, 32bars or 60s: new music after the primer")
+    length: str = option(DEFAULT_LENGTH, "512 (tokens), 200notes, 32bars or 60s: new music after the primer")
     temperatures: tuple[float, ...] = option(
         (1.0,), "one or several: a file set each", flag="--temperature", metavar="T", nargs="+", parse=float
     )
+    form: str | None = option(
+        None,
+        "a musical form in section letters, e.g. AABA: a later section with an earlier one's letter repeats it bar for "
+        "bar (models with bar tokens: event REMI); sets the length to sections x --section-bars bars",
+        metavar="LETTERS",
+    )
+    section_bars: int = option(SECTION_BARS, "bars in each section of --form", metavar="N")
     top_k: int = option(0, "sample among the K likeliest tokens (0: all)", metavar="K")
     top_p: float = option(1.0, "nucleus sampling", metavar="P")
     beam: int = option(1, "beam search with W hypotheses (no sampling)", metavar="W")
@@ -163,6 +172,8 @@ class GenerateConfig:
             if not ok:
                 raise TunesmithError(message)
         parse_length(self.length)
+        if self.form is not None or self.section_bars != SECTION_BARS:
+            check_form(self.form, self.section_bars, self.length, self.beam)
         if self.time_signature:
             parse_time_signature(self.time_signature)
         if self.instruments:
@@ -176,6 +187,11 @@ class GenerateConfig:
                 parse_key(self.key)
             except ValueError as exc:
                 raise TunesmithError(f"unknown key: {exc}") from None
+
+    @property
+    def target_length(self) -> str:
+        """``--length``, or with ``--form`` the form's: sections x section bars."""
+        return form_length(parse_form(self.form, self.section_bars), self.length) if self.form else self.length
 
 
 def generation_device(name: str, precision: str) -> str:
@@ -274,6 +290,7 @@ class Generator:
         self._file_head = 0
         self.heads = [0] * options.num  # each primer's head length (BOS, conditions, band): kept by window models
         self._controls = set(tk.control_ids)
+        self.form = form_of(options.form, options.section_bars, tk) if options.form else None
 
     def _asked_band(self) -> tuple[int, ...] | None:
         if self.options.band is None:
@@ -405,7 +422,7 @@ class Generator:
 
     def generate(self) -> list[Sample]:
         """Every sample at every temperature, checked (and redrawn) in memory, nothing written."""
-        amount, unit = parse_length(self.options.length)
+        amount, unit = parse_length(self.options.target_length)
         target, out = Target(amount, unit, self._meter()), []
         steps = token_budget(amount, unit)
         for ti, temperature in enumerate(self.options.temperatures):
@@ -430,7 +447,7 @@ class Generator:
                 row_starts = [starts[i] for i in pending]
 
                 def until(group: list[int], rows=rows, row_starts=row_starts, keep=keep_primer):  # one length's rows
-                    if unit == "tokens":
+                    if unit == "tokens" or self.form is not None:  # a form ends a row at its last bar line
                         return None
                     return self._until([rows[j] for j in group], keep, target, [row_starts[j] for j in group])
 
@@ -467,7 +484,9 @@ class Generator:
             return
         score = result.score
         reached = len(new_ids) if unit == "tokens" else min(new_length(score, unit, start, meter), amount)
-        if unit == "tokens":
+        if self.form is not None:  # bars as counted by bar lines: the first starts the form, the last ends it
+            reached = min(max(new_ids.count(self.tokenizer.bar_id) - 1, 0), amount)
+        if unit == "tokens" or self.form is not None:
             end = note_end(score)
         else:
             end = min(end_of(score, amount, unit, start, meter), max(note_end(score), start.time))
@@ -576,6 +595,7 @@ class Generator:
                         forbid_rows=mask,
                         head=heads[group[0]],
                         bias=self.key_bias,
+                        follow=FormFollower(self.form, tk.bar_id, len(group)) if self.form else None,
                     )
                 for j, i in enumerate(group):
                     out[i] = ids[j]

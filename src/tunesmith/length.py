@@ -16,6 +16,7 @@ from tunesmith.errors import TunesmithError
 UNITS = {"": "tokens", "tokens": "tokens", "notes": "notes", "bars": "bars", "s": "seconds", "seconds": "seconds"}
 TOKENS_PER_UNIT = {"notes": 24, "bars": 256, "seconds": 128}  # a generous token budget per unit asked for
 MIN_TOKENS_PER_UNIT = {"notes": 2, "bars": 16, "seconds": 8}  # no encoding writes a unit in fewer tokens than this
+DEFAULT_LENGTH = "512"  # --length when none is given
 MAX_TOKENS = 50_000  # per sample: the output tensor, the checks and the files stay small at this size
 
 

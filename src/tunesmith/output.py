@@ -90,7 +90,7 @@ def write_sample(sample: Sample, out_dir: Path, stem: str, formats: tuple[str, .
     """Write one sample as ``out_dir/STEM.mid`` and the other ``formats``; returns its record for ``generate.json``."""
     options = sample.settings
     formats = options.formats if formats is None else tuple(dict.fromkeys(("mid", *formats)))
-    amount, unit = parse_length(options.length)
+    amount, unit = parse_length(options.target_length)
     record: dict[str, Any] = {"name": stem, "temperature": sample.temperature, "seed": options.seed}
     record["attempts"] = sample.attempts
     if sample.reasons:

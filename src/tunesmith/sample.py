@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Optional  # TorchScript reads Optional, not "X | None"
+from typing import Any, Optional, Protocol  # TorchScript reads Optional, not "X | None"
 
 import torch
 
@@ -18,6 +18,16 @@ from tunesmith.layout import RunDir
 from tunesmith.models import SequenceModel
 from tunesmith.models.base import Stepper
 from tunesmith.models.scripted import script
+
+
+class Follower(Protocol):
+    """What ``sample`` asks a structure to follow at every step (``tunesmith.form.FormFollower``)."""
+
+    def forced(self, device: torch.device) -> torch.Tensor | None:
+        """(B,) the token each row must take next, -1 where the model draws; None when no row is forced."""
+
+    def see(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Take one step's (B,) tokens; (B,) True for the rows that are complete."""
 
 
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -114,6 +124,7 @@ def sample(
     forbid_rows: torch.Tensor | None = None,
     head: int = 0,
     bias: torch.Tensor | None = None,
+    follow: Follower | None = None,
 ) -> torch.Tensor:
     """``steps`` new tokens after ``primer`` (B, P) for each row: (B, steps).
 
@@ -127,7 +138,9 @@ def sample(
     ``check_every`` tokens; a length in notes or bars). Stops early when every row is finished. ``on_step(1)`` is
     called after each token (a progress bar's ``update``). Window models keep the primer's first ``head`` ids
     (BOS and its conditions and band) in front of every window they re-run, as they were trained. ``bias`` (V,), when
-    given, is added to every step's logits (``--key``'s pull on pitch tokens).
+    given, is added to every step's logits (``--key``'s pull on pitch tokens). ``follow`` (``--form``'s
+    ``tunesmith.form.FormFollower``) may force a row's next token in place of the drawn one (a repeated section) and
+    finishes the rows whose form is complete; the draw is made all the same, so the random stream does not depend on it.
     """
     model.eval()
     batch = primer.shape[0]
@@ -146,6 +159,8 @@ def sample(
         if blocked is not None:
             last.masked_fill_(blocked, float("-inf"))  # the logits are not read again
         token = pick(last, temperature, top_k, top_p, generator)
+        if follow is not None and (forced := follow.forced(token.device)) is not None:
+            token = torch.where(forced >= 0, forced, token)
         token.masked_fill_(done, pad_id)  # finished rows continue with padding
         out[:, t] = token
         if on_step is not None:
@@ -154,7 +169,11 @@ def sample(
             done |= token == stop_id
         if until is not None and (t + 1) % check_every == 0:
             done |= until(out[:, : t + 1])
-        if (stop_id is not None or until is not None) and bool(done.all()):  # nothing else finishes a row
+        if follow is not None:
+            done |= follow.see(token)
+        if (stop_id is not None or until is not None or follow is not None) and bool(
+            done.all()
+        ):  # nothing else finishes a row
             return out[:, : t + 1]
         if t == steps - 1:
             break

@@ -235,6 +235,11 @@ class Tokenizer(ABC):
         return None
 
     @property
+    def bar_id(self) -> int | None:
+        """The id of the token that starts each bar, ``None`` without one (``--form`` counts bars by it)."""
+        return None
+
+    @property
     def styles(self) -> list[str]:
         """The style labels this tokenizer has tokens for."""
         return [t[len(STYLE_PREFIX) : -1] for t in self.vocab if t.startswith(STYLE_PREFIX)]

@@ -20,6 +20,7 @@ from tunesmith.music import Piece
 SCHEMES = ("REMI", "TSD")
 DRUMS = -1  # MidiTok's program number for drums (``Program_-1``)
 BAND_END = f"{HEADER_PREFIX}end>"
+BAR = "Bar_None"  # MidiTok REMI's bar line
 NOTE_PARTS = ("Pitch", "Velocity_", "Duration_", "NoteOn_", "NoteOff_")  # the tokens of a note after its program
 
 
@@ -92,6 +93,11 @@ class EventTokenizer(Tokenizer):
     def from_dict(cls, data: dict[str, Any]) -> Tokenizer:
         """Rebuild from ``to_dict`` data; a tokenizer saved before band headers existed has none."""
         return super().from_dict({**data, "config": {"band_header": False, **data["config"]}})
+
+    @property
+    def bar_id(self) -> int | None:
+        """REMI's ``Bar_None`` (TSD has no bar token)."""
+        return self.index.get(BAR)
 
     # -- the band: a header of programs, and the program tokens generation may draw ------------------------------
     @property

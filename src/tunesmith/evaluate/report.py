@@ -61,7 +61,7 @@ class EvaluateConfig:
                 raise TunesmithError(message)
 
 
-def _decoded_scores(tokenizer, data: TokenData, limit: int) -> list[Score]:
+def decoded_scores(tokenizer, data: TokenData, limit: int) -> list[Score]:
     """The split's pieces through the tokenizer's own decoder (so real and generated share its quantisation)."""
     out = []
     for i in range(min(limit, data.n_pieces)):
@@ -111,7 +111,7 @@ def _ngram_samples(ngram, tokenizer, opts: EvaluateConfig, length: int, out_dir:
     return paths
 
 
-def _metric_table(real: list[dict], sets: dict[str, list[dict]]) -> dict[str, dict[str, Any]]:
+def metric_table(real: list[dict], sets: dict[str, list[dict]]) -> dict[str, dict[str, Any]]:
     """Per metric: mean and spread of each set, and the generated sets' distances to the real one.
 
     The drum metrics are taken over the pieces that have drums (``pieces`` says how many), and left out of the
@@ -221,10 +221,10 @@ def _evaluate(
     scores = {label: [(p.stem, Score(str(p))) for p in found] for label, found in paths.items()}
     generated = {label: [(name, Notes.from_score(s)) for name, s in named] for label, named in scores.items()}
     stage("musical metrics of the samples and the real pieces; memorisation against the training pieces")
-    real_scores = _decoded_scores(tokenizer, split, opts.max_pieces or 200)
+    real_scores = decoded_scores(tokenizer, split, opts.max_pieces or 200)
     real = _notes(real_scores)
     metric_sets = {label: [compute_metrics(n) for _, n in pieces if len(n)] for label, pieces in generated.items()}
-    train_scores = _decoded_scores(tokenizer, train, opts.max_train_pieces)
+    train_scores = decoded_scores(tokenizer, train, opts.max_train_pieces)
     index = TrainingIndex.build(_notes(train_scores))
     memo = _memorisation(index, {**generated, "real": [(f"{opts.split} #{i}", n) for i, n in enumerate(real)]})
     lo, hi = fly_transpose(train.meta)  # what training moved the songs by (a copy may be a moved one)
@@ -250,7 +250,7 @@ def _evaluate(
             **{k: len(v) for k, v in generated.items()},
             "real": len(real),
         },
-        "metrics": _metric_table([compute_metrics(n) for n in real], metric_sets),
+        "metrics": metric_table([compute_metrics(n) for n in real], metric_sets),
         "memorisation": memo,
     }
     RunDir(run_dir).write_eval(report, opts.split)

@@ -27,6 +27,7 @@ from symusic import Score
 
 from tunesmith.errors import TunesmithError
 from tunesmith.layout import DataDir, RunDir
+from tunesmith.length import DEFAULT_LENGTH
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 LENGTH_UNITS = ("tokens", "notes", "bars", "seconds")
@@ -214,6 +215,7 @@ class GenerateRequest:
     time_signature: str | None = None
     band: str | None = None  # programs, comma-separated (``drums`` for the kit): event models with band headers
     key: str | None = None  # a key name, e.g. "D minor"
+    form: str | None = None  # section letters, e.g. "AABA": sets the length (sections x 4 bars)
     continue_from: str | None = None  # the MIDI file of the piece being continued (set by the app)
 
     @classmethod
@@ -234,7 +236,7 @@ class GenerateRequest:
             if not math.isfinite(number) or (kind is int and number != int(number)):
                 raise StudioError(f"{name} must be a{'n integer' if kind is int else ' finite number'}")
             setattr(out, name, kind(number))
-        for name in ("unit", "instruments", "style", "time_signature", "band", "key"):
+        for name in ("unit", "instruments", "style", "time_signature", "band", "key", "form"):
             value = body.get(name)
             if value not in (None, ""):
                 if not isinstance(value, str) or len(value) > (600 if name == "band" else 64):
@@ -266,7 +268,8 @@ class GenerateRequest:
         """The options of ``tunesmith generate`` for this request (one sample, one temperature), as API keywords."""
         return dict(
             num=1,
-            length=f"{self.length}{_UNIT_SUFFIX[self.unit]}",
+            length=f"{self.length}{_UNIT_SUFFIX[self.unit]}" if self.form is None else DEFAULT_LENGTH,  # a form's own
+            form=self.form,
             temperatures=(self.temperature,),
             top_k=self.top_k,
             top_p=self.top_p,
@@ -316,7 +319,7 @@ def generate(
         text = model_run.tokenizer.text_format  # a text encoding's own text is kept beside the MIDI
         formats = ("mid", text) if text else ("mid",)
         generator = model_run.generator(**request.settings(formats))
-        budget = token_budget(*parse_length(generator.options.length))  # a length counts new music only
+        budget = token_budget(*parse_length(generator.options.target_length))  # a length counts new music only
     except TunesmithError as exc:
         raise StudioError(str(exc)) from None
     count = 0

@@ -108,6 +108,7 @@ function settings() {
     top_p: Number($("#top-p").value),
     length: $("#length").value === "" ? null : Number($("#length").value),
     unit: $("#unit").value,
+    form: $("#form").value.trim() || null,
     seed: Number($("#seed").value),
     instruments: bandTicked() ? null : $("#instruments").value || null,
     style: $("#style").value || null,
@@ -124,6 +125,7 @@ function restore(s) {
   if (radio) radio.checked = true;
   $("#temperature").value = s.temperature; $("#top-p").value = s.top_p;
   $("#length").value = s.length; $("#unit").value = s.unit; $("#seed").value = s.seed;
+  $("#form").value = s.form || "";
   $("#instruments").value = s.instruments || ""; $("#style").value = s.style || "";
   $("#tempo").value = s.tempo || ""; $("#time-signature").value = s.time_signature || "";
   $("#key").value = s.key || "";

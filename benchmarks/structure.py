@@ -1,0 +1,194 @@
+"""Musical structure over 16 and 32 bars: samples with and without ``--form`` against the held-out real songs.
+
+Run: ``make bench-structure RUN=RUN_DIR`` (or ``.venv/bin/python benchmarks/structure.py RUN_DIR [--num N]``); not
+part of ``make test`` or ``make bench``. Writes ``benchmarks/results/structure.json`` and prints a markdown table.
+
+``RUN_DIR`` is a trained ``event`` model with band headers (the ``bollywood-multitrack`` recipe's, or any REMI model
+with programs). For each length (16 and 32 bars) ``--num`` samples are drawn through the API
+(``tunesmith.api.load_run(...).generate``, the code behind ``tunesmith generate``) from nothing (``--primer none``), at
+temperature 1.0, with ``--band``: once without a form (``--length 16bars``) and once with each form of that length
+(``--forms``, e.g. ``AABA/4``: AABA of 4-bar sections). Samples that fail the generator's checks after its retries
+are counted, not measured. Reported per set, against the run's test split
+decoded by its own tokenizer (as ``tunesmith evaluate`` does):
+
+- programs per sample (drums count as one), beside the real songs' interquartile range (every split's songs), and the
+  share of samples whose every program is in the band asked;
+- per metric, the overlapping area (OA, Yang and Lerch 2020: ``tunesmith.evaluate.distances``) of the real intra-set
+  distances and the real-generated inter-set distances, with the metric's mean; ``oa`` is against the whole
+  held-out songs (issue 14's must-show), ``oa_excerpt`` against excerpts of the same number of bars from the middle
+  of each held-out song (a 16-bar sample cannot span a song's whole range or repeat as a song does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import machine, write_result
+
+METRICS = (
+    "pitch_range",
+    "used_pitch_classes",
+    "pitch_class_entropy",
+    "scale_consistency",
+    "polyphony",
+    "note_density",
+    "ioi_histogram",
+    "empty_beat_rate",
+    "groove_consistency",
+    "repeated_ngram_ratio",
+)
+BAND = "bollywood-band,drums,48,25,35,0,49"  # the preset and the six programs most common in the songs besides
+FORMS = "16:AABA/4,32:AABA/8,32:AABAABAB/4"
+
+
+def parse_forms(text: str) -> dict[int, list[tuple[str, int]]]:
+    """``"16:AABA/4,32:AABA/8"`` -> ``{16: [("AABA", 4)], 32: [("AABA", 8)]}``; every form's bars must add up."""
+    out: dict[int, list[tuple[str, int]]] = {}
+    for item in (x.strip() for x in text.split(",") if x.strip()):
+        bars, spec = item.split(":")
+        letters, section = spec.split("/")
+        if len(letters) * int(section) != int(bars):
+            raise SystemExit(f"--forms {item}: {letters} of {section} bars is not {bars} bars")
+        out.setdefault(int(bars), []).append((letters, int(section)))
+    return out
+
+
+def programs(score) -> set[int]:
+    """The programs a score plays, drums as -1."""
+    return {-1 if t.is_drum else int(t.program) for t in score.tracks if len(t.notes)}
+
+
+def excerpt(score, bars: int):
+    """``bars`` bars from the middle of ``score`` (its first time signature's bars), moved to start at 0."""
+    from tunesmith.length import Start, clip, drop_before, note_end
+
+    bar = 4.0
+    if len(score.time_signatures):
+        ts = score.time_signatures[0]
+        bar = ts.numerator * 4.0 / ts.denominator
+    start = max(math.floor((note_end(score) / bar - bars) / 2), 0) * bar
+    return drop_before(clip(score, start + bars * bar), Start(time=start), "bars")
+
+
+def metric_values(scores: list) -> list[dict]:
+    """Every evaluate metric of each score that has pitched notes."""
+    from tunesmith.evaluate.metrics import Notes, compute_metrics
+
+    return [compute_metrics(n) for n in (Notes.from_score(s) for s in scores) if len(n)]
+
+
+def measure(scores: list, real: list[dict], real_excerpts: list[dict]) -> dict:
+    """Each metric's mean and OA against the whole held-out songs and against their excerpts."""
+    from tunesmith.evaluate.report import metric_table
+
+    values = metric_values(scores)
+    whole, cut = metric_table(real, {"g": values}), metric_table(real_excerpts, {"g": values})
+    return {
+        name: {
+            "mean": whole[name]["g"]["mean"],
+            "real_mean": whole[name]["real"]["mean"],
+            "real_excerpt_mean": cut[name]["real"]["mean"],
+            "oa": round(whole[name]["g"]["overlap"], 3),
+            "oa_excerpt": round(cut[name]["g"]["overlap"], 3),
+        }
+        for name in METRICS
+    }
+
+
+def draw(run, args: argparse.Namespace, bars: int, form: tuple[str, int] | None) -> dict:
+    options = dict(num=args.num, primer="none", band=args.band, temperatures=(args.temperature,), seed=args.seed)
+    if form:
+        options.update(form=form[0], section_bars=form[1])
+    else:
+        options.update(length=f"{bars}bars")
+    started = time.perf_counter()
+    samples = run.generate(progress=False, **options)
+    seconds = time.perf_counter() - started
+    kept = [s.score for s in samples if s.ok]
+    counts = [len(programs(s)) for s in kept]
+    return {
+        "form": f"{form[0]}/{form[1]}" if form else None,
+        "samples": len(kept),
+        "failed": len(samples) - len(kept),
+        "seconds": round(seconds, 1),
+        "programs_median": statistics.median(counts) if counts else None,
+        "programs_range": [min(counts), max(counts)] if counts else None,
+        "programs_in_iqr": round(float(np.mean([args.iqr[0] <= c <= args.iqr[1] for c in counts])), 3) if kept else 0,
+        "in_band": round(float(np.mean([programs(s) <= args.band_set for s in kept])), 3) if kept else 0,
+        "kept": kept,
+    }
+
+
+def table(rows: list[dict], iqr: list[float]) -> str:
+    heads = [f"{r['bars']} bars, {r['form'] or 'no form'}" for r in rows]
+    lines = ["| | " + " | ".join(heads) + " |", "|---" * (len(rows) + 1) + "|"]
+    lines.append("| samples kept (failed) | " + " | ".join(f"{r['samples']} ({r['failed']})" for r in rows) + " |")
+    progs = [f"{r['programs_median']} [{r['programs_range'][0]}-{r['programs_range'][1]}]" for r in rows]
+    lines.append(f"| programs per sample (real IQR {iqr[0]:g}-{iqr[1]:g}) | " + " | ".join(progs) + " |")
+    lines.append("| share within the real IQR | " + " | ".join(f"{r['programs_in_iqr']:.2f}" for r in rows) + " |")
+    lines.append("| every program in the band | " + " | ".join(f"{r['in_band']:.2f}" for r in rows) + " |")
+    for name in METRICS:
+        cells = [f"{r['metrics'][name]['oa']:.2f} / {r['metrics'][name]['oa_excerpt']:.2f}" for r in rows]
+        lines.append(f"| OA {name} (songs / excerpts) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", metavar="RUN_DIR", help="a trained event model with band headers")
+    parser.add_argument("--num", type=int, default=20, help="samples per length and form (default 20)")
+    parser.add_argument("--band", default=BAND, help=f"the band asked for (default {BAND})")
+    parser.add_argument("--forms", default=FORMS, help=f"BARS:LETTERS/SECTION_BARS, ... (default {FORMS})")
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every set (default 0)")
+    args = parser.parse_args()
+    from tunesmith.api import load_run
+    from tunesmith.band import parse_band
+    from tunesmith.data import TokenData
+    from tunesmith.evaluate.report import decoded_scores
+
+    forms = parse_forms(args.forms)
+    run = load_run(args.run)
+    data_dir = run.checkpoint.data_dir
+    args.band_set = set(parse_band(args.band))
+    splits = [TokenData(data_dir, split) for split in ("train", "valid", "test")]
+    every = [s for split in splits for s in decoded_scores(run.tokenizer, split, 10_000)]
+    counts = [len(programs(s)) for s in every]
+    args.iqr = [float(np.percentile(counts, 25)), float(np.percentile(counts, 75))]
+    test = decoded_scores(run.tokenizer, TokenData(data_dir, "test"), 200)
+    real = metric_values(test)
+    rows = []
+    for bars, bar_forms in sorted(forms.items()):
+        real_excerpts = metric_values([excerpt(s, bars) for s in test])
+        for form in (None, *bar_forms):
+            row = {"bars": bars, **draw(run, args, bars, form)}
+            row["metrics"] = measure(row.pop("kept"), real, real_excerpts) if row["samples"] else {}
+            rows.append(row)
+            print(
+                f"{bars} bars, {row['form'] or 'no form'}: {row['samples']} samples in {row['seconds']} s", flush=True
+            )
+    result = {
+        "machine": machine(),
+        "command": " ".join(["benchmarks/structure.py", *sys.argv[1:]]),
+        "run": str(args.run),
+        "data": str(data_dir),
+        "band": sorted(args.band_set),
+        "temperature": args.temperature,
+        "real": {"test_songs": len(real), "songs": len(every), "programs_iqr": args.iqr},
+        "sets": rows,
+    }
+    print(table(rows, args.iqr))
+    print(f"wrote {write_result('structure', result)}")
+
+
+if __name__ == "__main__":
+    main()
