@@ -8,8 +8,8 @@ starts in seconds. Run it again after a music21 update::
 
 It converts through ``tunesmith prepare`` (parallel, a time limit per file, bad files skipped and reported), one
 collection at a time, and writes ``corpora/pretrain/COLLECTION/NAME_SUFFIX.mid`` (a file with several tunes, as the
-folk collections' ABC files are, gives ``NAME_SUFFIX-K.mid`` for its K-th tune), ``corpora/pretrain/report.json`` (the collections,
-their files, pieces and skipped files). The folder is replaced only once the new one is complete.
+folk collections' ABC files are, gives ``NAME_SUFFIX-K.mid`` for its K-th tune), and ``corpora/pretrain/report.json``
+(the collections, their files, pieces and skipped files). The folder is replaced only once the new one is complete.
 """
 
 from __future__ import annotations
