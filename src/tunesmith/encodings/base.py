@@ -347,10 +347,11 @@ class Tokenizer(ABC):
             "vocab_size": len(self.vocab),
             "distinct_tokens_seen": len(counts),
             "rare_tokens": len(rare),
-            "unseen_tokens": sum(1 for t in keep if not counts[t]),  # kept though never seen (a full vocabulary)
             "coverage": round(1 - sum(rare.values()) / total, 6),
             "rarest_kept": [[t, counts[t]] for t in keep[-10:]],
         }
+        if every is not None:  # a full vocabulary keeps tokens training never saw
+            self.stats["unseen_tokens"] = sum(1 for t in keep if not counts[t])
         return self
 
     def _count_priors(self, piece: Piece, priors: dict[str, Counter]) -> None:
