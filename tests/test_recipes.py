@@ -55,7 +55,7 @@ def test_recipe_runs_end_to_end_in_smoke_mode(recipe, tmp_path, monkeypatch):
         assert generated and all(f.get("files") or f.get("error") for f in generated)  # written, or said why not
         for record in (f for f in generated if f.get("files")):
             assert record["length"]["reached"] >= record["length"]["asked"] or record["length"]["unit"] == "tokens"
-        if loaded.prepare.get("drums") == "keep":  # the songs' drums reach the model and the drum metrics
+        if any("bollywood" in s for s in loaded.prepare["sources"]):  # the songs' drums reach the model and metrics
             assert "Program_-1" in json.loads((out / "data" / "tokenizer.json").read_text())["vocab"]
             assert report["metrics"]["drum_pattern_consistency"]["real"]["pieces"] > 0
         training = summary["runs"][name]["training"]  # the whole step budget, never cut by the safety cap
@@ -250,29 +250,36 @@ def test_docs_pages_state_the_step_budget_and_any_cut_by_the_safety_cap():
     assert "**Cut short by the safety cap: b (60 of 540 steps).**" in text and "No run was cut" not in text
 
 
-def test_a_run_fine_tunes_another_recipes_model_trained_first_on_a_shared_vocabulary(tmp_path, song_dir):
+def test_a_run_fine_tunes_another_recipes_model_trained_first_on_a_shared_vocabulary(tmp_path, song_dir, capsys):
     """``init = "recipe:pre"`` trains recipe ``pre`` first (beside this recipe's output), then starts from its model.
 
     The two recipes prepare different corpora (Bach chorales; General MIDI songs with drums) as events with every
     MidiTok token in the vocabulary, so their vocabularies are the same and the fine-tuning run is accepted; the
-    recipe's own model sizes apply to the run trained from scratch, not to the fine-tuned one.
+    recipe's own model sizes apply to the run trained from scratch, not to the fine-tuned one. A recipe or run that
+    does not exist is one line, before anything is prepared.
     """
     tail = (
         'encoding = "event"\nencoding_option = { full_vocab = true, use_tempos = false, num_velocities = 8 }\n'
-        'instruments = "merge"\ndrums = "keep"\n[train]\nepochs = 1\nsteps_per_epoch = 2\nvalid_batches = 1\n'
+        'instruments = "merge"\ndrums = "keep"\n[train]\nepochs = 1\nsteps_per_epoch = 1\nvalid_batches = 1\n'
         'seq_len = 16\nmodel = "transformer"\n'
         "model_option = { d_model = 16, layers = 1, heads = 2, d_ff = 32, context = 32 }\n"
         '[generate]\nnum = 1\nlength = "24"\n[evaluate]\nsamples = 2\nmax_pieces = 1\nsample_length = 24\n'
     )
     (tmp_path / "pre.toml").write_text(f'name = "pre"\n[prepare]\nsources = ["corpus:bach"]\nsample = 3\n{tail}')
     down = tmp_path / "down.toml"
+    runs = tmp_path / "runs"
+    for init in ("recipe:nope", "recipe:pre/nope"):
+        head = f'name = "down"\n[prepare]\nsources = ["{song_dir}"]\n{tail}'
+        down.write_text(f'{head}[[runs]]\nname = "t"\ninit = "{init}"\n')
+        assert main(["run", str(down), "-o", str(runs / "down"), "-q"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "nope" in err
+        assert not (runs / "down" / "data").exists()
     down.write_text(
         f'name = "down"\n[prepare]\nsources = ["{song_dir}"]\n{tail}'.replace("d_model = 16", "d_model = 24")
-        + '[[runs]]\nname = "scratch"\n[[runs]]\nname = "finetune"\ninit = "recipe:pre"\nlr = 3e-4\n'
+        + '[[runs]]\nname = "scratch"\n[[runs]]\nname = "finetune"\ninit = "recipe:pre"\n'
     )
-    runs = tmp_path / "runs"
     assert main(["run", str(down), "-o", str(runs / "down"), "-q"]) == 0
-    assert RunDir(runs / "pre" / "model").checkpoint("best").is_file()
     vocab = [json.loads((runs / r / "data" / "tokenizer.json").read_text())["vocab"] for r in ("pre", "down")]
     assert vocab[0] == vocab[1] and len(vocab[0]) > 500
     pre, tuned, scratch = (

@@ -11,6 +11,7 @@ import argparse
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,12 +75,30 @@ def _only(runs: list[dict[str, Any]], names: str) -> list[dict[str, Any]]:
     return [r for r in runs if r["name"] in wanted]
 
 
-def _init_from_recipe(init: str, recipe: Path | None, out: Path, smoke: bool, steps: Steps, passed: list[str]) -> str:
-    """A run's ``init = "recipe:NAME[/RUN]"``: the model of run RUN (default the first) of recipe NAME.
+@dataclass(frozen=True)
+class _InitRecipe:
+    """A run's ``init = "recipe:NAME[/RUN]"``, resolved before any step runs: the recipe file, its output, the run."""
 
-    NAME is a recipe file ``NAME.toml`` beside this recipe's, or a packaged recipe. Its output sits beside this
-    recipe's (``runs/NAME``, ``runs/NAME-smoke`` for a smoke run); when it holds no trained model yet, recipe NAME is
-    run first, as a step of this one.
+    label: str
+    path: Path
+    out: Path
+    run: str
+
+    def model(self, steps: Steps, smoke: bool, passed: list[str]) -> str:
+        """The run directory of the model to start from; recipe NAME is run first when it has not trained it yet."""
+        model = RunDir(self.out / self.run)
+        if not model.checkpoint("best").is_file():
+            print(f"recipe {self.label} has no trained {self.run} in {self.out}: running it first", file=sys.stderr)
+            argv = ["run", str(self.path), "-o", str(self.out), "--only", self.run, *passed]
+            steps(f"recipe {self.label}", [*argv, *(["--smoke"] if smoke else [])])
+        return str(model.path)
+
+
+def _init_recipe(init: str, recipe: Path | None, out: Path, smoke: bool) -> _InitRecipe:
+    """Resolve ``recipe:NAME[/RUN]``; a one-line error for an unknown recipe or run.
+
+    NAME is a recipe file ``NAME.toml`` beside this recipe's, or a packaged recipe; RUN defaults to its first run; its
+    output sits beside this recipe's (``runs/NAME``, ``runs/NAME-smoke``).
     """
     from tunesmith.recipe import find_recipe, load_recipe
 
@@ -88,17 +107,11 @@ def _init_from_recipe(init: str, recipe: Path | None, out: Path, smoke: bool, st
         raise TunesmithError(f"init {init!r}: name a recipe, e.g. recipe:pretrain or recipe:pretrain/model")
     beside = recipe.parent / f"{name}.toml" if recipe is not None else None
     path = beside if beside is not None and beside.is_file() else find_recipe(name)
-    other_recipe = load_recipe(path)
-    run = run or other_recipe.runs[0]["name"]
-    if run not in [r["name"] for r in other_recipe.runs]:
-        raise TunesmithError(f"init {init!r}: recipe {name} has no run {run!r}")
-    other = out.parent / (other_recipe.name + ("-smoke" if smoke else ""))
-    model = RunDir(other / run)
-    if not model.checkpoint("best").is_file():
-        print(f"recipe {name} has no trained {run} in {other}: running it first", file=sys.stderr)
-        argv = ["run", str(path), "-o", str(other), "--only", run, *passed, *(["--smoke"] if smoke else [])]
-        steps(f"recipe {name}", argv)
-    return str(model.path)
+    other = load_recipe(path)
+    names = [r["name"] for r in other.runs]
+    if run and run not in names:
+        raise TunesmithError(f"init {init!r}: recipe {name} has no run {run!r} (its runs: {', '.join(names)})")
+    return _InitRecipe(name, path, out.parent / (other.name + ("-smoke" if smoke else "")), run or names[0])
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -119,6 +132,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     steps = Steps(out)
     q = ["-q"] if args.quiet or not sys.stderr.isatty() else []  # progress bars on a terminal, unless asked not to
     layout = RecipeDir(out)
+    inits = {  # checked before any step: a wrong name must not wait for an hour of training to be said
+        spec["name"]: _init_recipe(spec["init"], recipe.path, out, args.smoke)
+        for spec in recipe.runs
+        if str(spec.get("init", "")).startswith(RECIPE_INIT)
+    }
     runs = []
     for spec in recipe.runs:
         name = spec["name"]
@@ -130,9 +148,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         options = {k: v for k, v in spec.items() if k != "name"}
         if args.threads is not None:
             options["threads"] = args.threads
-        if str(options.get("init", "")).startswith(RECIPE_INIT):
+        if name in inits:
             passed = [*q, *(["--threads", str(args.threads)] if args.threads is not None else [])]
-            options["init"] = _init_from_recipe(options["init"], recipe.path, out, args.smoke, steps, passed)
+            options["init"] = inits[name].model(steps, args.smoke, passed)
         if RunDir(run_dir).checkpoint("last").is_file():
             steps(f"train {name}", ["train", "--resume", str(run_dir), *q])
         else:
