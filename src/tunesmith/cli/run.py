@@ -85,9 +85,11 @@ class _InitRecipe:
     run: str
 
     def model(self, steps: Steps, smoke: bool, passed: list[str]) -> str:
-        """The run directory of the model to start from; recipe NAME is run first when it has not trained it yet."""
+        """The run directory of the model to start from; recipe NAME is run first until its training is complete."""
         model = RunDir(self.out / self.run)
-        if not model.checkpoint("best").is_file():
+        done = model.read_training() if model.checkpoint("best").is_file() else None
+        if not done or not (done["steps"] >= done["steps_planned"] or done["cut_short"] or done["stopped_early"]):
+            # never trained, or interrupted: running the recipe again trains it, or resumes it to its whole budget
             print(f"recipe {self.label} has no trained {self.run} in {self.out}: running it first", file=sys.stderr)
             argv = ["run", str(self.path), "-o", str(self.out), "--only", self.run, *passed]
             steps(f"recipe {self.label}", [*argv, *(["--smoke"] if smoke else [])])
