@@ -158,14 +158,15 @@ def load_recipe(recipe: str | Path, smoke: bool = False, sources: list[str] | No
         for key, value in own.items():
             if not isinstance(value, dict):
                 raise TunesmithError(f"{path}: run {name!r}: {key} must be a table, {key} = {{ ... }}")
-        # A run that starts from a trained model (init) has that model's sizes: the recipe's model is not its.
-        inherited = {k: v for k, v in train.items() if k not in MODEL_KEYS} if "init" in spec else train
-        run = _merge(inherited, {k: v for k, v in spec.items() if k not in ("name", "smoke", *RUN_SECTIONS)})
+        # A run that starts from a trained model (init) has its sizes: the recipe's and its smoke's are not the run's.
+        dropped = MODEL_KEYS if "init" in spec else ()
+        run = _merge(
+            {k: v for k, v in train.items() if k not in dropped},
+            {k: v for k, v in spec.items() if k not in ("name", "smoke", *RUN_SECTIONS)},
+        )
         if smoke:
             smoke_train = spec.get("smoke", smoke_sections.get("train", {}))
-            if "init" in spec:
-                smoke_train = {k: v for k, v in smoke_train.items() if k not in MODEL_KEYS}
-            run = _merge(run, smoke_train)
+            run = _merge(run, {k: v for k, v in smoke_train.items() if k not in dropped})
         runs.append({"name": name, **run})
         if own:
             sections = {key: _merge(data.get(key, {}), own.get(key, {})) for key in RUN_SECTIONS}
