@@ -52,12 +52,13 @@ demo: install
 studio: install
 	$(TS) studio
 
+# One pytest worker per core (pytest-xdist); the recipe smoke runs stay together on one worker (--dist loadgroup).
 test: install
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n auto --dist loadgroup
 
 # The tests not marked slow (recipe smoke runs, browser tests, long trainings): under a minute on 2 cores.
 test-fast: install
-	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
+	$(PY) -m pytest -q -p no:cacheprovider -n auto --dist loadgroup -m "not slow"
 
 bench: install
 	$(PY) benchmarks/ingest.py

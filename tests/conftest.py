@@ -13,6 +13,20 @@ import pytest
 
 from musicgen import write_song
 
+
+def pytest_configure(config) -> None:
+    """Under pytest-xdist (``make test`` runs one worker per core), each worker keeps to a core of its own.
+
+    Torch in each worker then computes with one thread (tunesmith takes the cores of its affinity), so two workers
+    never fight for the same two cores, and every run a test compares is computed with the same count.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if worker.startswith("gw") and hasattr(os, "sched_setaffinity"):
+        cores = sorted(os.sched_getaffinity(0))
+        if 1 < workers <= len(cores):
+            os.sched_setaffinity(0, {cores[int(worker[2:]) % len(cores)]})
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 BOLLYWOOD = SHARED / "data" / "bollywood"
 JSB = SHARED / "data" / "jsb"

@@ -42,6 +42,7 @@ def smoke_root(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("smoke-runs")  # one worker runs them all: they share ``smoke_root`` (pretrain-smoke once)
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
 def test_recipe_runs_end_to_end_in_smoke_mode(recipe, smoke_root, tmp_path, monkeypatch):
     loaded = load_recipe(recipe, smoke=True)

@@ -41,6 +41,7 @@ class KneserNey:
         self.counts: list[dict[Context, dict[int, int]]] = [defaultdict(dict) for _ in range(order)]
         self.totals: list[dict[Context, int]] = [{} for _ in range(order)]
         self.discounts = [0.75] * order
+        self._arrays: list[dict[Context, tuple[np.ndarray, np.ndarray]]] = [{} for _ in range(order)]
 
     # -- fitting ----------------------------------------------------------------------------------------------
 
@@ -68,6 +69,7 @@ class KneserNey:
             of = Counter(table.values())
             n1, n2 = of.get(1, 0), of.get(2, 0)
             self.discounts[k] = n1 / (n1 + 2 * n2) if n1 and n2 else 0.75
+        self._arrays = [{} for _ in range(self.order)]  # the shares depend on the counts and discounts
         return self
 
     # -- probabilities ----------------------------------------------------------------------------------------
@@ -88,11 +90,24 @@ class KneserNey:
             total = self.totals[k].get(h)
             if not total:
                 continue
-            nexts, d = self.counts[k][h], self.discounts[k]
-            counts = np.zeros(self.vocab_size)
-            counts[list(nexts)] = list(nexts.values())
-            p = np.maximum(counts - d, 0.0) / total + d * len(nexts) / total * p
+            ids, shares = self._followers(k, h, total)
+            # max(c - D, 0) / c(h) + D T(h) / c(h) P(. | h') with c = 0 outside ``ids``: the same operations on the
+            # same numbers as over the whole vocabulary (x + 0.0 is x), so the same bits, without a vocabulary-wide
+            # count vector per order and position.
+            mixed = self.discounts[k] * len(ids) / total * p
+            mixed[ids] += shares
+            p = mixed
         return p
+
+    def _followers(self, k: int, history: Context, total: int) -> tuple[np.ndarray, np.ndarray]:
+        """The tokens seen after ``history`` and their shares ``max(c - D, 0) / c(h)``, computed once per history."""
+        found = self._arrays[k].get(history)
+        if found is None:
+            nexts = self.counts[k][history]
+            ids = np.fromiter(nexts, dtype=np.int64, count=len(nexts))
+            counts = np.fromiter(nexts.values(), dtype=np.float64, count=len(nexts))
+            found = self._arrays[k][history] = (ids, np.maximum(counts - self.discounts[k], 0.0) / total)
+        return found
 
     def losses(self, ids: Sequence[int], positions: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """Per position ``t``: ``-log P(ids[t] | ids[:t])`` and whether the most likely token was ``ids[t]``."""
