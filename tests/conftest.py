@@ -27,6 +27,7 @@ def pytest_configure(config) -> None:
         if 1 < workers <= len(cores):
             os.sched_setaffinity(0, {cores[int(worker[2:]) % len(cores)]})
 
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 BOLLYWOOD = SHARED / "data" / "bollywood"
 JSB = SHARED / "data" / "jsb"
