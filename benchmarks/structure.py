@@ -17,6 +17,11 @@ decoded by its own tokenizer (as ``tunesmith evaluate`` does):
   distances and the real-generated inter-set distances, with the metric's mean; ``oa`` is against the whole
   held-out songs (issue 14's must-show), ``oa_excerpt`` against excerpts of the same number of bars from the middle
   of each held-out song (a 16-bar sample cannot span a song's whole range or repeat as a song does).
+
+``--keys`` (default: the four keys issue 14 names; ``none`` skips them) then asks the same model for ``--num`` samples
+of 16 bars per key with ``--key KEY`` and the same band, and reports the share whose estimated key
+(Krumhansl-Schmuckler, ``tunesmith.keys.estimate_key``) is the key asked, of the samples written and of all asked:
+``--key`` on a full-size model (``benchmarks/composer.py`` measures it on a smoke-sized one it trains itself).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ METRICS = (
 )
 BAND = "bollywood-band,drums,48,25,35,0,49"  # the preset and the six programs most common in the songs besides
 FORMS = "16:AABA/4,32:AABA/8,32:AABAABAB/4"
+KEYS = "C major;A minor;D minor;E-flat major"
 
 
 def parse_forms(text: str) -> dict[int, list[tuple[str, int]]]:
@@ -128,16 +134,49 @@ def draw(run, args: argparse.Namespace, bars: int, form: tuple[str, int] | None)
     }
 
 
+def keys(run, args: argparse.Namespace) -> list[dict]:
+    """Per key asked: ``--num`` samples of 16 bars with ``--key``; the share whose estimated key is the one asked."""
+    from tunesmith.keys import estimate_key, parse_key
+
+    rows = []
+    for name in (k.strip() for k in args.keys.split(";") if k.strip() and args.keys != "none"):
+        asked = parse_key(name)
+        options = dict(num=args.num, primer="none", band=args.band, temperatures=(args.temperature,), seed=args.seed)
+        started = time.perf_counter()
+        samples = run.generate(progress=False, length="16bars", key=name, **options)
+        kept = [s.score for s in samples if s.ok]
+        hits = sum(estimate_key(s) == asked for s in kept)
+        rows.append(
+            {
+                "key": str(asked),
+                "samples": len(kept),
+                "asked": len(samples),
+                "hits": hits,
+                "of_written": round(hits / len(kept), 3) if kept else None,
+                "of_asked": round(hits / len(samples), 3),
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+        )
+        print(f"--key {asked}: {hits} of {len(kept)} written ({len(samples)} asked)", flush=True)
+    return rows
+
+
 def table(rows: list[dict], iqr: list[float]) -> str:
     heads = [f"{r['bars']} bars, {r['form'] or 'no form'}" for r in rows]
     lines = ["| | " + " | ".join(heads) + " |", "|---" * (len(rows) + 1) + "|"]
     lines.append("| samples kept (failed) | " + " | ".join(f"{r['samples']} ({r['failed']})" for r in rows) + " |")
-    progs = [f"{r['programs_median']} [{r['programs_range'][0]}-{r['programs_range'][1]}]" for r in rows]
+    progs = [
+        f"{r['programs_median']} [{r['programs_range'][0]}-{r['programs_range'][1]}]" if r["samples"] else "-"
+        for r in rows
+    ]
     lines.append(f"| programs per sample (real IQR {iqr[0]:g}-{iqr[1]:g}) | " + " | ".join(progs) + " |")
     lines.append("| share within the real IQR | " + " | ".join(f"{r['programs_in_iqr']:.2f}" for r in rows) + " |")
     lines.append("| every program in the band | " + " | ".join(f"{r['in_band']:.2f}" for r in rows) + " |")
     for name in METRICS:
-        cells = [f"{r['metrics'][name]['oa']:.2f} / {r['metrics'][name]['oa_excerpt']:.2f}" for r in rows]
+        cells = [
+            f"{r['metrics'][name]['oa']:.2f} / {r['metrics'][name]['oa_excerpt']:.2f}" if r["metrics"] else "-"
+            for r in rows
+        ]
         lines.append(f"| OA {name} (songs / excerpts) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -150,6 +189,7 @@ def main() -> None:
     parser.add_argument("--forms", default=FORMS, help=f"BARS:LETTERS/SECTION_BARS, ... (default {FORMS})")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every set (default 0)")
+    parser.add_argument("--keys", default=KEYS, help=f"keys asked, ';'-separated, or none (default {KEYS})")
     args = parser.parse_args()
     from tunesmith.api import load_run
     from tunesmith.band import parse_band
@@ -176,6 +216,7 @@ def main() -> None:
             print(
                 f"{bars} bars, {row['form'] or 'no form'}: {row['samples']} samples in {row['seconds']} s", flush=True
             )
+    key_rows = keys(run, args)
     result = {
         "machine": machine(),
         "command": " ".join(["benchmarks/structure.py", *sys.argv[1:]]),
@@ -185,8 +226,11 @@ def main() -> None:
         "temperature": args.temperature,
         "real": {"test_songs": len(real), "songs": len(every), "programs_iqr": args.iqr},
         "sets": rows,
+        "keys": key_rows,
     }
     print(table(rows, args.iqr))
+    for row in key_rows:
+        print(f"| --key {row['key']} | {row['hits']} of {row['samples']} written, {row['asked']} asked |")
     print(f"wrote {write_result('structure', result)}")
 
 
