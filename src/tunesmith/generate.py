@@ -41,6 +41,7 @@ from tunesmith.length import (
     MAX_TOKENS,
     Meter,
     Start,
+    bar_start,
     clip,
     drop_before,
     end_of,
@@ -327,8 +328,18 @@ class Generator:
         return out
 
     def _start(self, primer_ids: list[int]) -> Start:
+        """Where new music begins after a kept primer: after its notes, or with a form at the form's first bar.
+
+        A form's first token is a bar line, the one after the primer's bars (one bar token each), so the form starts
+        on the bar after the primer's last, wherever the primer's last note ends: mid-bar, or across that bar line.
+        """
         result = self.tokenizer.try_decode(primer_ids)
-        return Start.of(result.score) if result.ok else Start()
+        if not result.ok:
+            return Start()
+        start = Start.of(result.score)
+        if self.form is None:
+            return start
+        return Start(start.notes, bar_start(result.score, primer_ids.count(self.tokenizer.bar_id)))
 
     def _judge(
         self, record: Sample, primer_ids: list[int], keep_primer: bool, row: list[int], start: Start, target: Target
