@@ -133,6 +133,29 @@ def test_without_the_primer_the_output_starts_on_the_forms_first_bar(run, tmp_pa
         assert [n[:4] for n in _notes(written)] == [n[:4] for n in _notes(s.score)]
 
 
+def test_bar_starts_follow_the_time_signatures_as_remi_decodes_its_bar_lines():
+    """Two bars of 3/4, then 4/4: a note on each bar's first beat decodes where ``bar_start`` puts that bar."""
+    from symusic import TimeSignature
+
+    from tunesmith.encodings import make_tokenizer
+    from tunesmith.length import bar_start
+    from tunesmith.music import Piece
+
+    starts = [0.0, 3.0, 6.0, 10.0, 14.0]
+    score = make_score(
+        [{"program": 0, "notes": [(s, 1, 60 + i, 80) for i, s in enumerate(starts)]}], time_signature=(3, 4)
+    )
+    score.time_signatures.append(TimeSignature(6 * 480, 4, 4, "tick"))
+    piece = Piece(score.to("quarter"), id="meters")
+    tokenizer = make_tokenizer("event").fit([piece])
+    ids = tokenizer.encode(piece)
+    decoded = tokenizer.decode(ids)
+    assert ids.count(tokenizer.bar_id) == len(starts)
+    assert sorted(n.time for t in decoded.tracks for n in t.notes) == starts
+    assert [bar_start(decoded, bar) for bar in range(6)] == [*starts, 18.0]  # the bar after the last: 4/4 goes on
+    assert bar_start(Score(480).to("quarter"), 2) == 8.0  # no time signature: 4/4, as MIDI has it
+
+
 def test_the_same_seed_gives_the_same_bytes(run, tmp_path):
     args = ["generate", str(run), "--primer", "none", "--form", "ABA", "--section-bars", "2", "--seed", "7", "-q"]
     for name in ("a", "b"):
