@@ -9,7 +9,7 @@ empty, degenerate, broken or short is redrawn with a seed derived from the run's
 comes back failed with its reasons. ``Generator.generate`` returns the samples in memory, each with the score a
 file would hold (instruments, channels and meter applied); ``Sample.save`` writes one, ``Generator.run`` writes them
 all into a numbered, locked directory (``tunesmith.output``). The options are a ``GenerateConfig``
-(``tunesmith.generate_config``, importable from here too).
+(``tunesmith.generate_options``, importable from here too).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from tunesmith.devices import pick_device
 from tunesmith.encodings.base import DecodeResult
 from tunesmith.errors import TunesmithError
 from tunesmith.form import FormFollower, form_of
-from tunesmith.generate_config import GenerateConfig, generation_device  # the options, checked there
+from tunesmith.generate_options import GenerateConfig, generation_device  # the options, checked there
 from tunesmith.instruments import load_instrument_map
 from tunesmith.key_steering import steer
 from tunesmith.keys import parse_key
