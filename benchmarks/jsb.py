@@ -84,7 +84,8 @@ def main(reuse: bool = False) -> None:
 
 
 def summary_commands(summary: dict) -> list[str]:
-    return [step["command"] for step in summary["steps"]]
+    """The recipe's commands with paths relative to the repository, as a reader types them (``out/bench-jsb``)."""
+    return [step["command"].replace(f"{ROOT}/", "") for step in summary["steps"]]
 
 
 if __name__ == "__main__":

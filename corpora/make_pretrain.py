@@ -9,12 +9,14 @@ starts in seconds. Run it again after a music21 update::
 It converts through ``tunesmith prepare`` (parallel, a time limit per file, bad files skipped and reported), one
 collection at a time, and writes ``corpora/pretrain/COLLECTION/NAME_SUFFIX.mid`` (a file with several tunes, as the
 folk collections' ABC files are, gives ``NAME_SUFFIX-K.mid`` for its K-th tune), and ``corpora/pretrain/report.json``
-(the collections, their files, pieces and skipped files). The folder is replaced only once the new one is complete.
+(the collections, their files, pieces and skipped files, named as a reader finds them: ``music21/corpus/...``,
+``../shared/...``). The folder is replaced only once the new one is complete.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import tempfile
@@ -24,6 +26,7 @@ from pathlib import Path
 from tunesmith import api
 from tunesmith.atomic import replace_directory
 from tunesmith.corpus.pieces import read_manifest, read_midi_blobs
+from tunesmith.corpus.sources import CORPUS_PREFIX, music21_corpus_root
 
 ROOT = Path(__file__).resolve().parent
 TARGET = ROOT / "pretrain"
@@ -57,6 +60,20 @@ def _name(source: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", Path(source).stem)
 
 
+def _shown(source: str) -> str:
+    """A source as a reader finds it, never by this machine's absolute path.
+
+    ``corpus:NAME`` stays; a file of music21's is ``music21/corpus/...``, any other is relative to the repository
+    (``../shared/...``).
+    """
+    if not source or source.startswith(CORPUS_PREFIX):
+        return source
+    path, package = Path(source).resolve(), music21_corpus_root().parent
+    if path.is_relative_to(package):
+        return f"music21/{path.relative_to(package).as_posix()}"
+    return Path(os.path.relpath(path, ROOT.parent)).as_posix()
+
+
 def convert(collection: str, sources: list[str], out: Path, work: Path) -> dict:
     """Prepare ``sources`` (tracks merged, drums kept) and write each piece as a MIDI file in ``out/collection``."""
     data = api.prepare(sources, work / collection, instruments="merge", drums="keep", progress=True)
@@ -77,10 +94,10 @@ def convert(collection: str, sources: list[str], out: Path, work: Path) -> dict:
     report = data.read_report() or {}
     skipped = [f for f in report.get("files", []) if f.get("status") != "kept"]
     return {
-        "sources": sources,
+        "sources": [_shown(s) for s in sources],
         "files": len(report.get("files", [])),
         "pieces": len(entries),
-        "skipped": [{"path": f.get("path"), "reason": f.get("reason"), "detail": f.get("detail")} for f in skipped],
+        "skipped": [{"path": _shown(f.get("path", "")), "reason": f.get("reason"), "detail": f.get("detail")} for f in skipped],
     }
 
 

@@ -7,12 +7,14 @@ evaluate`` printed), the pictures and samples from its folders, with the length 
 to listen to (rendered here with FluidSynth and oggenc when the run wrote none); ``notes.md``, when given, is
 appended as the page's own words. The unit of an experiment is its budget in optimizer steps (and epochs); the
 minutes they took on the documented machine stand beside them, and a run that the ``max_minutes`` safety cap
-cut short is marked as such.
+cut short is marked as such. The run may have been made in any folder: the page shows it as ``runs/NAME``, where
+``tunesmith run`` writes by default, so its commands are what a reader types (``shown_paths``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -21,8 +23,12 @@ from typing import Any
 
 from symusic import Score
 
+from tunesmith.layout import RecipeDir
+
 DOCS = Path(__file__).resolve().parent
 SAMPLES_PER_RUN = 2
+RUNS = Path("runs")  # where ``tunesmith run`` writes a recipe's output unless given -o (``runs/NAME``)
+PATH_START, PATH_END = r"(?<![\w./-])", r"(?![\w.-])"  # a path's first and last characters, in a page's text
 
 
 def _copy(src: Path, dest: Path) -> str:
@@ -38,6 +44,25 @@ def _training(out: Path, summary: dict[str, Any]) -> dict[str, dict[str, Any] | 
         path = out / name / "train.json"
         records[name] = run.get("training") or (json.loads(path.read_text()) if path.is_file() else None)
     return records
+
+
+def shown_paths(text: str, run_dir: Path, shown: Path) -> str:
+    """``text`` with the run's folder ``run_dir`` written as ``shown`` (``runs/NAME``), whatever it was called.
+
+    A page's commands must be what a reader types: ``tunesmith run RECIPE`` writes into ``runs/NAME``, not into the
+    folder (a scratch disk, another checkout) where the documented run was made. A recipe's output beside the run (one
+    that a ``recipe:`` init ran first: ``tunesmith run`` puts it beside this one) is shown beside it, ``runs/OTHER``.
+    """
+    resolved = run_dir.resolve()
+    # The folder as an absolute path, and what is in it as given (``out/model``: a bare ``out`` may be a word).
+    for spelling, end in ((str(resolved), PATH_END), (str(run_dir), "(?=/)")):
+        text = re.sub(PATH_START + re.escape(spelling) + end, lambda _: shown.as_posix(), text)
+
+    def beside(match: re.Match) -> str:
+        is_recipe_output = RecipeDir(resolved.parent / match.group(1)).summary_file.is_file()
+        return (shown.parent / match.group(1)).as_posix() if is_recipe_output else match.group(0)
+
+    return re.sub(PATH_START + re.escape(str(resolved.parent)) + r"/([\w.-]+)" + PATH_END, beside, text)
 
 
 def budget_lines(records: dict[str, dict[str, Any] | None]) -> list[str]:
@@ -127,12 +152,15 @@ def main(run_dir: str, recipe: str, notes: str | None = None, page: str | None =
     steps = sum(r["steps"] for r in training.values() if r)
     train_minutes = sum(r["minutes"] for r in training.values() if r)
     only = f" --only {','.join(summary['runs'])}" if page else ""
+    smoke = " --smoke" if summary.get("smoke") else ""
+    home = RUNS / (summary["recipe"] + ("-smoke" if smoke else ""))  # the RUN_DIR that command writes into
     lines = [
         f"# {name}",
         "",
         summary["about"],
         "",
-        f"Command: `tunesmith run {recipe}{only} -o {run_dir}`: {steps:,} optimizer steps of training in all "
+        f"Command: `tunesmith run {recipe}{only}{smoke}` (into `{home.as_posix()}`): {steps:,} optimizer steps of "
+        "training in all "
         f"({train_minutes:.1f} minutes of training, {summary['minutes']:.1f} minutes for every step of the recipe on "
         "the 2-core CPU described in [BENCHMARKS.md](../BENCHMARKS.md)). The recipe: [`"
         + recipe
@@ -205,7 +233,8 @@ def main(run_dir: str, recipe: str, notes: str | None = None, page: str | None =
     if notes:
         lines += ["", "## What works and what does not", "", Path(notes).read_text().strip()]
     path = DOCS / f"{name}.md"
-    path.write_text("\n".join(lines).replace(str(DOCS.parent) + "/", "") + "\n")  # paths relative to the repository
+    text = shown_paths("\n".join(lines), out, home).replace(str(DOCS.parent) + "/", "")  # relative to the repository
+    path.write_text(text + "\n")
     return path
 
 

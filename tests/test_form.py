@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from symusic import Score
 
-from musicgen import key_song
+from musicgen import key_song, make_score
 from tunesmith.cli import main
 from tunesmith.form import Form, FormFollower, parse_form
 from tunesmith.generate import GenerateConfig, Generator
@@ -86,6 +87,73 @@ def test_the_form_sets_the_number_of_bars_from_any_primer(run):
                 assert new.count(generator.tokenizer.bar_id) == len(letters) * bars + 1
                 assert s.reached == len(letters) * bars
                 assert new[-1] == generator.tokenizer.bar_id
+
+
+def _notes(score, shift: float = 0.0) -> list[tuple]:
+    """The notes from ``shift`` on, moved back by it: (program, drums, time, pitch, duration, velocity)."""
+    return sorted(
+        (t.program, t.is_drum, round(n.time - shift, 4), n.pitch, round(n.duration, 4), n.velocity)
+        for t in score.tracks
+        for n in t.notes
+        if n.time >= shift - 1e-6
+    )
+
+
+@pytest.mark.parametrize("last", [(5.0, 0.5), (7.0, 2.0)], ids=["ends-mid-bar", "rings-into-the-next-bar"])
+def test_without_the_primer_the_output_starts_on_the_forms_first_bar(run, tmp_path, last):
+    """``--primer FILE --no-primer-in-output --form``: the file begins with the form's bar 1, not the primer's rest.
+
+    The primer is a bar and a half of flute (4/4) whose last note ends mid-bar, or rings across the bar line; the
+    form starts on the bar line after its two bars (8 quarters), and the output is the music from there on.
+    """
+    from tunesmith.api import load_run
+    from tunesmith.length import note_end
+
+    primer = tmp_path / "primer.mid"
+    notes = [(i * 0.5, 0.5, 72 + i % 5, 90) for i in range(10)] + [(*last, 76, 90)]
+    make_score([{"program": 73, "notes": notes}]).dump_midi(str(primer))
+    options = dict(num=2, primer=str(primer), band="flute,bass,drums", form="AABA", section_bars=2, seed=5, retries=6)
+    loaded = load_run(run)
+    samples = loaded.generate(primer_in_output=False, **options)
+    assert [s.ok for s in samples] == [True, True], [s.reasons for s in samples]
+    for s in samples:
+        full = loaded.tokenizer.decode(s.ids)  # the primer and the new music, as the tokens decode
+        assert _notes(s.decoded) == _notes(full, shift=8.0)  # the music from the form's first bar line, moved to 0
+        assert [_bar_notes(s.decoded, b) for b in (2, 3)] == [_bar_notes(s.decoded, b) for b in (0, 1)]  # A, A
+        assert [_bar_notes(s.decoded, b) for b in (6, 7)] == [_bar_notes(s.decoded, b) for b in (0, 1)]  # ... A
+        assert any(_bar_notes(s.decoded, b) for b in (0, 1)) and note_end(s.score) <= 8 * 4  # AABA's 8 bars, no more
+    # The command line writes the same music into its MIDI files (onsets: a MIDI note-off ends the first of two
+    # overlapping notes of one pitch and channel, so a duration may read back shorter).
+    args = ["generate", str(run), "-o", str(tmp_path / "out"), "--primer", str(primer), "--no-primer-in-output"]
+    args += ["--band", "flute,bass,drums", "--form", "AABA", "--section-bars", "2", "--seed", "5", "--retries", "6"]
+    args += ["--num", "2", "-q"]
+    assert main(args) == 0
+    for s in samples:
+        written = Score(str(tmp_path / "out" / f"{s.name}.mid")).to("quarter")
+        assert [n[:4] for n in _notes(written)] == [n[:4] for n in _notes(s.score)]
+
+
+def test_bar_starts_follow_the_time_signatures_as_remi_decodes_its_bar_lines():
+    """Two bars of 3/4, then 4/4: a note on each bar's first beat decodes where ``bar_start`` puts that bar."""
+    from symusic import TimeSignature
+
+    from tunesmith.encodings import make_tokenizer
+    from tunesmith.length import bar_start
+    from tunesmith.music import Piece
+
+    starts = [0.0, 3.0, 6.0, 10.0, 14.0]
+    score = make_score(
+        [{"program": 0, "notes": [(s, 1, 60 + i, 80) for i, s in enumerate(starts)]}], time_signature=(3, 4)
+    )
+    score.time_signatures.append(TimeSignature(6 * 480, 4, 4, "tick"))
+    piece = Piece(score.to("quarter"), id="meters")
+    tokenizer = make_tokenizer("event").fit([piece])
+    ids = tokenizer.encode(piece)
+    decoded = tokenizer.decode(ids)
+    assert ids.count(tokenizer.bar_id) == len(starts)
+    assert sorted(n.time for t in decoded.tracks for n in t.notes) == starts
+    assert [bar_start(decoded, bar) for bar in range(6)] == [*starts, 18.0]  # the bar after the last: 4/4 goes on
+    assert bar_start(Score(480).to("quarter"), 2) == 8.0  # no time signature: 4/4, as MIDI has it
 
 
 def test_the_same_seed_gives_the_same_bytes(run, tmp_path):

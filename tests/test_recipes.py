@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import torch
 
 from tunesmith.cli import main
 from tunesmith.errors import TunesmithError
-from tunesmith.layout import RunDir
+from tunesmith.layout import RecipeDir, RunDir
 from tunesmith.recipe import PACKAGED, load_recipe, packaged_recipes, to_argv
 from tunesmith.threads import allowed_cores, choose_threads
 
@@ -242,12 +243,18 @@ def test_threads_are_never_more_than_the_cores_and_at_least_one():
     assert choose_threads(0, processes=cores)[0] == 1  # torchrun's processes share them
 
 
-def test_docs_pages_state_the_step_budget_and_any_cut_by_the_safety_cap():
+def _make_page():
+    """``docs/make_page.py`` as a module (the docs folder is not a package)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("make_page", ROOT / "docs" / "make_page.py")
     page = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(page)
+    return page
+
+
+def test_docs_pages_state_the_step_budget_and_any_cut_by_the_safety_cap():
+    page = _make_page()
     full = {"steps": 540, "steps_planned": 540, "epochs": 9, "epochs_planned": 9, "steps_per_epoch": 60}
     full.update(minutes=6.4, threads=2, max_minutes=20.0, cut_short=False)
     cut = {**full, "steps": 60, "epochs": 1, "minutes": 20.3, "threads": 1, "cut_short": True}
@@ -257,6 +264,44 @@ def test_docs_pages_state_the_step_budget_and_any_cut_by_the_safety_cap():
     text = "\n".join(page.budget_lines({"a": full, "b": cut}))
     assert "| b | 60 of 540 | 1 of 9 | 60 | 20.30 | 1 | 20 min | **yes** |" in text
     assert "**Cut short by the safety cap: b (60 of 540 steps).**" in text and "No run was cut" not in text
+
+
+def test_docs_pages_show_the_run_folder_a_reader_gets_not_the_one_the_run_was_made_in(tmp_path, monkeypatch):
+    """A page made from a run in any folder names it ``runs/NAME``, and a recipe output beside it ``runs/OTHER``."""
+    page = _make_page()
+    scratch = tmp_path / "scratch"
+    run, pre = scratch / "bmt", RecipeDir(scratch / "pretrain")
+    pre.path.mkdir(parents=True)
+    pre.write_summary({})  # a recipe's output: what an init = "recipe:pretrain" ran first, beside the run
+    (scratch / "other").mkdir()  # a folder beside it that no recipe wrote
+    text = (
+        f"`tunesmith train {run}/data -o {run}/finetune -q --init={scratch}/pretrain/model`\n"
+        f"{run}/finetune: transformer, 1,908,864 parameters\n"
+        f"{scratch}/other/x and {run}-2/model stay; {run}"
+    )
+    shown = page.shown_paths(text, run, Path("runs/bmt"))
+    assert shown == (
+        "`tunesmith train runs/bmt/data -o runs/bmt/finetune -q --init=runs/pretrain/model`\n"
+        "runs/bmt/finetune: transformer, 1,908,864 parameters\n"
+        f"{scratch}/other/x and {run}-2/model stay; runs/bmt"
+    )
+    monkeypatch.chdir(scratch)  # the run given relative, as `tunesmith run -o bmt` writes it: paths inside it only
+    given = "tunesmith train bmt/data -o bmt/model: a bmt model"
+    assert (
+        page.shown_paths(given, Path("bmt"), Path("runs/bmt"))
+        == "tunesmith train runs/bmt/data -o runs/bmt/model: a bmt model"
+    )
+
+
+def test_the_docs_name_no_folder_outside_the_checkout_by_its_absolute_path():
+    """What a reader has is the checkout (and ``../shared`` beside it, by that name): no page names this machine's."""
+    if ROOT.parent == Path(tempfile.gettempdir()).resolve():
+        pytest.skip("a checkout in the temporary folder: the benchmarks' records name their /tmp folders")
+    outside = str(ROOT.parent) + "/"
+    files = [ROOT / "README.md", ROOT / "BENCHMARKS.md", ROOT / "corpora" / "pretrain" / "report.json"]
+    files += [*(ROOT / "docs").glob("*.md"), *(ROOT / "recipes").glob("*.toml"), *(ROOT / "benchmarks").rglob("*.json")]
+    named = [f.relative_to(ROOT).as_posix() for f in files if f.is_file() and outside in f.read_text()]
+    assert not named, f"{outside} named in {named}"
 
 
 def test_a_run_fine_tunes_another_recipes_model_trained_first_on_a_shared_vocabulary(tmp_path, song_dir, capsys):

@@ -10,7 +10,7 @@
     ts.render(samples[0].score, wav="a.wav", png="a.png")
 
 Options are the fields of the config dataclasses, by name (``tunesmith.config.TrainConfig``,
-``tunesmith.config.IngestConfig`` and ``SelectConfig``, ``tunesmith.generate.GenerateConfig``,
+``tunesmith.config.IngestConfig`` and ``SelectConfig``, ``tunesmith.generate_options.GenerateConfig``,
 ``tunesmith.evaluate.EvaluateConfig``), with the same validation and the same one-line errors as the command line
 (a ``TunesmithError``). Nothing is printed unless ``progress=True`` or a ``log`` callable is given.
 """

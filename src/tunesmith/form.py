@@ -8,8 +8,9 @@ token (``Tokenizer.bar_id``: event REMI's ``Bar_None``), so only encodings with 
 
 ``FormFollower`` is what ``tunesmith.sample.sample`` asks at every step: which token a row must take (a repeat, or the
 bar line that starts the first section) and which rows have finished their form. The first new token of every row is
-a bar line, so the sections start on a bar whatever the primer ends with; the bar line that follows the last section
-ends a row (it stays in the ids, where it decodes to nothing).
+a bar line, so the sections start on a bar whatever the primer ends with (a primer left out of the output is cut
+there: the music written starts with the form's first bar); the bar line that follows the last section ends a row
+(it stays in the ids, where it decodes to nothing).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ old cap). Every sample is checked before it becomes a ``Sample`` with a score (`
 empty, degenerate, broken or short is redrawn with a seed derived from the run's, up to ``retries`` times, and then
 comes back failed with its reasons. ``Generator.generate`` returns the samples in memory, each with the score a
 file would hold (instruments, channels and meter applied); ``Sample.save`` writes one, ``Generator.run`` writes them
-all into a numbered, locked directory (``tunesmith.output``).
+all into a numbered, locked directory (``tunesmith.output``). The options are a ``GenerateConfig``
+(``tunesmith.generate_options``, importable from here too).
 """
 
 from __future__ import annotations
@@ -26,21 +27,21 @@ from tqdm import tqdm
 
 from tunesmith.band import parse_band
 from tunesmith.checkpoint import LoadedModel, load_model
-from tunesmith.config import DEVICES, SelectConfig, option
+from tunesmith.config import SelectConfig
 from tunesmith.data import TokenData, check_data_dir, check_same_data, data_fingerprint
 from tunesmith.devices import pick_device
 from tunesmith.encodings.base import DecodeResult
 from tunesmith.errors import TunesmithError
-from tunesmith.form import SECTION_BARS, FormFollower, check_form, form_length, form_of, parse_form
-from tunesmith.instruments import PRESETS, load_instrument_map
-from tunesmith.key_steering import KEY_STRENGTH, steer
+from tunesmith.form import FormFollower, form_of
+from tunesmith.generate_options import GenerateConfig, generation_device  # the options, checked there
+from tunesmith.instruments import load_instrument_map
+from tunesmith.key_steering import steer
 from tunesmith.keys import parse_key
-from tunesmith.layout import RunDir
 from tunesmith.length import (
-    DEFAULT_LENGTH,
     MAX_TOKENS,
     Meter,
     Start,
+    bar_start,
     clip,
     drop_before,
     end_of,
@@ -50,153 +51,15 @@ from tunesmith.length import (
     token_budget,
 )
 from tunesmith.locks import shared
-from tunesmith.models.fused_rnn import PRECISIONS
 from tunesmith.music import Piece
 from tunesmith.postprocess import assign_instruments, fit_channels, parse_time_signature, set_meter
 from tunesmith.quality import absurd_note, check_new_music
-from tunesmith.rendering import MAX_SECONDS
 from tunesmith.sample import beam_search, sample
-
-FORMATS = ("mid", "wav", "ogg", "png", "abc", "musicxml")
-
-
-def parse_formats(text: str) -> tuple[str, ...]:
-    """``"mid,WAV,.png"`` -> ``("mid", "wav", "png")``."""
-    return tuple(f.strip().lower().lstrip(".") for f in text.split(",") if f.strip())
-
 
 REPAIRED = "the ABC text does not parse as written: the MIDI is of a repaired copy"
 CHECK_EVERY = 64  # tokens between checks of a length given in notes, bars or seconds
 HEADER_SEARCH = 256  # a sequence's conditions and band header lie within its first tokens
 Band = tuple[int, ...] | None  # General MIDI programs, drums -1 (``tunesmith.band``); None: no band to keep
-
-
-@dataclass
-class GenerateConfig:
-    """What ``tunesmith generate`` was asked for."""
-
-    num: int = option(1, "samples per temperature (one batch)", metavar="N")
-    length: str = option(DEFAULT_LENGTH, "512 (tokens), 200notes, 32bars or 60s: new music after the primer")
-    temperatures: tuple[float, ...] = option(
-        (1.0,), "one or several: a file set each", flag="--temperature", metavar="T", nargs="+", parse=float
-    )
-    form: str | None = option(
-        None,
-        "a musical form in section letters, e.g. AABA: a later section with an earlier one's letter repeats it bar for "
-        "bar (models with bar tokens: event REMI); sets the length to sections x --section-bars bars",
-        metavar="LETTERS",
-    )
-    section_bars: int = option(SECTION_BARS, "bars in each section of --form", metavar="N")
-    top_k: int = option(0, "sample among the K likeliest tokens (0: all)", metavar="K")
-    top_p: float = option(1.0, "nucleus sampling", metavar="P")
-    beam: int = option(1, "beam search with W hypotheses (no sampling)", metavar="W")
-    primer: str = option("random", "random (a training window), none, or a MIDI/ABC FILE")
-    seed: int = option(0, "random seed: the same seed gives the same files")
-    style: str | None = option(None, "condition on a style (models trained with --style-tokens)", metavar="LABEL")
-    key: str | None = option(
-        None,
-        "the key of the samples, e.g. 'D minor' or 'Eb': pitch tokens are pulled toward it, and a model trained with "
-        "--condition key also gets its key token",
-        metavar="KEY",
-    )
-    key_strength: float | None = option(
-        None,
-        f"how strongly --key pulls each pitch token toward the key (its Krumhansl-Kessler weight's log, times S; "
-        f"default {KEY_STRENGTH:g}; 0: the key token alone)",
-        metavar="S",
-    )
-    band: str | None = option(
-        None,
-        "the instruments an event model may play, e.g. sitar,shehnai,flute,bass,drums (General MIDI names or numbers, "
-        "or a preset such as bollywood-band); default: the primer's band, else a training song's",
-        metavar="LIST",
-    )
-    tempo: float | None = option(
-        None,
-        "tempo of the output (default 120); also its bin as a condition (data prepared with --condition tempo)",
-        metavar="BPM",
-    )
-    time_signature: str | None = option(None, "time signature of the output (default 4/4)", metavar="N/D")
-    instruments: str | None = option(
-        None,
-        f"instruments by pitch range: a preset ({', '.join(PRESETS)}) or a TOML file of [[part]] tables "
-        "(default: the tracks as decoded)",
-        metavar="PRESET|FILE.toml",
-    )
-    formats: tuple[str, ...] = option(
-        ("mid",), "any of mid,wav,ogg,png,abc,musicxml", flag="--format", metavar="LIST", parse=parse_formats
-    )
-    checkpoint: str = option(RunDir.BEST, "the checkpoint of a run directory to use", cli=False)
-    precision: str = option(
-        "float32",
-        "weights used for each new token on the CPU: float32, bfloat16 (LSTM and GRU models) or int8; int8 steps "
-        "several times faster, with slightly different samples",
-        metavar="P",
-    )
-    device: str = option(
-        "auto", "where to generate: auto (CUDA, then Apple MPS, then the CPU), cpu, cuda or mps", choices=DEVICES
-    )
-    retries: int = option(
-        3, "redraw a sample that is empty, a rest or one-pitch loop, broken or short up to N times", metavar="N"
-    )
-    allow_early_end: bool = option(
-        False, "let the model end a piece before --length (then only a cap); by default the end is held back"
-    )
-    primer_in_output: bool = option(
-        True, "write only the new music after a --primer FILE", flag="--no-primer-in-output"
-    )
-    max_seconds: float = option(MAX_SECONDS, "longest WAV/OGG", metavar="S")
-    overwrite: bool = option(False, "replace the samples in OUT_DIR (default: number new ones after them)")
-    check: bool = option(True, "refuse empty, degenerate, broken and short samples", cli=False)
-    progress: bool = option(True, "a bar over tokens, on a terminal", cli=False)
-
-    def __post_init__(self) -> None:
-        self.temperatures = tuple(float(t) for t in self.temperatures)
-        self.formats = tuple(dict.fromkeys(("mid", *self.formats)))
-        checks = [
-            (self.num >= 1, "--num must be at least 1"),
-            (all(t >= 0 for t in self.temperatures), "--temperature must be 0 (greedy) or positive"),
-            (self.top_k >= 0, "--top-k must be 0 (off) or positive"),
-            (0 < self.top_p <= 1, "--top-p must be in (0, 1]"),
-            (self.beam >= 1, "--beam must be at least 1"),
-            (self.tempo is None or 10 <= self.tempo <= 400, "--tempo must be between 10 and 400 BPM"),
-            (set(self.formats) <= set(FORMATS), f"--format takes {', '.join(FORMATS)}"),
-            (self.precision in PRECISIONS, f"--precision takes {', '.join(PRECISIONS)}"),
-            (self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}"),
-            (self.retries >= 0, "--retries must be 0 or more"),
-            (self.key_strength is None or 0 <= self.key_strength <= 20, "--key-strength must be between 0 and 20"),
-            (self.key_strength is None or self.key is not None, "--key-strength needs --key"),
-            (self.max_seconds > 0, "--max-seconds must be positive"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise TunesmithError(message)
-        parse_length(self.length)
-        if self.form is not None or self.section_bars != SECTION_BARS:
-            check_form(self.form, self.section_bars, self.length, self.beam)
-        if self.time_signature:
-            parse_time_signature(self.time_signature)
-        if self.instruments:
-            load_instrument_map(self.instruments)
-        if self.band is not None:
-            if self.instruments is not None:
-                raise TunesmithError("--band keeps the model's own tracks: leave out --instruments (or --band)")
-            parse_band(self.band)
-        if self.key is not None:
-            try:
-                parse_key(self.key)
-            except ValueError as exc:
-                raise TunesmithError(f"unknown key: {exc}") from None
-
-    @property
-    def target_length(self) -> str:
-        """``--length``, or with ``--form`` the form's: sections x section bars."""
-        return form_length(parse_form(self.form, self.section_bars), self.length) if self.form else self.length
-
-
-def generation_device(name: str, precision: str) -> str:
-    """The device to generate on: ``auto`` stays on the CPU for int8 weights (dynamic quantisation runs there only)."""
-    return "cpu" if name == "auto" and precision == "int8" else name
 
 
 @dataclass(frozen=True)
@@ -465,8 +328,18 @@ class Generator:
         return out
 
     def _start(self, primer_ids: list[int]) -> Start:
+        """Where new music begins after a kept primer: after its notes, or with a form at the form's first bar.
+
+        A form's first token is a bar line, the one after the primer's bars (one bar token each), so the form starts
+        on the bar after the primer's last, wherever the primer's last note ends: mid-bar, or across that bar line.
+        """
         result = self.tokenizer.try_decode(primer_ids)
-        return Start.of(result.score) if result.ok else Start()
+        if not result.ok:
+            return Start()
+        start = Start.of(result.score)
+        if self.form is None:
+            return start
+        return Start(start.notes, bar_start(result.score, primer_ids.count(self.tokenizer.bar_id)))
 
     def _judge(
         self, record: Sample, primer_ids: list[int], keep_primer: bool, row: list[int], start: Start, target: Target

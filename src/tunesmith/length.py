@@ -82,6 +82,20 @@ class Start:
         return cls() if primer is None else cls(note_count(primer), note_end(primer))
 
 
+def bar_start(score: Score, bar: int) -> float:
+    """The time bar number ``bar`` (from 0) starts, in quarter notes, by ``score``'s time signatures (4/4 before any).
+
+    A bar is as long as the time signature in force where it starts, as MidiTok's REMI decodes its bar tokens.
+    """
+    signatures = sorted((float(ts.time), ts.numerator * 4 / ts.denominator) for ts in score.time_signatures)
+    time, length = 0.0, 4.0
+    for _ in range(bar):
+        while signatures and signatures[0][0] <= time + 1e-9:
+            length = signatures.pop(0)[1]
+        time += length
+    return time
+
+
 def new_length(score: Score, unit: str, start: Start, meter: Meter) -> float:
     """How much new music ``score`` holds after ``start``, in ``unit`` (notes, bars or seconds)."""
     if unit == "notes":

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tunesmith.cli.options import add_options, given
 from tunesmith.errors import TunesmithError
-from tunesmith.generate import GenerateConfig, generation_device
+from tunesmith.generate_options import GenerateConfig, generation_device
 from tunesmith.layout import SamplesDir
 
 
