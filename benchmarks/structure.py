@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import sys
 import time
@@ -221,7 +222,7 @@ def main() -> None:
         "machine": machine(),
         "command": " ".join(["benchmarks/structure.py", *sys.argv[1:]]),
         "run": str(args.run),
-        "data": str(data_dir),
+        "data": os.path.relpath(data_dir),  # as the run was named: relative where RUN_DIR was
         "band": sorted(args.band_set),
         "temperature": args.temperature,
         "real": {"test_songs": len(real), "songs": len(every), "programs_iqr": args.iqr},
