@@ -236,40 +236,6 @@ def test_parent_and_workers_give_the_same_corpus(tmp_path, monkeypatch):
             assert (tmp_path / name / file).read_bytes() == (tmp_path / "workers" / file).read_bytes(), (name, file)
 
 
-def test_a_helper_from_the_back_gives_the_same_corpus(tmp_path, monkeypatch):
-    """--workers 0 on two cores forks one helper that parses files from the back of the list while the parent goes
-    on from the front: the same records and bytes as the parent alone (--workers 1), duplicates marked across the
-    two halves, and a file only a worker may parse still goes to a worker."""
-    import tunesmith.corpus.ingest as ingest
-
-    helpers = []
-
-    class CountedHelper(ingest.FromBothEnds):
-        def finish(self):
-            theirs, redo = super().finish()
-            helpers.append((len(theirs), len(redo)))
-            return theirs, redo
-
-    monkeypatch.setattr(ingest, "FromBothEnds", CountedHelper)
-    folder = tmp_path / "in"
-    for seed in range(16):
-        write_song(folder / f"s{seed:02}.mid", seed=seed, with_drums=seed % 2 == 0)
-    (folder / "broken.mid").write_bytes(b"MThd not a midi file")
-    (folder / "t-copy.mid").write_bytes((folder / "s01.mid").read_bytes())  # sorted last: the helper's first file
-    (folder / "notes.txt").write_text("not music")
-    sources = [folder, folder / "notes.txt"]
-    alone = _prepare(sources, tmp_path / "alone", workers=1, use_cache=False)
-    monkeypatch.setattr(ingest, "HERE_SECONDS", 0.0)
-    monkeypatch.setattr(ingest, "HELPER_PAYS_SECONDS", 0.0)
-    monkeypatch.setattr(ingest, "_cores", lambda: 2)
-    both = _prepare(sources, tmp_path / "both", workers=0, use_cache=False)
-    assert len(helpers) == 1 and helpers[0][1] == 0
-    assert both["files"] == alone["files"]
-    assert both["skipped_by_reason"] == {"corrupt": 1, "duplicate": 1, "unsupported format": 1}
-    for file in ("pieces.bin", "pieces.jsonl"):
-        assert (tmp_path / "both" / file).read_bytes() == (tmp_path / "alone" / file).read_bytes(), file
-
-
 def test_one_worker_is_this_process_with_a_worker_only_for_files_a_time_limit_must_stop(tmp_path, monkeypatch):
     """--workers 1 reads as one process parsing: the parent parses small MIDI files itself and starts no pool for
     them; a file only a killed process can stop (music21's ABC here) still gets one worker and its time limit."""

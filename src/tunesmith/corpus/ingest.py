@@ -41,7 +41,6 @@ from typing import Any, NamedTuple
 from tqdm import tqdm
 
 from tunesmith.config import IngestConfig, SelectConfig
-from tunesmith.corpus.both_ends import FromBothEnds
 from tunesmith.corpus.cache import ParseCache, cache_key
 from tunesmith.corpus.pieces import manifest_head
 from tunesmith.corpus.readers import UnreadableFile, read_source
@@ -322,9 +321,8 @@ class Ingested(NamedTuple):
     manifest_lines: dict[int, list[str]]
 
 
-HERE_SECONDS = 0.005  # with --workers 0, the CPU time the parent parses MIDI files alone before it looks ahead
-POOL_PAYS_SECONDS = 0.2  # workers start only when the files left would take the parent longer than this
-HELPER_PAYS_SECONDS = 0.02  # a helper from the back of the list starts when they would take it longer than this
+HERE_SECONDS = 0.02  # with --workers 0, the CPU time the parent parses MIDI files alone before it looks ahead
+POOL_PAYS_SECONDS = 0.4  # workers start only when the files left would take the parent longer than this
 HERE_MAX_BYTES = 4 << 20  # MIDI files larger than this always go to a worker
 
 
@@ -385,70 +383,30 @@ def _ingest_here(files, settings, records, writer, bar, pending: deque, look_ahe
 
     With ``look_ahead`` (``--workers 0``), after ``HERE_SECONDS`` of CPU time the parent estimates, at its own pace
     so far, how long the files left would take it: beyond ``POOL_PAYS_SECONDS`` the rest goes to workers (which the
-    parent then helps); beyond ``HELPER_PAYS_SECONDS``, on a machine of two cores or more, one forked helper takes
-    files from the back of the list while the parent goes on from the front (``FromBothEnds``); else it finishes
-    alone. Starting workers costs about 6 ms of CPU each and every file's pieces then cross a pipe, which a small
-    corpus never wins back; the helper costs one fork and one message. CPU time, not the wall clock, so that other
-    work on the machine does not change the choice. Without it (``--workers 1``) the parent parses every file it may.
+    parent then helps), else it finishes alone. Starting workers costs about 6 ms of CPU each and every file's
+    pieces then cross a pipe, which a small corpus never wins back. CPU time, not the wall clock, so that other work
+    on the machine does not change it. Without it (``--workers 1``) the parent parses every file it may.
     """
     left: deque = deque()
-    helper: FromBothEnds | None = None
     start, done, looked = None, 0, False  # the pace is taken after the first file, which pays one-time costs
-    try:
-        while helper is not None or pending:
-            if look_ahead and not looked and start is not None and (used := time.process_time() - start) > HERE_SECONDS:
-                looked = True
-                left_seconds = used / max(done, 1) * len(pending)
-                if left_seconds > POOL_PAYS_SECONDS:
-                    left.extend(pending)
-                    pending.clear()
-                    break
-                if left_seconds > HELPER_PAYS_SECONDS and _cores() > 1:
-                    work = functools.partial(_process_here, files, settings)
-                    helper = FromBothEnds(list(pending), work, functools.partial(die_with_parent, os.getpid()))
-                    pending.clear()
-            index = helper.take() if helper is not None else pending.popleft()
-            if index is None:
+    while pending:
+        if look_ahead and start is not None and not looked and (used := time.process_time() - start) > HERE_SECONDS:
+            looked = True
+            if used / max(done, 1) * len(pending) > POOL_PAYS_SECONDS:
+                left.extend(pending)
                 break
-            if not _here(files[index]):
-                left.append(index)
-                continue
-            records[index] = process_file(files[index], settings)
-            writer.flush()
-            bar.update(1)
-            if start is None:
-                start = time.process_time()
-            else:
-                done += 1
-        if helper is not None:
-            theirs, redo = helper.finish()
-            for index, record in theirs:
-                if record is None:
-                    left.append(index)
-                else:
-                    records[index] = record
-            bar.update(len(theirs))
-            writer.flush()
-            for index in redo:  # the helper died: this process does its files after all
-                if _here(files[index]):
-                    records[index] = process_file(files[index], settings)
-                    writer.flush()
-                    bar.update(1)
-                else:
-                    left.append(index)
-    finally:
-        if helper is not None:
-            helper.close()
-    return deque(sorted(left))
-
-
-def _process_here(files: list[SourceFile], settings: _WorkerConfig, index: int) -> dict[str, Any] | None:
-    """The helper's work on a file: its record, or ``None`` for a file only a worker may parse (``_here``)."""
-    return process_file(files[index], settings) if _here(files[index]) else None
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        index = pending.popleft()
+        if not _here(files[index]):
+            left.append(index)
+            continue
+        records[index] = process_file(files[index], settings)
+        writer.flush()
+        bar.update(1)
+        if start is None:
+            start = time.process_time()
+        else:
+            done += 1
+    return left
 
 
 def _ingest_in_workers(files, settings, ingest: IngestConfig, records, writer, bar, pending: deque, here: bool) -> None:
