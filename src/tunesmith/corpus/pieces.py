@@ -6,7 +6,6 @@ has one line per piece with its offset and length there, its source, style label
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -88,7 +87,7 @@ def report_text(report: dict[str, Any], encoded: dict[int, list[str]]) -> str:
     (``encoded``: ``id(record)`` -> the lines of its pieces, as ``ingest_files`` wrote them): those are reused
     rather than encoded again. A record whose pieces are not there, or not its last field, is encoded whole.
     """
-    dumps = functools.partial(json.dumps, ensure_ascii=False, default=float)
+    dumps = json.JSONEncoder(ensure_ascii=False, default=float).encode  # json.dumps(..., the same), built once
 
     def record_text(record: dict[str, Any]) -> str:
         lines = encoded.get(id(record))
