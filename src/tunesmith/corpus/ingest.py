@@ -102,8 +102,8 @@ def process_file(
                 entry["abc"] = piece.abc
             if piece.split is not None:
                 entry["split"] = piece.split
-            # Its manifest line up to the offset and length, which the writer adds: made here, where a helper or a
-            # worker may do it, rather than in the writer (this process), where it was most of the writing.
+            # Its manifest line up to the offset and length, which the writer adds: made here, where a worker may
+            # do it, rather than in the writer (always this process), where it was most of the writing.
             entry["manifest_head"] = manifest_head(entry)
             entry["midi"] = midi
             kept.append(entry)

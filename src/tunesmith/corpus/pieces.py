@@ -60,24 +60,23 @@ def manifest_head(entry: dict[str, Any]) -> str:
     """
     if tuple(entry) != _HEAD_KEYS or type(entry["notes"]) is not int:
         return encode_json(entry)[:-1]
-    tracks = []
-    for track in entry["tracks"]:
-        program, notes, is_drum = track.get("program"), track.get("notes"), track.get("is_drum")
-        if (
-            tuple(track) != _TRACK_KEYS
-            or type(program) is not int
-            or type(notes) is not int
-            or type(is_drum) is not bool
-        ):
-            return encode_json(entry)[:-1]
-        tracks.append(
-            f'{{"program": {program}, "instrument": {_string(track["instrument"])}, "name": {_string(track["name"])}, '
-            f'"notes": {notes}, "is_drum": {"true" if is_drum else "false"}}}'
+    try:
+        tracks = []
+        for track in entry["tracks"]:
+            program, notes, is_drum = track.get("program"), track.get("notes"), track.get("is_drum")
+            if tuple(track) != _TRACK_KEYS or not (type(program) is type(notes) is int and type(is_drum) is bool):
+                return encode_json(entry)[:-1]
+            tracks.append(
+                f'{{"program": {program}, "instrument": {_string(track["instrument"])}, '
+                f'"name": {_string(track["name"])}, "notes": {notes}, "is_drum": {"true" if is_drum else "false"}}}'
+            )
+        return (
+            f'{{"id": {_string(entry["id"])}, "source": {_string(entry["source"])}, '
+            f'"style": {_string(entry["style"])}, "title": {_string(entry["title"])}, '
+            f'"tracks": [{", ".join(tracks)}], "notes": {entry["notes"]}'
         )
-    return (
-        f'{{"id": {_string(entry["id"])}, "source": {_string(entry["source"])}, "style": {_string(entry["style"])}, '
-        f'"title": {_string(entry["title"])}, "tracks": [{", ".join(tracks)}], "notes": {entry["notes"]}'
-    )
+    except TypeError:  # a value that is not a string where one is expected (json writes None as null)
+        return encode_json(entry)[:-1]
 
 
 def report_text(report: dict[str, Any], encoded: dict[int, list[str]]) -> str:
