@@ -338,3 +338,21 @@ def test_file_timeout_counts_cpu_time_so_a_busy_machine_skips_the_same_files():
         for process in (waiting, computing):
             process.kill()
             process.join()
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["plain", 'quote " and back\\slash', "tab\tnew\nline \x01", "Ünïcødé 日本 \u2028", "emoji \U0001f3b5"],
+)
+def test_manifest_lines_are_what_json_writes(title):
+    """The manifest line formatted directly (``manifest_head``) is ``json.dumps(entry, ensure_ascii=False)``, and a
+    piece that is not as ingest makes it (another key, a float, a null) goes through the encoder."""
+    from tunesmith.corpus.pieces import manifest_head
+
+    track = {"program": 73, "instrument": "Flute", "name": title, "notes": 30, "is_drum": False}
+    drums = {"program": 0, "instrument": "Drums", "name": "Kit", "notes": 8, "is_drum": True}
+    entry = {"id": "0123456789abcdef-0-1", "source": f"songs/{title}.mid", "style": title, "title": title}
+    entry |= {"tracks": [track, drums], "notes": 38}
+    for piece in (entry, {**entry, "abc": f"X:1\nT:{title}"}, {**entry, "notes": 38.0}, {**entry, "title": None}):
+        line = f'{manifest_head(piece)}, "offset": 1234, "length": 56}}'
+        assert line == json.dumps({**piece, "offset": 1234, "length": 56}, ensure_ascii=False)

@@ -68,6 +68,8 @@ def test_prepare_output_is_pinned(case, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # relative paths in the report and settings
     _corpus(Path("songs"))
     assert main(["prepare", "songs", "-o", "data", "--no-cache", "-q", *CASES[case]]) == 0
+    text = Path("data", "report.json").read_text(encoding="utf-8")
+    assert text == json.dumps(json.loads(text), ensure_ascii=False)  # what json.dumps writes, character for character
     digest = _digest(Path("data"))
     if os.environ.get("TUNESMITH_PRINT_PINS"):
         print(f"PIN {case} {digest}")

@@ -44,9 +44,14 @@ def read_json(path: Path, what: str, missing_ok: bool = False) -> Any:
 
 def write_json(path: Path, data: Any, indent: int | None = 1) -> Path:
     """Write JSON atomically: readers see the old file or the new one, never half of one."""
+    return write_text_atomically(path, json.dumps(data, indent=indent, ensure_ascii=False, default=float))
+
+
+def write_text_atomically(path: Path, text: str) -> Path:
+    """Write UTF-8 text through a temporary sibling and a rename: readers see the old file or the new one."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=indent, ensure_ascii=False, default=float), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return path
 
@@ -155,8 +160,11 @@ class DataDir(_Dir):
         """What ``prepare`` reported (kept and skipped files, the encoding), or ``None`` when there is none."""
         return read_json(self.report_file, "prepare the corpus again", missing_ok=True)
 
-    def write_report(self, report: dict[str, Any]) -> Path:
-        return write_json(self.report_file, report, indent=None)
+    def write_report(self, report: dict[str, Any], text: str | None = None) -> Path:
+        """Write ``report.json`` (no indent: the C encoder is ten times faster); ``text``: the report as encoded."""
+        if text is None:
+            return write_json(self.report_file, report, indent=None)
+        return write_text_atomically(self.report_file, text)
 
     def read_meta(self) -> dict[str, Any]:
         """The encoding's record: vocabulary size, dtype, split sizes, augmentation."""

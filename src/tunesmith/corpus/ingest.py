@@ -36,13 +36,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tqdm import tqdm
 
 from tunesmith.config import IngestConfig, SelectConfig
 from tunesmith.corpus.cache import ParseCache, cache_key
-from tunesmith.corpus.pieces import manifest_line
+from tunesmith.corpus.pieces import manifest_head
 from tunesmith.corpus.readers import UnreadableFile, read_source
 from tunesmith.corpus.select import select_midi
 from tunesmith.corpus.sources import SourceFile
@@ -92,17 +92,20 @@ def process_file(
         for j, (midi, tracks) in enumerate(select_midi(piece.score, settings.select)):
             entry = {
                 "id": f"{record['sha256'][:16]}-{k}-{j}",
-                "midi": midi,
                 "source": record["path"],
                 "style": source.style,
                 "title": piece.title,
                 "tracks": tracks,
-                "notes": sum(t["notes"] for t in tracks),
+                "notes": tracks[0]["notes"] if len(tracks) == 1 else sum(t["notes"] for t in tracks),
             }
             if piece.abc is not None:
                 entry["abc"] = piece.abc
             if piece.split is not None:
                 entry["split"] = piece.split
+            # Its manifest line up to the offset and length, which the writer adds: made here, where a worker may
+            # do it, rather than in the writer (always this process), where it was most of the writing.
+            entry["manifest_head"] = manifest_head(entry)
+            entry["midi"] = midi
             kept.append(entry)
     if not kept:
         return {**record, "status": "skipped", "reason": "no notes after selection", "detail": ""}
@@ -265,7 +268,8 @@ class _OrderedWriter:
 
     Whatever order the workers finish in, a record is written once every record before it is; repeated files are
     marked on the way (``mark_duplicate``). Both files are hashed as they are written, so their checksums need no
-    second reading (``written``: name -> (size, SHA-256)).
+    second reading (``written``: name -> (size, SHA-256)). Each kept record's manifest lines are kept too
+    (``encoded``: ``id(record)`` -> its lines without their newlines), for the report to reuse (``report_text``).
     """
 
     def __init__(self, data_dir: Path, records: list[dict[str, Any] | None]) -> None:
@@ -274,24 +278,32 @@ class _OrderedWriter:
         self._hashes = {name: hashlib.sha256() for name in self._files}
         self._records = records
         self._next = 0
+        self._offset = 0  # the size of pieces.bin so far
         self._first: dict[str, str] = {}
         self.written: dict[str, tuple[int, str]] = {}
+        self.encoded: dict[int, list[str]] = {}
 
     def _write(self, name: str, data: bytes) -> None:
         self._files[name].write(data)
         self._hashes[name].update(data)
 
     def flush(self) -> None:
-        pieces, manifest = DataDir.PIECES, DataDir.MANIFEST
         while self._next < len(self._records) and self._records[self._next] is not None:
             record = self._records[self._next]
-            for piece in record.get("pieces", ()):
-                blob = piece.pop("midi")
-                piece["offset"], piece["length"] = self._files[pieces].tell(), len(blob)
-                self._write(pieces, blob)
+            if "pieces" in record:
+                blobs, lines, offset = [], [], self._offset
+                for piece in record["pieces"]:
+                    blob, head = piece.pop("midi"), piece.pop("manifest_head")
+                    piece["offset"], piece["length"] = offset, len(blob)
+                    lines.append(f'{head}, "offset": {offset}, "length": {len(blob)}}}')
+                    offset += len(blob)
+                    blobs.append(blob)
+                self._write(DataDir.PIECES, b"".join(blobs))
+                self._offset = offset
             mark_duplicate(record, self._first)
-            for piece in record.get("pieces", ()):
-                self._write(manifest, manifest_line(piece).encode("utf-8"))
+            if "pieces" in record:  # kept, and not a duplicate
+                self.encoded[id(record)] = lines
+                self._write(DataDir.MANIFEST, "".join(f"{line}\n" for line in lines).encode("utf-8"))
             self._next += 1
 
     def close(self) -> None:
@@ -301,8 +313,16 @@ class _OrderedWriter:
             fh.close()
 
 
+class Ingested(NamedTuple):
+    """What ``ingest_files`` did: the report's file records, and what it wrote (see there)."""
+
+    records: list[dict[str, Any]]
+    written: dict[str, tuple[int, str]]
+    manifest_lines: dict[int, list[str]]
+
+
 HERE_SECONDS = 0.02  # with --workers 0, the CPU time the parent parses MIDI files alone before it looks ahead
-POOL_PAYS_SECONDS = 0.2  # workers start only when the files left would take the parent longer than this
+POOL_PAYS_SECONDS = 0.4  # workers start only when the files left would take the parent longer than this
 HERE_MAX_BYTES = 4 << 20  # MIDI files larger than this always go to a worker
 
 
@@ -312,11 +332,12 @@ def ingest_files(
     ingest: IngestConfig,
     select: SelectConfig,
     progress: bool = True,
-) -> tuple[list[dict[str, Any]], dict[str, tuple[int, str]]]:
+) -> Ingested:
     """Process ``files``; returns one report record per file, in the order of ``files``, and what was written.
 
     Pieces are written to ``out_dir/pieces.bin`` and listed in ``out_dir/pieces.jsonl`` (repeated files marked as
-    duplicates and left out); the second value gives both files' sizes and SHA-256 for ``write_checksums``. A
+    duplicates and left out); ``written`` gives both files' sizes and SHA-256 for ``write_checksums``, and
+    ``manifest_lines`` each kept record's lines for ``report_text``. A
     ``KeyboardInterrupt`` stops the workers and returns the records finished so far with ``status ==
     "interrupted"`` for the rest, so nothing finished is lost.
     """
@@ -326,7 +347,7 @@ def ingest_files(
     writer = _OrderedWriter(out_dir, records)
     if not files:
         writer.close()
-        return [], writer.written
+        return Ingested([], writer.written, writer.encoded)
     tqdm.monitor_interval = 0  # no monitor thread: workers may be forked while the bar runs
     bar = tqdm(total=len(files), unit="file", desc="parse", disable=not progress or None, leave=False)
     here = ingest.workers <= 1  # --workers 0 and 1: the parent parses MIDI files too
@@ -343,7 +364,7 @@ def ingest_files(
     finally:
         writer.close()
         bar.close()
-    return [r for r in records if r is not None], writer.written
+    return Ingested([r for r in records if r is not None], writer.written, writer.encoded)
 
 
 def _here(source: SourceFile) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 from tunesmith.atomic import replace_directory
 from tunesmith.config import PrepareConfig, dump_toml, parse_shard, to_dict
 from tunesmith.corpus.ingest import ingest_files
-from tunesmith.corpus.pieces import is_data_dir, kept_pieces, write_checksums
+from tunesmith.corpus.pieces import is_data_dir, kept_pieces, report_text, write_checksums
 from tunesmith.corpus.shards import shard_record, take_shard
 from tunesmith.corpus.sources import resolve_sources, subset
 from tunesmith.errors import TunesmithError
@@ -59,7 +59,7 @@ def prepare_corpus(
     try:
         with exclusive(out_dir, "prepare"), replace_directory(out_dir) as build:
             # The manifest is written as the files come in, repeated files marked on the way.
-            records, written = ingest_files(files, build, config.ingest, config.select, progress=progress)
+            records, written, manifest_lines = ingest_files(files, build, config.ingest, config.select, progress)
             entries = kept_pieces(records)
             report = build_report(config, found, records, entries, time.perf_counter() - started)
             if shard is not None:  # a shard that keeps nothing is still a shard: the merge needs every one
@@ -69,7 +69,7 @@ def prepare_corpus(
             if finish is not None:  # it may add to the report (the encoding section), which is written once, after
                 finish(build, report)
             # No indent: the C encoder is ten times faster, and the report of a large corpus is large.
-            DataDir(build).write_report(report)
+            DataDir(build).write_report(report, report_text(report, manifest_lines))
             dump_toml(config, DataDir(build).settings_file)
             write_checksums(build, written)
     except _Abandon:

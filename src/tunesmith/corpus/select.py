@@ -42,16 +42,19 @@ def clean_track_name(name: str, program: int, is_drum: bool) -> str:
     return printable[:64]
 
 
-def _eligible(score: Score, config: SelectConfig):
+def _eligible(score: Score, config: SelectConfig) -> list:
+    """The tracks with at least ``config.min_notes`` notes (and one) that ``config``'s drums and programs admit."""
+    least, keep_drums, programs = max(1, config.min_notes), config.drums == "keep", config.programs
+    eligible = []
     for track in score.tracks:
-        if len(track.notes) == 0:
+        if track.note_num() < least:
             continue
         if track.is_drum:
-            if config.drums == "keep":
-                yield track
-            continue
-        if config.programs is None or track.program in config.programs:
-            yield track
+            if keep_drums:
+                eligible.append(track)
+        elif programs is None or track.program in programs:
+            eligible.append(track)
+    return eligible
 
 
 def _with_tracks(score: Score, tracks) -> Score:
@@ -68,13 +71,13 @@ def _with_tracks(score: Score, tracks) -> Score:
 
 def _groups(score: Score, config: SelectConfig) -> list[list]:
     """The tracks of each example ``score`` gives under ``config`` (see ``select_tracks``)."""
-    eligible = [t for t in _eligible(score, config) if len(t.notes) >= config.min_notes]
+    eligible = _eligible(score, config)
     if config.instruments == "dominant":
         pitched = [t for t in eligible if not t.is_drum]
         if not pitched:
             return []
         # Ties go to the earlier track, so the choice is stable across runs.
-        best = max(range(len(pitched)), key=lambda i: (len(pitched[i].notes), -i))
+        best = max(range(len(pitched)), key=lambda i: (pitched[i].note_num(), -i))
         return [[pitched[best]]]
     if config.instruments == "all":
         return [[track] for track in eligible]
@@ -96,7 +99,8 @@ def select_midi(score: Score, config: SelectConfig) -> list[tuple[bytes, list[di
 
     The same bytes as ``select_tracks(score, config)[k].dumps_midi()``, at half the cost: the examples are only
     written, so one score is refilled with shallow copies of the tracks (renamed) instead of building a deep copy
-    per example. ``score`` is left as it was.
+    per example, and each track's report line is made from the source track as it is copied. ``score`` is left as
+    it was.
     """
     groups = _groups(score, config)
     if not groups:
@@ -107,13 +111,24 @@ def select_midi(score: Score, config: SelectConfig) -> list[tuple[bytes, list[di
     out.key_signatures = score.key_signatures
     examples = []
     for group in groups:
-        tracks = []
+        tracks, infos = [], []
         for track in group:
             kept = track.copy(deep=False)  # its own name, the same notes
-            kept.name = clean_track_name(track.name, track.program, track.is_drum)
+            kept.name = name = clean_track_name(track.name, track.program, track.is_drum)
             tracks.append(kept)
+            program, is_drum = track.program, bool(track.is_drum)
+            # The fields of TrackInfo.to_dict(), without the dataclass in between (tests/test_select.py compares).
+            infos.append(
+                {
+                    "program": program,
+                    "instrument": gm_name(program, is_drum),
+                    "name": name,
+                    "notes": track.note_num(),
+                    "is_drum": is_drum,
+                }
+            )
         out.tracks = tracks
-        examples.append((out.dumps_midi(), [info.to_dict() for info in track_infos(out)]))
+        examples.append((out.dumps_midi(), infos))
     return examples
 
 
