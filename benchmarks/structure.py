@@ -22,6 +22,10 @@ decoded by its own tokenizer (as ``tunesmith evaluate`` does):
 of 16 bars per key with ``--key KEY`` and the same band, and reports the share whose estimated key
 (Krumhansl-Schmuckler, ``tunesmith.keys.estimate_key``) is the key asked, of the samples written and of all asked:
 ``--key`` on a full-size model (``benchmarks/composer.py`` measures it on a smoke-sized one it trains itself).
+``--key-form AABA/4`` draws them as that form (as the recipe generates) rather than as 16 bars without one.
+
+``--no-plain`` leaves out the sets without a form. Their length check decodes every row's tokens so far every 64
+tokens (``Generator._until``), which on a full-size model's dense songs is half the time of a set.
 """
 
 from __future__ import annotations
@@ -144,7 +148,12 @@ def keys(run, args: argparse.Namespace) -> list[dict]:
         asked = parse_key(name)
         options = dict(num=args.num, primer="none", band=args.band, temperatures=(args.temperature,), seed=args.seed)
         started = time.perf_counter()
-        samples = run.generate(progress=False, length="16bars", key=name, **options)
+        if args.key_form:  # a 16-bar form, as the recipe generates: no length check decoding every row
+            letters, section = args.key_form.split("/")
+            options.update(form=letters, section_bars=int(section))
+        else:
+            options.update(length="16bars")
+        samples = run.generate(progress=False, key=name, **options)
         kept = [s.score for s in samples if s.ok]
         hits = sum(estimate_key(s) == asked for s in kept)
         rows.append(
@@ -191,6 +200,10 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every set (default 0)")
     parser.add_argument("--keys", default=KEYS, help=f"keys asked, ';'-separated, or none (default {KEYS})")
+    parser.add_argument("--key-form", default="", help="LETTERS/SECTION_BARS of 16 bars for the key samples")
+    parser.add_argument(
+        "--no-plain", dest="plain", action="store_false", help="leave out the sets without a form (the slow ones)"
+    )
     args = parser.parse_args()
     from tunesmith.api import load_run
     from tunesmith.band import parse_band
@@ -210,7 +223,7 @@ def main() -> None:
     rows = []
     for bars, bar_forms in sorted(forms.items()):
         real_excerpts = metric_values([excerpt(s, bars) for s in test])
-        for form in (None, *bar_forms):
+        for form in ((None,) if args.plain else ()) + tuple(bar_forms):
             row = {"bars": bars, **draw(run, args, bars, form)}
             row["metrics"] = measure(row.pop("kept"), real, real_excerpts) if row["samples"] else {}
             rows.append(row)
