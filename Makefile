@@ -79,11 +79,12 @@ bench-jsb: install
 bench-composer: install
 	$(PY) benchmarks/composer.py
 
-# Structure over 16 and 32 bars, with and without --form, against a run's held-out songs (a few minutes, no training):
-# make bench-structure RUN=runs/bollywood-multitrack/model
+# Structure over 16 and 32 bars, with and without --form, and --key, against a run's held-out songs (no training;
+# about 40 minutes on the recipe's model with ARGS="--no-plain --key-form AABA/4", longer with the sets without a form):
+# make bench-structure RUN=runs/bollywood-multitrack/finetune ARGS="--forms 16:AABA/4,32:AABA/8 --no-plain"
 bench-structure: install
 	@test -n "$(RUN)" || { echo "make bench-structure RUN=RUN_DIR (a trained event model with band headers)"; exit 2; }
-	$(PY) benchmarks/structure.py $(RUN)
+	$(PY) benchmarks/structure.py $(RUN) $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks docs examples corpora
