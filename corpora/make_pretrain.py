@@ -97,7 +97,9 @@ def convert(collection: str, sources: list[str], out: Path, work: Path) -> dict:
         "sources": [_shown(s) for s in sources],
         "files": len(report.get("files", [])),
         "pieces": len(entries),
-        "skipped": [{"path": _shown(f.get("path", "")), "reason": f.get("reason"), "detail": f.get("detail")} for f in skipped],
+        "skipped": [
+            {"path": _shown(f.get("path", "")), "reason": f.get("reason"), "detail": f.get("detail")} for f in skipped
+        ],
     }
 
 
