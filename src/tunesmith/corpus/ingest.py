@@ -96,7 +96,7 @@ def process_file(
                 "style": source.style,
                 "title": piece.title,
                 "tracks": tracks,
-                "notes": tracks[0]["notes"] if len(tracks) == 1 else sum(t["notes"] for t in tracks),
+                "notes": sum(t["notes"] for t in tracks),
             }
             if piece.abc is not None:
                 entry["abc"] = piece.abc

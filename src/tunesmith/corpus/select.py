@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from symusic import Score
 
@@ -23,13 +23,19 @@ class TrackInfo:
 
     def to_dict(self) -> dict:
         """Plain data for JSON."""
-        return {
-            "program": self.program,
-            "instrument": self.instrument,
-            "name": self.name,
-            "notes": self.notes,
-            "is_drum": self.is_drum,
-        }
+        return asdict(self)
+
+
+def track_line(track, name: str) -> dict:
+    """A track's report line under ``name``: ``TrackInfo``'s fields, in its order, as plain data."""
+    program, is_drum = track.program, bool(track.is_drum)
+    return {
+        "program": program,
+        "instrument": gm_name(program, is_drum),
+        "name": name,
+        "notes": track.note_num(),
+        "is_drum": is_drum,
+    }
 
 
 @functools.lru_cache(maxsize=4096)  # a corpus repeats its track names ("Soprano", "Piano"): clean each once
@@ -116,17 +122,7 @@ def select_midi(score: Score, config: SelectConfig) -> list[tuple[bytes, list[di
             kept = track.copy(deep=False)  # its own name, the same notes
             kept.name = name = clean_track_name(track.name, track.program, track.is_drum)
             tracks.append(kept)
-            program, is_drum = track.program, bool(track.is_drum)
-            # The fields of TrackInfo.to_dict(), without the dataclass in between (tests/test_select.py compares).
-            infos.append(
-                {
-                    "program": program,
-                    "instrument": gm_name(program, is_drum),
-                    "name": name,
-                    "notes": track.note_num(),
-                    "is_drum": is_drum,
-                }
-            )
+            infos.append(track_line(track, name))  # track_infos' lines, without the dataclass in between
         out.tracks = tracks
         examples.append((out.dumps_midi(), infos))
     return examples
@@ -134,6 +130,4 @@ def select_midi(score: Score, config: SelectConfig) -> list[tuple[bytes, list[di
 
 def track_infos(score: Score) -> list[TrackInfo]:
     """Report lines for the tracks of a selected example."""
-    return [
-        TrackInfo(t.program, gm_name(t.program, t.is_drum), t.name, len(t.notes), bool(t.is_drum)) for t in score.tracks
-    ]
+    return [TrackInfo(**track_line(t, t.name)) for t in score.tracks]
