@@ -115,14 +115,19 @@ def measure(scores: list, real: list[dict], real_excerpts: list[dict]) -> dict:
     }
 
 
-def draw(run, args: argparse.Namespace, bars: int, form: tuple[str, int] | None) -> dict:
+def generate(run, args: argparse.Namespace, bars: int, form: tuple[str, int] | None, **more) -> list:
+    """``--num`` samples from nothing with the band asked: ``form`` if given, else ``bars`` bars without one."""
     options = dict(num=args.num, primer="none", band=args.band, temperatures=(args.temperature,), seed=args.seed)
     if form:
         options.update(form=form[0], section_bars=form[1])
     else:
         options.update(length=f"{bars}bars")
+    return run.generate(progress=False, **options, **more)
+
+
+def draw(run, args: argparse.Namespace, bars: int, form: tuple[str, int] | None) -> dict:
     started = time.perf_counter()
-    samples = run.generate(progress=False, **options)
+    samples = generate(run, args, bars, form)
     seconds = time.perf_counter() - started
     kept = [s.score for s in samples if s.ok]
     counts = [len(programs(s)) for s in kept]
@@ -146,14 +151,8 @@ def keys(run, args: argparse.Namespace) -> list[dict]:
     rows = []
     for name in (k.strip() for k in args.keys.split(";") if k.strip() and args.keys != "none"):
         asked = parse_key(name)
-        options = dict(num=args.num, primer="none", band=args.band, temperatures=(args.temperature,), seed=args.seed)
         started = time.perf_counter()
-        if args.key_form:  # a 16-bar form, as the recipe generates: no length check decoding every row
-            letters, section = args.key_form.split("/")
-            options.update(form=letters, section_bars=int(section))
-        else:
-            options.update(length="16bars")
-        samples = run.generate(progress=False, key=name, **options)
+        samples = generate(run, args, 16, args.key_form, key=name)
         kept = [s.score for s in samples if s.ok]
         hits = sum(estimate_key(s) == asked for s in kept)
         rows.append(
@@ -211,6 +210,8 @@ def main() -> None:
     from tunesmith.evaluate.report import decoded_scores
 
     forms = parse_forms(args.forms)
+    # The key samples: a 16-bar form, as the recipe generates (no length check decoding every row), or no form.
+    args.key_form = parse_forms(f"16:{args.key_form}")[16][0] if args.key_form else None
     run = load_run(args.run)
     data_dir = run.checkpoint.data_dir
     args.band_set = set(parse_band(args.band))
