@@ -366,3 +366,58 @@ def test_the_key_bias_moves_samples_into_the_asked_key(run):
         token_only = _key_accuracy(run, key, key_strength=0.0)
         biased = _key_accuracy(run, key)
         assert biased >= 0.7 and biased >= token_only + 0.4
+
+
+# -- generate --key auto -----------------------------------------------------------------------------------------
+
+
+def test_key_auto_keeps_the_key_of_each_samples_first_bars(run, tmp_path):
+    out = tmp_path / "auto"
+    args = ["generate", str(run), "-o", str(out), "--primer", "none", "--key", "auto", "--length", "8bars"]
+    assert main([*args, "--num", "3", "-q", "--retries", "6", "--key-strength", "3"]) == 0
+    written = [r for r in json.loads((out / "generate.json").read_text())["files"] if "files" in r]
+    assert written
+    for record in written:
+        assert record["key"]["asked"] == "auto"
+        assert record["key"]["by"] == "the key of the first 4 bars, kept by pitch bias (strength 3)"
+        assert record["key"]["kept"] is None or parse_key(record["key"]["kept"])
+    tokenizer = load_model(run)[1]
+    generator = Generator(run, GenerateConfig(num=4, length="8bars", primer="none", key="auto", progress=False))
+    for s in generator.generate():
+        if not s.ok:
+            continue
+        # The key kept is the Krumhansl-Schmuckler key of the primer and the first 4 new bars, as drawn.
+        cut = [i for i, t in enumerate(s.ids) if t == tokenizer.bar_id][4]
+        assert s.key_kept == estimate_key(tokenizer.decode(s.ids[:cut])).name
+
+
+def test_the_key_keeper_pulls_a_row_once_its_first_bars_are_drawn(run):
+    from tunesmith.key_keeper import KeyKeeper
+
+    tokenizer = load_model(run)[1]
+    ids = TokenData(run.parent / "data", "train").piece(0).tolist()
+    head = next(i for i, t in enumerate(ids) if t == tokenizer.bar_id)
+    bar_lines = [i for i, t in enumerate(ids) if t == tokenizer.bar_id]
+    keeper = KeyKeeper(tokenizer, [ids[:head], ids[:head]], bars=2, strength=4.0)
+    pad = torch.tensor(tokenizer.pad_id)
+    for i in range(head, bar_lines[2] + 1):  # row 0 reads the piece; row 1 only padding, so never gets a key
+        keeper.see(torch.stack([torch.tensor(ids[i]), pad]))
+        if i < bar_lines[2]:
+            assert keeper.bias is None
+    key = estimate_key(tokenizer.decode(ids[: bar_lines[2]]))
+    assert keeper.keys == [key, None]
+    assert torch.equal(keeper.bias[0], torch.from_numpy(tokenizer.key_bias(key, 4.0)))
+    assert not keeper.bias[1].any()
+
+
+def test_key_auto_errors_are_one_line(run, tmp_path, capsys):
+    args = ["generate", str(run), "-o", str(tmp_path / "o"), "--primer", "none", "-q", "--key", "auto"]
+    assert main([*args, "--beam", "2"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "--key auto follows the samples as they are drawn: leave out --beam" in err and "\n" not in err
+    from tunesmith.encodings import make_tokenizer
+    from tunesmith.errors import TunesmithError
+    from tunesmith.key_keeper import KeyKeeper
+
+    with pytest.raises(TunesmithError, match="cannot do: ask for a key by name"):
+        KeyKeeper.describe(make_tokenizer("notechord"), 4)  # no bar token to find the first bars by

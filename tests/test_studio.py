@@ -55,6 +55,7 @@ def test_runs_are_described_with_their_controls(client, run_id):
     assert "path" not in run  # no server path goes to the page
     assert "strings" in run["controls"]["instruments"] and run["controls"]["random_primer"]
     assert run["controls"]["band"] == [] and len(run["controls"]["keys"]) == 24  # no band header; a key by its bias
+    assert not run["controls"]["key_auto"]  # note/chord tokens have no bar line to find the first bars by
     assert run["eval"]["test_nll"] > 0 and run["eval"]["ngram_nll"] > 0 and run["eval"]["ngram_order"] >= 1
     detail = client.get(f"/api/runs/{run_id}").json()
     assert detail["curves"]["epoch"] == [1.0, 2.0, 3.0] and len(detail["curves"]["valid_loss"]) == 3
@@ -199,6 +200,7 @@ def test_bad_requests_get_a_4xx_with_a_message(client, method, path, kwargs, sta
         ({"instruments": "pyproject.toml"}, "unknown instruments"),
         ({"style": "jazz"}, "unknown style"),
         ({"key": "H major"}, "unknown key"),
+        ({"key": "auto"}, "ask for a key by name"),  # the notechord run has no bar line to find its first bars by
         ({"band": "flute; rm -rf"}, "band must list program numbers"),
         ({"band": "73"}, "--band needs an event model"),  # the notechord run has no band header
         ({"time_signature": "7/0"}, "time"),

@@ -192,7 +192,8 @@ def test_band_and_key_are_asked_from_the_page(page, tmp_path):
     page.wait_for_function("!document.querySelector('#band-box').hidden")
     names = page.locator("#band label").all_inner_texts()
     assert [n.strip() for n in names] == ["Drums", "Electric Bass (finger)", "Flute"]  # the programs it can play
-    assert page.is_visible("#key-label") and page.locator("#key option").count() == 25  # the model's choice, 24 keys
+    # the model's choice, the key it starts in (kept), 24 keys
+    assert page.is_visible("#key-label") and page.locator("#key option").count() == 26
     page.select_option("#key", "D minor")
     # a band keeps the model's own tracks: the Instruments preset (one stream by pitch range) is shown as not applying
     page.select_option("#instruments", "strings")

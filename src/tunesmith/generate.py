@@ -35,6 +35,7 @@ from tunesmith.errors import TunesmithError
 from tunesmith.form import FormFollower, form_of
 from tunesmith.generate_options import GenerateConfig, generation_device  # the options, checked there
 from tunesmith.instruments import load_instrument_map
+from tunesmith.key_keeper import AUTO, KeyKeeper, auto_bars
 from tunesmith.key_steering import steer
 from tunesmith.keys import parse_key
 from tunesmith.length import (
@@ -96,6 +97,7 @@ class Sample:
     head: list[str] = field(default_factory=list)  # the condition and header tokens it was drawn after
     band: tuple[int, ...] | None = None  # the programs it may play (event models with band headers)
     key_steering: str | None = None  # how --key was asked: key token, pitch bias or both
+    key_kept: str | None = None  # --key auto: the key of its first bars, kept for the rest
 
     @property
     def ok(self) -> bool:
@@ -144,16 +146,19 @@ class Generator:
         specials = (tk.pad_id, tk.bos_id, tk.unk_id)
         self.forbid = tuple(dict.fromkeys(specials + tuple(tk.control_ids)))  # conditions and headers: the head's
         self.band = self._asked_band()
-        self.key = parse_key(options.key) if options.key is not None else None  # checked by the config
+        self.form = form_of(options.form, options.section_bars, tk) if options.form else None
+        self.key_auto = options.key == AUTO
+        self.key = parse_key(options.key) if options.key is not None and not self.key_auto else None  # checked
         self.key_id = tk.key_id(options.key) if self.key is not None and "key" in tk.conditions else None
         bias, self.key_steering = steer(tk, self.key, options.key_strength) if self.key else (None, None)
         self.key_bias = torch.from_numpy(bias).to(self.device) if bias is not None else None
+        if self.key_auto:
+            self.key_steering = KeyKeeper.describe(tk, auto_bars(self.form), options.key_strength)
         self.tempo_id = tk.tempo_id(options.tempo) if options.tempo and "tempo" in tk.conditions else None
         self.bands: list[Band] = [None] * options.num  # each primer's band, set by primers()
         self._file_head = 0
         self.heads = [0] * options.num  # each primer's head length (BOS, conditions, band): kept by window models
         self._controls = set(tk.control_ids)
-        self.form = form_of(options.form, options.section_bars, tk) if options.form else None
 
     def _asked_band(self) -> tuple[int, ...] | None:
         if self.options.band is None:
@@ -319,6 +324,7 @@ class Generator:
                 heads = [self.heads[i] for i in pending]
                 ids = self._sample(rows, bands, heads, steps, temperature, generator, until, label)
                 for j, i in enumerate(pending):
+                    samples[i].key_kept = self._kept[j].name if self._kept[j] else None
                     self._judge(samples[i], rows[j], keep_primer, ids[j].tolist(), row_starts[j], target)
                     samples[i].attempts = attempt + 1
                 pending = [i for i in pending if not samples[i].ok]
@@ -421,6 +427,7 @@ class Generator:
         """
         tk = self.tokenizer
         forbid = self.forbid if self.options.allow_early_end else (*self.forbid, tk.eos_id)
+        self._kept: list = [None] * len(rows)  # --key auto: each row's key, once found
         if self.options.beam > 1:
             out = [
                 beam_search(
@@ -444,6 +451,11 @@ class Generator:
             disable = None if self.options.progress else True  # None: a bar on a terminal only
             for group in groups.values():
                 mask = None
+                keeper = (
+                    KeyKeeper(tk, [rows[i] for i in group], auto_bars(self.form), self.options.key_strength)
+                    if self.key_auto
+                    else None
+                )
                 if any(bands[i] is not None for i in group):
                     mask = torch.zeros(len(group), len(tk), dtype=torch.bool, device=self.device)
                     for j, i in enumerate(group):
@@ -469,9 +481,11 @@ class Generator:
                         head=heads[group[0]],
                         bias=self.key_bias,
                         follow=FormFollower(self.form, tk.bar_id, len(group)) if self.form else None,
+                        keep=keeper,
                     )
                 for j, i in enumerate(group):
                     out[i] = ids[j]
+                    self._kept[i] = keeper.keys[j] if keeper else None
         width = max(len(r) for r in out)
         return torch.stack([torch.cat([r, r.new_full((width - len(r),), tk.pad_id)]) for r in out])
 

@@ -55,7 +55,8 @@ class GenerateConfig:
     key: str | None = option(
         None,
         "the key of the samples, e.g. 'D minor' or 'Eb': pitch tokens are pulled toward it, and a model trained with "
-        "--condition key also gets its key token",
+        "--condition key also gets its key token; auto: each sample keeps the key of its first bars (of its first "
+        "--form section, else 4 bars) with the same pull",
         metavar="KEY",
     )
     key_strength: float | None = option(
@@ -141,7 +142,9 @@ class GenerateConfig:
             if self.instruments is not None:
                 raise TunesmithError("--band keeps the model's own tracks: leave out --instruments (or --band)")
             parse_band(self.band)
-        if self.key is not None:
+        if self.key == "auto" and self.beam > 1:
+            raise TunesmithError("--key auto follows the samples as they are drawn: leave out --beam")
+        if self.key is not None and self.key != "auto":
             try:
                 parse_key(self.key)
             except ValueError as exc:

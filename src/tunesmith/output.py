@@ -67,8 +67,10 @@ def _conditions(sample: Sample, score: Score, options) -> dict[str, Any]:
         out["band"] = band_names(sample.band)
     out["drums"] = any(t.is_drum and len(t.notes) for t in score.tracks)
     estimated = estimate_key(score)
-    asked = parse_key(options.key).name if options.key else None
+    asked = parse_key(options.key).name if options.key and options.key != "auto" else options.key
     out["key"] = {"asked": asked, "estimated": estimated.name if estimated else None}
+    if options.key == "auto":
+        out["key"]["kept"] = sample.key_kept  # None: the sample never had an estimate to keep
     if sample.key_steering:
         out["key"]["by"] = sample.key_steering
     if options.tempo is not None:

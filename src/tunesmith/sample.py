@@ -30,6 +30,18 @@ class Follower(Protocol):
         """Take one step's (B,) tokens; (B,) True for the rows that are complete."""
 
 
+class Keeper(Protocol):
+    """A per-row pull that ``sample`` adds to the logits and updates from the tokens drawn.
+
+    ``--key auto``'s ``tunesmith.key_keeper.KeyKeeper``.
+    """
+
+    bias: torch.Tensor | None  # (B, V), or None while no row has one
+
+    def see(self, tokens: torch.Tensor) -> None:
+        """Take one step's (B,) tokens."""
+
+
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """``logits / T``: T < 1 sharpens the distribution, T > 1 flattens it (T = 0 is handled as greedy)."""
     if temperature < 0:
@@ -120,6 +132,7 @@ def sample(
     head: int = 0,
     bias: torch.Tensor | None = None,
     follow: Follower | None = None,
+    keep: Keeper | None = None,
 ) -> torch.Tensor:
     """``steps`` new tokens after ``primer`` (B, P) for each row: (B, steps).
 
@@ -136,6 +149,7 @@ def sample(
     given, is added to every step's logits (``--key``'s pull on pitch tokens). ``follow`` (``--form``'s
     ``tunesmith.form.FormFollower``) may force a row's next token in place of the drawn one (a repeated section) and
     finishes the rows whose form is complete; the draw is made all the same, so the random stream does not depend on it.
+    ``keep`` (``--key auto``) adds its (B, V) ``bias`` once it has one, and sees every step's tokens.
     """
     model.eval()
     batch = primer.shape[0]
@@ -151,6 +165,8 @@ def sample(
         last = logits[:, -1].float()
         if bias is not None:
             last = last + bias  # the asked key's pull on pitch tokens (a new tensor: the fill below stays local)
+        if keep is not None and keep.bias is not None:
+            last = last + keep.bias  # each row's own key, once it has one
         if blocked is not None:
             last.masked_fill_(blocked, float("-inf"))  # the logits are not read again
         token = pick(last, temperature, top_k, top_p, generator)
@@ -166,6 +182,8 @@ def sample(
             done |= until(out[:, : t + 1])
         if follow is not None:
             done |= follow.see(token)
+        if keep is not None:
+            keep.see(token)
         if (stop_id is not None or until is not None or follow is not None) and bool(
             done.all()
         ):  # nothing else finishes a row

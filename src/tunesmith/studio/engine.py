@@ -119,6 +119,7 @@ def describe_run(path: Path) -> dict[str, Any]:
             # for (a key token, a pitch bias or both; [] for neither)
             "band": [{"program": p, "name": name} for p, name in zip(programs, band_names(tuple(programs)))],
             "keys": [k.name for k in ALL_KEYS] if _takes_key(tokenizer) else [],
+            "key_auto": _takes_key(tokenizer) and tokenizer.bar_id is not None,  # --key auto finds bars by bar tokens
         },
     }
     report = run_eval(path)
@@ -248,7 +249,9 @@ class GenerateRequest:
             raise StudioError("length must be at least 1")
         if out.seed < 0 or out.seed >= 2**31:
             raise StudioError("seed must be between 0 and 2147483647")
-        if out.key:
+        if out.key and out.key.lower() == "auto":
+            out.key = "auto"  # each sample keeps the key of its first bars
+        elif out.key:
             from tunesmith.keys import parse_key
 
             try:

@@ -68,8 +68,9 @@ function onRunChange() {
   const key = $("#key").value;
   $("#key-label").hidden = keys.length === 0;
   $("#key").innerHTML = '<option value="">the model\'s choice</option>';
+  if (controls.key_auto) $("#key").add(new Option("the key it starts in, kept", "auto"));
   for (const name of keys) $("#key").add(new Option(name, name));
-  $("#key").value = keys.includes(key) ? key : "";
+  $("#key").value = keys.includes(key) || (key === "auto" && controls.key_auto) ? key : "";
   const band = controls.band || [];
   $("#band-box").hidden = band.length === 0;
   $("#band").innerHTML = "";

@@ -1,0 +1,72 @@
+"""``generate --key auto``: each sample keeps the key it starts in (``KeyKeeper``, followed by ``tunesmith.sample``)."""
+
+from __future__ import annotations
+
+import torch
+
+from tunesmith.errors import TunesmithError
+from tunesmith.key_steering import KEY_STRENGTH
+from tunesmith.keys import Key, estimate_key
+
+AUTO = "auto"  # --key auto
+AUTO_BARS = 4  # without a form, the key is found after this many bars (with one: after its first section)
+
+
+def auto_bars(form) -> int:
+    """After how many bars ``--key auto`` finds the key: the first section of a form, else ``AUTO_BARS``."""
+    return form.section_bars if form is not None else AUTO_BARS
+
+
+class KeyKeeper:
+    """``--key auto``: each row keeps the key it starts in, with the pull ``--key`` gives an asked key.
+
+    Until a row has drawn ``bars`` bar lines of new music it is drawn as the model likes; then its primer and new
+    tokens are decoded once, their Krumhansl-Schmuckler key estimated (``tunesmith.keys.estimate_key``, the key the
+    output records), and from there the row's pitch tokens are pulled toward that key (``steer``'s bias). A row whose
+    music so far has too few pitch classes for an estimate tries again at its next bar line. ``sample`` adds ``bias``
+    (B, V) to every step's logits and shows the keeper every step's tokens (``see``); ``keys`` are the rows' keys.
+    """
+
+    def __init__(self, tokenizer, primers: list[list[int]], bars: int, strength: float | None = None) -> None:
+        self.tokenizer, self.primers, self.bars = tokenizer, primers, bars
+        self.strength = KEY_STRENGTH if strength is None else strength
+        self.tokens: list[list[int]] = [[] for _ in primers]
+        self.bar_lines = [0] * len(primers)
+        self.keys: list[Key | None] = [None] * len(primers)
+        self.bias: torch.Tensor | None = None  # (B, V) once a row has its key; rows without one add zeros
+        self._biases: dict[Key, torch.Tensor] = {}
+
+    @staticmethod
+    def describe(tokenizer, bars: int, strength: float | None = None) -> str:
+        """How ``--key auto`` keeps the key, in words for ``generate.json``; a one-line error where it cannot."""
+        if tokenizer.bar_id is None or tokenizer.key_bias(Key(0, "major"), 1.0) is None:
+            raise TunesmithError(
+                f"--key auto finds a sample's key after its first bars and pulls its pitch tokens toward it, which "
+                f"this model's encoding ({tokenizer.name}) cannot do: ask for a key by name"
+            )
+        strength = KEY_STRENGTH if strength is None else strength
+        return f"the key of the first {bars} bars, kept by pitch bias (strength {strength:g})"
+
+    def see(self, tokens: torch.Tensor) -> None:
+        """Take one step's (B,) tokens; a row that has just drawn its ``bars``-th bar line of new music gets its key."""
+        for row, token in enumerate(tokens.tolist()):
+            if self.keys[row] is not None:
+                continue
+            self.tokens[row].append(token)
+            if token == self.tokenizer.bar_id:
+                self.bar_lines[row] += 1
+                if self.bar_lines[row] > self.bars:  # the bar line after the first ``bars`` bars
+                    self._fix(row, tokens.device)
+
+    def _fix(self, row: int, device: torch.device) -> None:
+        result = self.tokenizer.try_decode(self.primers[row] + self.tokens[row])
+        key = estimate_key(result.score) if result.ok else None
+        if key is None:
+            return
+        self.keys[row] = key
+        self.tokens[row] = []  # not needed any more
+        if key not in self._biases:
+            self._biases[key] = torch.from_numpy(self.tokenizer.key_bias(key, self.strength)).to(device)
+        if self.bias is None:
+            self.bias = torch.zeros(len(self.keys), len(self.tokenizer), device=device)
+        self.bias[row] = self._biases[key]
