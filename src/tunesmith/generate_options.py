@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tunesmith.band import parse_band
-from tunesmith.config import DEVICES, option
+from tunesmith.config import DEVICES, PRECISIONS, option
 from tunesmith.errors import TunesmithError
 from tunesmith.form import SECTION_BARS, check_form, form_length, parse_form
 from tunesmith.instruments import PRESETS, load_instrument_map
@@ -18,7 +18,6 @@ from tunesmith.key_steering import KEY_STRENGTH
 from tunesmith.keys import parse_key
 from tunesmith.layout import RunDir
 from tunesmith.length import DEFAULT_LENGTH, parse_length
-from tunesmith.models.fused_rnn import PRECISIONS
 from tunesmith.postprocess import parse_time_signature
 from tunesmith.rendering import MAX_SECONDS
 
