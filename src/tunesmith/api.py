@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from symusic import Score
 
 from tunesmith.config import IngestConfig, PrepareConfig, SelectConfig, TrainConfig, from_dict
-from tunesmith.data import EncodeConfig
+from tunesmith.encode_options import EncodeConfig
 from tunesmith.errors import TunesmithError
 from tunesmith.generate_options import GenerateConfig
 from tunesmith.layout import DataDir, RunDir

@@ -9,17 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tunesmith.band import parse_band
-from tunesmith.config import DEVICES, PRECISIONS, option
+from tunesmith.config import DEVICES, MAX_SECONDS, PRECISIONS, option
 from tunesmith.errors import TunesmithError
 from tunesmith.form import SECTION_BARS, check_form, form_length, parse_form
 from tunesmith.instruments import PRESETS, load_instrument_map
 from tunesmith.key_steering import KEY_STRENGTH
-from tunesmith.keys import parse_key
 from tunesmith.layout import RunDir
 from tunesmith.length import DEFAULT_LENGTH, parse_length
-from tunesmith.postprocess import parse_time_signature
-from tunesmith.rendering import MAX_SECONDS
 
 FORMATS = ("mid", "wav", "ogg", "png", "abc", "musicxml")
 
@@ -133,14 +129,20 @@ class GenerateConfig:
         if self.form is not None or self.section_bars != SECTION_BARS:
             check_form(self.form, self.section_bars, self.length, self.beam)
         if self.time_signature:
+            from tunesmith.postprocess import parse_time_signature  # symusic: not loaded to build the parser
+
             parse_time_signature(self.time_signature)
         if self.instruments:
             load_instrument_map(self.instruments)
         if self.band is not None:
             if self.instruments is not None:
                 raise TunesmithError("--band keeps the model's own tracks: leave out --instruments (or --band)")
+            from tunesmith.band import parse_band
+
             parse_band(self.band)
         if self.key is not None:
+            from tunesmith.keys import parse_key
+
             try:
                 parse_key(self.key)
             except ValueError as exc:
