@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SHARED, machine, tree_rss_kib, write_result
+from common import ROOT, SHARED, machine, tree_rss_kib, write_result
 
 SONGS = SHARED / "data" / "bollywood"
 SCRIPT = Path(sys.executable).parent / "tunesmith"
@@ -118,7 +118,10 @@ def main() -> None:
         "load_average_at_start": [round(x, 2) for x in load],
         "load_at_end": [round(x, 2) for x in os.getloadavg()],
         "command": "make bench  (python benchmarks/startup.py" + (f" --before {args.before})" if args.before else ")"),
-        "commands": {name: "tunesmith " + " ".join(argv) for name, argv in commands(Path("OUT")).items()},
+        "commands": {  # the songs as a checkout's neighbour, not by this machine's absolute path
+            name: "tunesmith " + " ".join(argv).replace(str(SONGS), os.path.relpath(SONGS, ROOT))
+            for name, argv in commands(Path("OUT")).items()
+        },
         "results": {variant: {name: summary(rs) for name, rs in by.items()} for variant, by in runs.items()},
     }
     if args.before:
