@@ -2,7 +2,8 @@
 
 The options are checked here, before a model is loaded, so a bad one is one line and costs nothing. The command line
 (its flags made by ``tunesmith.cli.options``) and the API (``tunesmith.api.generate_config``, which the studio calls)
-build this one dataclass; ``tunesmith.generate`` turns it into music.
+build this one dataclass; ``tunesmith.generate`` turns it into music. It imports no torch, numpy or symusic (the
+checks that read music import theirs when they run), so every ``tunesmith`` command can build its parser cheaply.
 """
 
 from __future__ import annotations
