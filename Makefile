@@ -70,6 +70,7 @@ bench: install
 	$(PY) benchmarks/studio_latency.py
 	$(PY) benchmarks/rare_nearest.py
 	$(PY) benchmarks/scale.py
+	$(PY) benchmarks/startup.py
 
 # The JSB Chorales polyphonic benchmark: about 35 minutes (30 of training) on a 2-core CPU.
 bench-jsb: install

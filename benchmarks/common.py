@@ -57,6 +57,30 @@ def peak_rss_mib() -> dict:
     return {"self_mib": round(own, 1), "largest_child_mib": round(children, 1)}
 
 
+def tree_rss_kib(root: int) -> int:
+    """Resident memory of ``root`` and all its descendants, in KiB (from /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            ppid, pages = int(fields[1]), int(fields[21])
+        except (OSError, IndexError, ValueError):
+            continue
+        pid = int(entry.name)
+        children.setdefault(ppid, []).append(pid)
+        rss[pid] = pages * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, ()))
+    return total
+
+
 def run_isolated(script: Path, *args: str) -> dict:
     """Run one measurement in a fresh interpreter (so peak memory is its own) and read its JSON line."""
     out = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=True)

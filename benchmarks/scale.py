@@ -40,7 +40,7 @@ from pathlib import Path
 # wait, so two threads on a shared 2-core machine do not spin against each other.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, SHARED, machine, write_result
+from common import ROOT, SHARED, machine, tree_rss_kib, write_result
 
 SONGS = SHARED / "data" / "bollywood"
 CORPUS = ROOT / "out" / "scale" / "corpus"
@@ -99,30 +99,6 @@ def corpus_files(limit: int) -> list[Path]:
 # -- measuring a process tree --------------------------------------------------------------------------------------
 
 
-def _tree_rss_kib(root: int) -> int:
-    """Resident memory of ``root`` and all its descendants, in KiB (from /proc)."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            ppid, pages = int(fields[1]), int(fields[21])
-        except (OSError, IndexError, ValueError):
-            continue
-        pid = int(entry.name)
-        children.setdefault(ppid, []).append(pid)
-        rss[pid] = pages * (os.sysconf("SC_PAGE_SIZE") // 1024)
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack.extend(children.get(pid, ()))
-    return total
-
-
 def run_measured(args: list[str], cwd: Path | None = None) -> dict:
     """Run a command; its wall seconds, its output, and the peak memory of its process tree."""
     start = time.perf_counter()
@@ -132,7 +108,7 @@ def run_measured(args: list[str], cwd: Path | None = None) -> dict:
 
     def sample() -> None:
         while not stop.wait(0.05):
-            peak[0] = max(peak[0], _tree_rss_kib(proc.pid))
+            peak[0] = max(peak[0], tree_rss_kib(proc.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()

@@ -21,20 +21,40 @@ import dataclasses
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from symusic import Score
 
-from tunesmith.checkpoint import BEST, LAST, LoadedModel, load_model
-from tunesmith.checkpoint import Checkpoint as Checkpoint  # exported by the package: what Run.checkpoint is
 from tunesmith.config import IngestConfig, PrepareConfig, SelectConfig, TrainConfig, from_dict
-from tunesmith.data import EncodeConfig
+from tunesmith.encode_options import EncodeConfig
 from tunesmith.errors import TunesmithError
-from tunesmith.generate import GenerateConfig, Generator, Sample
+from tunesmith.generate_options import GenerateConfig
 from tunesmith.layout import DataDir, RunDir
 
+if TYPE_CHECKING:
+    from tunesmith.checkpoint import LoadedModel
+    from tunesmith.generate import Generator, Sample
+
 Log = Callable[[str], None]
+BEST, LAST = RunDir.BEST, RunDir.LAST
+
+# What comes with torch is imported when first used, so ``prepare``, ``inspect`` and ``render`` never load it; these
+# names are still this module's (``tunesmith.Checkpoint``, ``tunesmith.Sample``), looked up on first use.
+_WITH_TORCH = {
+    "Checkpoint": "tunesmith.checkpoint",
+    "LoadedModel": "tunesmith.checkpoint",
+    "Generator": "tunesmith.generate",
+    "Sample": "tunesmith.generate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``Checkpoint``, ``LoadedModel``, ``Generator`` and ``Sample``, from their torch modules on first use."""
+    if name in _WITH_TORCH:
+        return getattr(import_module(_WITH_TORCH[name]), name)
+    raise AttributeError(f"module 'tunesmith.api' has no attribute {name!r}")
 
 
 def _quiet(_text: str) -> None:
@@ -334,6 +354,8 @@ class Run:
 
     def generator(self, **options: Any) -> Generator:
         """A ``Generator`` for this run's model with ``GenerateConfig`` fields as keywords (see ``generate``)."""
+        from tunesmith.generate import Generator
+
         return Generator(self._loaded, generate_config(**options))  # the model stays on its device
 
     def generate(self, **options: Any) -> list[Sample]:
@@ -391,6 +413,7 @@ def load_run(path: str | Path, checkpoint: str = "best", device: str = "cpu") ->
     ``device``: ``cpu`` (the default: the same numbers and bytes everywhere), ``auto`` (CUDA, then Apple MPS, then the
     CPU), ``cuda`` or ``mps``.
     """
+    from tunesmith.checkpoint import load_model
     from tunesmith.devices import pick_device
 
     prefer = {"best": BEST, "last": LAST}.get(checkpoint, checkpoint)

@@ -194,6 +194,8 @@ class PrepareConfig:
 
 TARGET_MODES = ("all", "last", "stream")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("float32", "bfloat16", "int8")  # weights for stepping on the CPU (tunesmith.models.fused_rnn)
+MAX_SECONDS = 600.0  # the longest WAV written unless asked otherwise (tunesmith.rendering)
 TRAIN_DEFAULTS: dict[str, Any] = {
     "targets": "all",
     "batch_size": 32,

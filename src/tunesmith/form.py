@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from tunesmith.errors import TunesmithError
 from tunesmith.length import DEFAULT_LENGTH, parse_length
+
+if TYPE_CHECKING:
+    import torch
 
 SECTION_BARS = 4  # the default: AABA of 4 bars is 16 bars
 MAX_SECTIONS = 64
@@ -109,12 +110,16 @@ class FormFollower:
 
     def forced(self, device: torch.device | str = "cpu") -> torch.Tensor | None:
         """(B,) the token each row must take next, -1 where the model draws; None when no row is forced."""
+        import torch  # here, not at the top: generate's options parse a form in a process that never loads torch
+
         if not any(self.queue):
             return None
         return torch.tensor([q[0] if q else -1 for q in self.queue], dtype=torch.long, device=device)
 
     def see(self, tokens: torch.Tensor) -> torch.Tensor:
         """Take the (B,) tokens of one step; (B,) True for the rows whose form is complete."""
+        import torch
+
         for row, token in enumerate(tokens.tolist()):
             if self.finished[row]:
                 continue

@@ -2,25 +2,21 @@
 
 The options are checked here, before a model is loaded, so a bad one is one line and costs nothing. The command line
 (its flags made by ``tunesmith.cli.options``) and the API (``tunesmith.api.generate_config``, which the studio calls)
-build this one dataclass; ``tunesmith.generate`` turns it into music.
+build this one dataclass; ``tunesmith.generate`` turns it into music. It imports no torch, numpy or symusic (the
+checks that read music import theirs when they run), so every ``tunesmith`` command can build its parser cheaply.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tunesmith.band import parse_band
-from tunesmith.config import DEVICES, option
+from tunesmith.config import DEVICES, MAX_SECONDS, PRECISIONS, option
 from tunesmith.errors import TunesmithError
 from tunesmith.form import SECTION_BARS, check_form, form_length, parse_form
 from tunesmith.instruments import PRESETS, load_instrument_map
 from tunesmith.key_steering import KEY_STRENGTH
-from tunesmith.keys import parse_key
 from tunesmith.layout import RunDir
 from tunesmith.length import DEFAULT_LENGTH, parse_length
-from tunesmith.models.fused_rnn import PRECISIONS
-from tunesmith.postprocess import parse_time_signature
-from tunesmith.rendering import MAX_SECONDS
 
 FORMATS = ("mid", "wav", "ogg", "png", "abc", "musicxml")
 
@@ -135,16 +131,22 @@ class GenerateConfig:
         if self.form is not None or self.section_bars != SECTION_BARS:
             check_form(self.form, self.section_bars, self.length, self.beam)
         if self.time_signature:
+            from tunesmith.postprocess import parse_time_signature  # symusic: not loaded to build the parser
+
             parse_time_signature(self.time_signature)
         if self.instruments:
             load_instrument_map(self.instruments)
         if self.band is not None:
             if self.instruments is not None:
                 raise TunesmithError("--band keeps the model's own tracks: leave out --instruments (or --band)")
+            from tunesmith.band import parse_band
+
             parse_band(self.band)
         if self.key == "auto" and self.beam > 1:
             raise TunesmithError("--key auto follows the samples as they are drawn: leave out --beam")
         if self.key is not None and self.key != "auto":
+            from tunesmith.keys import parse_key
+
             try:
                 parse_key(self.key)
             except ValueError as exc:

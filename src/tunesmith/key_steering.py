@@ -6,10 +6,14 @@ every step's logits by ``tunesmith.sample`` (one add per token).
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from tunesmith.errors import TunesmithError
-from tunesmith.keys import Key
+
+if TYPE_CHECKING:  # names for the annotations only: generate's options read KEY_STRENGTH without numpy
+    import numpy as np
+
+    from tunesmith.keys import Key
 
 # How strongly --key pulls the pitch tokens toward the key's profile by default: chosen by benchmarks/composer.py's
 # sweep (key accuracy against pitch-class entropy and the samples' NLL under the model; BENCHMARKS.md, composer).

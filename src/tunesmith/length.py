@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-from symusic import Score
+from typing import TYPE_CHECKING
 
 from tunesmith.errors import TunesmithError
+
+if TYPE_CHECKING:  # for the annotations only: generate's options parse --length without symusic
+    from symusic import Score
 
 UNITS = {"": "tokens", "tokens": "tokens", "notes": "notes", "bars": "bars", "s": "seconds", "seconds": "seconds"}
 # A generous token budget per unit asked for: the 71 Bollywood songs as REMI events with programs (every track in one

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 from symusic import Score
 
+from tunesmith.config import MAX_SECONDS  # declared there: generate's options read it without numpy
 from tunesmith.errors import TunesmithError
 from tunesmith.music import gm_name
 from tunesmith.quiet import captured, summarise
 
 SOUNDFONT_DIRS = ("/usr/share/sounds/sf2", "/usr/share/soundfonts", "/usr/local/share/soundfonts")
-MAX_SECONDS = 600.0  # the longest WAV written unless asked otherwise
 TAIL_SECONDS = 1.0  # release after the last note
 INSTALL_HINT = "install them with: sudo apt-get install fluidsynth timgm6mb-soundfont (or `make system-deps`)"
 

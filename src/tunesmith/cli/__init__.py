@@ -1,6 +1,8 @@
 """The ``tunesmith`` command: parses arguments, builds configs, calls library functions; nothing else.
 
-One module per group of subcommands, each with a ``register(sub)`` that adds its parsers.
+One module per group of subcommands, each with a ``register(sub)`` that adds its parsers. The parsers are built from
+light config modules only (no torch, numpy or symusic: ``tests/test_startup.py``); a command imports the library it
+runs inside its ``cmd_*`` function, so ``--help`` and ``prepare`` never load torch.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tunesmith.cli.common import check_output_file
 from tunesmith.cli.options import add_options, given
-from tunesmith.evaluate.report import EvaluateConfig
+from tunesmith.evaluate.options import EvaluateConfig
 from tunesmith.layout import RunDir
 
 

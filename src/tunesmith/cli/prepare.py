@@ -9,8 +9,8 @@ from typing import Any
 from tunesmith.cli.common import check_output_dir, check_output_file, key_values
 from tunesmith.cli.options import add_options, flag_of, given
 from tunesmith.config import IngestConfig, SelectConfig
-from tunesmith.data import EncodeConfig
-from tunesmith.encodings.base import EncodingConfig
+from tunesmith.encode_options import EncodeConfig
+from tunesmith.encodings.options import EncodingConfig
 from tunesmith.errors import TunesmithError
 
 

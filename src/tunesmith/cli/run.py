@@ -118,12 +118,13 @@ def _init_recipe(init: str, recipe: Path | None, out: Path, smoke: bool) -> _Ini
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run every step of a recipe."""
-    from tunesmith.evaluate.report import format_report
     from tunesmith.recipe import load_recipe, to_argv
 
     if args.list:
         print(describe_recipes())
         return 0
+    from tunesmith.evaluate import format_report  # torch: not for --list
+
     if args.recipe is None:
         raise TunesmithError("name a recipe (a TOML file or a packaged recipe: see tunesmith run --list)")
     recipe = load_recipe(args.recipe, smoke=args.smoke, sources=args.source)

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 from symusic import Score
 
-from tunesmith.config import option
+from tunesmith.encodings.options import EncodingConfig  # declared there: the command line reads it without numpy
 from tunesmith.errors import TunesmithError
 from tunesmith.keys import ALL_KEYS, Key, estimate_key, key_bias, parse_key
 from tunesmith.music import Piece
@@ -37,16 +37,10 @@ STYLE_PREFIX = "<style:"
 KEY_PREFIX, TEMPO_PREFIX, HEADER_PREFIX = "<key:", "<tempo:", "<band:"
 # Tokens that steer a sequence rather than play music: conditions after BOS and an encoding's header (the band).
 CONTROL_PREFIXES = (STYLE_PREFIX, KEY_PREFIX, TEMPO_PREFIX, HEADER_PREFIX)
-CONDITIONS = ("style", "key", "tempo")  # the order condition tokens take after BOS
 NO_KEY = "<key:none>"  # a piece without two pitch classes has no key to estimate
 # Tempo bins (BPM, lower edges; a bin runs to the next edge): 12 BPM wide where most songs lie (72-144, the
 # Bollywood songs' 10th to 90th percentile is 86-142), wider at the slow and fast ends where few pieces are.
 TEMPO_EDGES = (0, 60, 72, 84, 96, 108, 120, 132, 144, 160, 184, 216)
-
-
-def parse_conditions(text: str) -> tuple[str, ...]:
-    """``"key,tempo"`` -> ``("key", "tempo")`` (checked by the encoding's config)."""
-    return tuple(c.strip() for c in text.split(",") if c.strip())
 
 
 def style_token(label: str) -> str:
@@ -79,36 +73,6 @@ def piece_tempo(score: Score) -> float:
 def is_control(token: str) -> bool:
     """Whether a token is a condition or header token (it steers the music; it is not decoded)."""
     return token.startswith(CONTROL_PREFIXES)
-
-
-@dataclass
-class EncodingConfig:
-    """Settings every encoding shares; an encoding's own config subclasses this."""
-
-    min_token_count: int = option(1, "tokens seen fewer times in training are rare", metavar="K")
-    rare: str = option("unk", "map rare tokens to UNK or to the nearest frequent one", choices=("unk", "nearest"))
-    style_tokens: bool = option(False, "one token per style label (folder) as a condition")
-    conditions: tuple[str, ...] = option(
-        (),
-        "condition tokens after BOS: any of key,tempo,style (key: Krumhansl-Schmuckler estimate; tempo: a bin)",
-        flag="--condition",
-        metavar="LIST",
-        parse=parse_conditions,
-    )
-
-    def __post_init__(self) -> None:
-        self.conditions = tuple(self.conditions)
-        unknown = [c for c in self.conditions if c not in CONDITIONS]
-        if unknown:
-            raise TunesmithError(f"unknown condition {unknown[0]!r}: --condition takes {', '.join(CONDITIONS)}")
-        if self.style_tokens and "style" not in self.conditions:
-            self.conditions = (*self.conditions, "style")
-        self.conditions = tuple(c for c in CONDITIONS if c in self.conditions)
-        self.style_tokens = "style" in self.conditions
-        if self.min_token_count < 1:
-            raise TunesmithError(f"--min-token-count must be at least 1, got {self.min_token_count}")
-        if self.rare not in ("unk", "nearest"):
-            raise TunesmithError(f"rare tokens map to 'unk' or 'nearest', not {self.rare!r}")
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,49 +16,19 @@ import numpy as np
 from symusic import Score
 
 from tunesmith.checkpoint import Checkpoint, load_model
-from tunesmith.config import DEVICES, option
-from tunesmith.data import SPLITS, TokenData, check_data_dir, check_same_data, data_fingerprint
+from tunesmith.data import TokenData, check_data_dir, check_same_data, data_fingerprint
 from tunesmith.devices import pick_device
 from tunesmith.errors import TunesmithError
 from tunesmith.evaluate.distances import set_distance
 from tunesmith.evaluate.likelihood import fit_ngram, score_split, uses_windows
 from tunesmith.evaluate.memorisation import PitchNgrams, TrainingIndex, looks_copied
 from tunesmith.evaluate.metrics import DRUM_METRICS, METRICS, Notes, compute_metrics
+from tunesmith.evaluate.options import EvaluateConfig as EvaluateConfig  # declared there, torch-free
 from tunesmith.generate import GenerateConfig, Generator
 from tunesmith.layout import RunDir
 from tunesmith.locks import exclusive, shared
 from tunesmith.rendering import write_midi
 from tunesmith.trainer import fly_transpose
-
-
-@dataclass
-class EvaluateConfig:
-    """What ``tunesmith evaluate`` was asked for."""
-
-    split: str = option("test", "split to score", choices=SPLITS)
-    samples: int = option(16, "generated pieces judged, from the network and the n-gram each", metavar="N")
-    sample_length: int | None = option(None, "in tokens (default: the split's median piece)", metavar="TOKENS")
-    temperature: float = option(1.0, "for the samples (1: the distribution the likelihood measures)", metavar="T")
-    ngram_order: int = option(5, "highest n-gram order tried (the best on the validation split is used)", metavar="N")
-    max_pieces: int | None = option(None, "score only the first N pieces of the split", metavar="N")
-    max_train_pieces: int = option(5_000, "training pieces indexed for the memorisation check", metavar="N")
-    seed: int = option(0, "random seed of the samples")
-    checkpoint: str = option(RunDir.BEST, "the checkpoint of the run to use", cli=False)
-    device: str = option("auto", "where to score and sample: auto (CUDA, then MPS, then the CPU)", choices=DEVICES)
-
-    def __post_init__(self) -> None:
-        checks = [
-            (self.split in SPLITS, f"--split must be one of {', '.join(SPLITS)}"),
-            (self.samples >= 2, "--samples must be at least 2"),
-            (self.sample_length is None or self.sample_length >= 8, "--sample-length must be at least 8 tokens"),
-            (self.temperature > 0, "--temperature must be positive"),
-            (1 <= self.ngram_order <= 8, "--ngram-order must be between 1 and 8"),
-            (self.max_pieces is None or self.max_pieces >= 1, "--max-pieces must be at least 1"),
-            (self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise TunesmithError(message)
 
 
 def decoded_scores(tokenizer, data: TokenData, limit: int) -> list[Score]:

@@ -24,10 +24,10 @@ from functools import partial
 import torch
 from torch import nn
 
+from tunesmith.config import PRECISIONS as PRECISIONS  # declared there: generate's options check it without torch
 from tunesmith.models.base import PostLayer, SequenceNorm
 from tunesmith.models.scripted import gru_stack_step, lstm_stack_step, script
 
-PRECISIONS = ("float32", "bfloat16", "int8")
 PACK_BATCH = 16  # the batch size oneDNN lays the weights out for (batch 1 ran as fast as when packed for 1)
 
 Linear = Callable[[torch.Tensor], torch.Tensor]
