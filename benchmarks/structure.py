@@ -1,7 +1,8 @@
 """Musical structure over 16 and 32 bars: samples with and without ``--form`` against the held-out real songs.
 
 Run: ``make bench-structure RUN=RUN_DIR`` (or ``.venv/bin/python benchmarks/structure.py RUN_DIR [--num N]``); not
-part of ``make test`` or ``make bench``. Writes ``benchmarks/results/structure.json`` and prints a markdown table.
+part of ``make test`` or ``make bench``. Writes ``benchmarks/results/structure.json`` (``--result NAME``:
+``NAME.json``) and prints a markdown table.
 
 ``RUN_DIR`` is a trained ``event`` model with band headers (the ``bollywood-multitrack`` recipe's, or any REMI model
 with programs). For each length (16 and 32 bars) ``--num`` samples are drawn through the API
@@ -23,6 +24,9 @@ of 16 bars per key with ``--key KEY`` and the same band, and reports the share w
 (Krumhansl-Schmuckler, ``tunesmith.keys.estimate_key``) is the key asked, of the samples written and of all asked:
 ``--key`` on a full-size model (``benchmarks/composer.py`` measures it on a smoke-sized one it trains itself).
 ``--key-form AABA/4`` draws them as that form (as the recipe generates) rather than as 16 bars without one.
+
+``--key auto`` (or a key's name) is asked of the length and form sets: ``auto`` keeps each sample's key from its
+first section on (``tunesmith.key_keeper``); the record says what was asked.
 
 ``--no-plain`` leaves out the sets without a form. Their length check decodes every row's tokens so far every 64
 tokens (``Generator._until``), which on a full-size model's dense songs is half the time of a set.
@@ -127,7 +131,7 @@ def generate(run, args: argparse.Namespace, bars: int, form: tuple[str, int] | N
 
 def draw(run, args: argparse.Namespace, bars: int, form: tuple[str, int] | None) -> dict:
     started = time.perf_counter()
-    samples = generate(run, args, bars, form)
+    samples = generate(run, args, bars, form, **({"key": args.key} if args.key else {}))
     seconds = time.perf_counter() - started
     kept = [s.score for s in samples if s.ok]
     counts = [len(programs(s)) for s in kept]
@@ -199,6 +203,8 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every set (default 0)")
     parser.add_argument("--keys", default=KEYS, help=f"keys asked, ';'-separated, or none (default {KEYS})")
+    parser.add_argument("--result", default="structure", help="results/NAME.json to write (default structure)")
+    parser.add_argument("--key", default=None, help="asked of the length and form sets: auto, or a key's name")
     parser.add_argument("--key-form", default="", help="LETTERS/SECTION_BARS of 16 bars for the key samples")
     parser.add_argument(
         "--no-plain", dest="plain", action="store_false", help="leave out the sets without a form (the slow ones)"
@@ -239,6 +245,7 @@ def main() -> None:
         "data": os.path.relpath(data_dir),  # as the run was named: relative where RUN_DIR was
         "band": sorted(args.band_set),
         "temperature": args.temperature,
+        "key": args.key,  # asked of the length and form sets (None: the model's own)
         "real": {"test_songs": len(real), "songs": len(every), "programs_iqr": args.iqr},
         "sets": rows,
         "keys": key_rows,
@@ -246,7 +253,7 @@ def main() -> None:
     print(table(rows, args.iqr))
     for row in key_rows:
         print(f"| --key {row['key']} | {row['hits']} of {row['samples']} written, {row['asked']} asked |")
-    print(f"wrote {write_result('structure', result)}")
+    print(f"wrote {write_result(args.result, result)}")
 
 
 if __name__ == "__main__":

@@ -93,6 +93,26 @@ def test_a_histogram_shaped_by_the_bias_is_estimated_as_its_key():
         assert ALL_KEYS[int(np.argmax(key_scores(weights)))] == key
 
 
+def test_the_lower_only_bias_holds_back_the_classes_outside_the_key_and_raises_none():
+    """``--key auto``'s pull: the classes rated below the key profile's mean are lowered as ``--key`` lowers them, the
+    others get nothing, so the key's own classes keep the model's balance (no pile-up on the tonic)."""
+    import numpy as np
+
+    from tunesmith.keys import ALL_KEYS, key_bias
+
+    for key in ALL_KEYS:
+        full = key_bias([(pc,) for pc in range(12)], key, 3.0)
+        lower = key_bias([(pc,) for pc in range(12)], key, 3.0, lower_only=True)
+        assert np.array_equal(lower, np.minimum(full, 0)) and lower.max() == 0
+        scale = {
+            (key.tonic + step) % 12 for step in ((0, 2, 4, 5, 7, 9, 11) if key.mode == "major" else (0, 2, 3, 5, 7, 8))
+        }
+        outside = (
+            set(range(12)) - scale - ({(key.tonic + 10) % 12, (key.tonic + 11) % 12} if key.mode == "minor" else set())
+        )
+        assert all(lower[pc] < 0 for pc in outside)  # every class outside the scale is held back
+
+
 def test_key_bias_per_encoding_chords_by_their_mean_and_abc_has_no_pitch_tokens():
     import numpy as np
 

@@ -35,7 +35,7 @@ from tunesmith.errors import TunesmithError
 from tunesmith.form import FormFollower, form_of
 from tunesmith.generate_options import GenerateConfig, generation_device  # the options, checked there
 from tunesmith.instruments import load_instrument_map
-from tunesmith.key_keeper import AUTO, KeyKeeper, auto_bars
+from tunesmith.key_keeper import AUTO, KeyKeeper
 from tunesmith.key_steering import steer
 from tunesmith.keys import parse_key
 from tunesmith.length import (
@@ -153,7 +153,7 @@ class Generator:
         bias, self.key_steering = steer(tk, self.key, options.key_strength) if self.key else (None, None)
         self.key_bias = torch.from_numpy(bias).to(self.device) if bias is not None else None
         if self.key_auto:
-            self.key_steering = KeyKeeper.describe(tk, auto_bars(self.form), options.key_strength)
+            self.key_steering = KeyKeeper.describe(tk, strength=options.key_strength)
         self.tempo_id = tk.tempo_id(options.tempo) if options.tempo and "tempo" in tk.conditions else None
         self.bands: list[Band] = [None] * options.num  # each primer's band, set by primers()
         self._file_head = 0
@@ -452,7 +452,7 @@ class Generator:
             for group in groups.values():
                 mask = None
                 keeper = (
-                    KeyKeeper(tk, [rows[i] for i in group], auto_bars(self.form), self.options.key_strength)
+                    KeyKeeper(tk, [rows[i] for i in group], strength=self.options.key_strength)
                     if self.key_auto
                     else None
                 )

@@ -51,8 +51,8 @@ class GenerateConfig:
     key: str | None = option(
         None,
         "the key of the samples, e.g. 'D minor' or 'Eb': pitch tokens are pulled toward it, and a model trained with "
-        "--condition key also gets its key token; auto: each sample keeps the key of its first bars (of its first "
-        "--form section, else 4 bars) with the same pull",
+        "--condition key also gets its key token; auto: each sample keeps the key of its first bar, the pitch "
+        "classes outside it held back",
         metavar="KEY",
     )
     key_strength: float | None = option(

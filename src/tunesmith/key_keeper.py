@@ -9,25 +9,26 @@ from tunesmith.key_steering import KEY_STRENGTH
 from tunesmith.keys import Key, estimate_key
 
 AUTO = "auto"  # --key auto
-AUTO_BARS = 4  # without a form, the key is found after this many bars (with one: after its first section)
-
-
-def auto_bars(form) -> int:
-    """After how many bars ``--key auto`` finds the key: the first section of a form, else ``AUTO_BARS``."""
-    return form.section_bars if form is not None else AUTO_BARS
+# The key is found after the first bar: measured against the first section (BENCHMARKS.md, "--key auto"), which
+# leaves that section's wandering in the sample and, with a form, in every repeat of it.
+AUTO_BARS = 1
 
 
 class KeyKeeper:
-    """``--key auto``: each row keeps the key it starts in, with the pull ``--key`` gives an asked key.
+    """``--key auto``: each row keeps the key it starts in.
 
-    Until a row has drawn ``bars`` bar lines of new music it is drawn as the model likes; then its primer and new
-    tokens are decoded once, their Krumhansl-Schmuckler key estimated (``tunesmith.keys.estimate_key``, the key the
-    output records), and from there the row's pitch tokens are pulled toward that key (``steer``'s bias). A row whose
-    music so far has too few pitch classes for an estimate tries again at its next bar line. ``sample`` adds ``bias``
+    Until a row has drawn ``bars`` bars of new music (the bar line that ends them) it is drawn as the model likes;
+    then its primer and new tokens are decoded once, their Krumhansl-Schmuckler key estimated
+    (``tunesmith.keys.estimate_key``, the key the output records), and from there the pitch tokens of the classes the
+    key's profile rates below its mean are held back as ``--key`` holds them back (``key_bias(..., lower_only=True)``),
+    while the key's own classes keep the model's balance. A row whose music so far has too few pitch classes for an
+    estimate tries again at its next bar line. ``sample`` adds ``bias``
     (B, V) to every step's logits and shows the keeper every step's tokens (``see``); ``keys`` are the rows' keys.
     """
 
-    def __init__(self, tokenizer, primers: list[list[int]], bars: int, strength: float | None = None) -> None:
+    def __init__(
+        self, tokenizer, primers: list[list[int]], bars: int = AUTO_BARS, strength: float | None = None
+    ) -> None:
         self.tokenizer, self.primers, self.bars = tokenizer, primers, bars
         self.strength = KEY_STRENGTH if strength is None else strength
         self.tokens: list[list[int]] = [[] for _ in primers]
@@ -37,7 +38,7 @@ class KeyKeeper:
         self._biases: dict[Key, torch.Tensor] = {}
 
     @staticmethod
-    def describe(tokenizer, bars: int, strength: float | None = None) -> str:
+    def describe(tokenizer, bars: int = AUTO_BARS, strength: float | None = None) -> str:
         """How ``--key auto`` keeps the key, in words for ``generate.json``; a one-line error where it cannot."""
         if tokenizer.bar_id is None or tokenizer.key_bias(Key(0, "major"), 1.0) is None:
             raise TunesmithError(
@@ -45,7 +46,8 @@ class KeyKeeper:
                 f"this model's encoding ({tokenizer.name}) cannot do: ask for a key by name"
             )
         strength = KEY_STRENGTH if strength is None else strength
-        return f"the key of the first {bars} bars, kept by pitch bias (strength {strength:g})"
+        first = "first bar" if bars == 1 else f"first {bars} bars"
+        return f"the key of the {first}, kept by holding back the other pitch classes (strength {strength:g})"
 
     def see(self, tokens: torch.Tensor) -> None:
         """Take one step's (B,) tokens; a row that has just drawn its ``bars``-th bar line of new music gets its key."""
@@ -66,7 +68,8 @@ class KeyKeeper:
         self.keys[row] = key
         self.tokens[row] = []  # not needed any more
         if key not in self._biases:
-            self._biases[key] = torch.from_numpy(self.tokenizer.key_bias(key, self.strength)).to(device)
+            bias = self.tokenizer.key_bias(key, self.strength, lower_only=True)
+            self._biases[key] = torch.from_numpy(bias).to(device)
         if self.bias is None:
             self.bias = torch.zeros(len(self.keys), len(self.tokenizer), device=device)
         self.bias[row] = self._biases[key]

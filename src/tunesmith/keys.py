@@ -128,14 +128,19 @@ def log_profile(key: Key) -> np.ndarray:
     return np.log(profile / profile.mean())
 
 
-def key_bias(pitch_classes: Sequence[Sequence[int]], key: Key, strength: float) -> np.ndarray:
+def key_bias(pitch_classes: Sequence[Sequence[int]], key: Key, strength: float, lower_only: bool = False) -> np.ndarray:
     """(V,) logit bias toward ``key``: for each token, ``strength`` times the mean ``log_profile`` of its pitch classes.
 
     ``pitch_classes[i]`` are the pitch classes token ``i`` plays (one for a note, several for a chord; none for every
     other token, whose bias is 0). A chord takes the mean, so a chord is favoured as much as its notes on average,
-    never more than a single note for having more of them.
+    never more than a single note for having more of them. ``lower_only``: the profile's raises are left out (the
+    classes rated above the mean keep 0), so the classes outside the key are held back and the key's own classes
+    keep the balance the model gives them: how ``--key auto`` keeps a key the model chose (the tonic weighting that
+    moves the music toward an asked key would, on a key already there, pile the notes onto the tonic).
     """
     weights = log_profile(key)
+    if lower_only:
+        weights = np.minimum(weights, 0.0)
     bias = np.zeros(len(pitch_classes), dtype=np.float32)
     for i, classes in enumerate(pitch_classes):
         if classes:
