@@ -206,9 +206,11 @@ def _band_program(token: str) -> int | None:
 class EventReach(Reach):
     """MidiTok's clock run over the tokens without making notes: bars, positions, time shifts and time signatures.
 
-    MidiTok makes a note of a Pitch followed by its Velocity and Duration tokens, at the clock's tick, so ``notes``
-    counts Duration tokens and ``end`` is the latest tick + duration at one; the tokens ``EventTokenizer.score``
-    drops (a note's parts before the first program, tokens MidiTok does not know) are dropped here too. The clock is
+    MidiTok makes a note of a pitch token in its range followed by a Velocity and a Duration token, at the clock's
+    tick, so ``notes`` counts the Duration tokens that close such a run and ``end`` is the latest tick + duration of
+    one (a pitch interval's pitch is not known here: its note counts whatever its range); the tokens
+    ``EventTokenizer.score`` drops (a note's parts before the first program, tokens MidiTok does not know) are
+    dropped here too. The clock is
     that of ``REMI._tokens_to_score`` and ``TSD._tokens_to_score`` (miditok 3.1), held to them by a test that
     measures both on random token sequences. Rests move the clock to the last note's end: with rests, no bound.
     """
@@ -224,6 +226,8 @@ class EventReach(Reach):
         self._before_program = tokenizer.config.use_programs
         self._tick = self._bar_tick = self._end_tick = 0
         self._bar = -1
+        self._recent = [("", ""), ("", "")]  # the two tokens before this one, as (type, value)
+        self._lowest, self._highest = mt.config.pitch_range
         # REMI's first meter is the first TimeSig before any note: until one of them comes, the tokens wait.
         remi_meters = tokenizer.config.scheme == "REMI" and mt.config.use_time_signatures
         self._waiting: list[str] | None = [] if remi_meters else None
@@ -272,8 +276,20 @@ class EventReach(Reach):
             self._tick += self._mt._tpb_tokens_to_ticks[self._ticks_per_beat][value]
         elif kind == "TimeSig":  # the meter in force again changes nothing
             self._meter(*map(int, value.split("/")))
-        elif kind == "Duration":
+        elif kind == "Duration" and self._closes_note():
             ticks = self._mt._tpb_tokens_to_ticks[self._ticks_per_beat][value]
             self.notes += 1
             self._end_tick = max(self._end_tick, self._tick + ticks)
             self.end = self._end_tick / self._mt.time_division
+        self._recent = [self._recent[1], (kind, value)]
+
+    def _closes_note(self) -> bool:
+        """Whether a Duration token here ends a pitch (and velocity) run, as ``_tokens_to_score`` reads notes."""
+        (kind, value), (after_kind, _) = self._recent
+        if not self._mt.config.use_velocities:
+            kind, value = self._recent[1]
+        elif after_kind != "Velocity":
+            return False
+        if kind in ("Pitch", "PitchDrum"):
+            return self._lowest <= int(value) <= self._highest
+        return kind in ("PitchIntervalTime", "PitchIntervalChord")
