@@ -1,17 +1,22 @@
 """Lengths of generated music: ``--length`` parsed, bounded, measured on a score and cut to, after a primer.
 
 A length counts the music generated *after* the primer: a kept primer (a user's file) is measured alone first, and
-the new music is what follows its end (bars, seconds) or its notes (notes).
+the new music is what follows its end (bars, seconds) or its notes (notes). ``LengthCheck`` tells generation when a
+row has enough, decoding it only when its encoding's bound (``Tokenizer.reach``) says it may.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from symusic import Score
 
 from tunesmith.errors import TunesmithError
+
+if TYPE_CHECKING:
+    from tunesmith.encodings.base import Reach, Tokenizer
 
 UNITS = {"": "tokens", "tokens": "tokens", "notes": "notes", "bars": "bars", "s": "seconds", "seconds": "seconds"}
 # A generous token budget per unit asked for: the 71 Bollywood songs as REMI events with programs (every track in one
@@ -120,15 +125,16 @@ FLOAT32_SLACK = 1e-6
 class LengthCheck:
     """``sample``'s ``until`` for a length in notes, bars or seconds: which rows hold more new music than asked.
 
-    The exact test decodes a row's whole sequence and measures it (``new_length``), which at every check costs a
-    sample of n tokens O(n^2) decoding. Each row here keeps its encoding's ``Reach`` instead, fed only the ids drawn
-    since the last check, and is decoded only once the bound says it may have passed the length. The bound is never
-    below what decoding measures, so the answer is the exact test's at every check (every row stops at the same
-    token) and a row is decoded about once, at its end. A row that has drawn nothing decoded since its last decode
-    (a finished row's padding) keeps that decode's answer. An encoding without a bound is decoded at every check.
+    The exact test decodes a row's whole sequence and measures it (``new_length``); done at every check (every 64
+    tokens), that is O(n^2) decoding for a sample of n tokens. Each row here keeps its encoding's ``Reach`` instead,
+    fed only the ids drawn since the last check, and is decoded only once the bound says it may have passed the
+    length. The bound is never below what decoding measures, so the answer is the exact test's at every check (every
+    row stops at the same token) and a row is decoded about once, at its end. A row that has drawn nothing decoded
+    since its last decode (a finished row's padding) keeps that decode's answer. An encoding without a bound is
+    decoded at every check.
     """
 
-    def __init__(self, tokenizer, prefixes: list[list[int]], target: Target, starts: list[Start]) -> None:
+    def __init__(self, tokenizer: Tokenizer, prefixes: list[list[int]], target: Target, starts: list[Start]) -> None:
         """``prefixes``: the ids each row's decoded sequence starts with, before what ``sample`` draws after it."""
         self.tokenizer, self.target, self.starts = tokenizer, target, starts
         self.rows = [list(prefix) for prefix in prefixes]
@@ -155,7 +161,7 @@ class LengthCheck:
             done.append(self._last[i][1])
         return done
 
-    def _most(self, reach, start: Start) -> float:
+    def _most(self, reach: Reach, start: Start) -> float:
         """The most new music the row can hold, by its bound."""
         unit, meter = self.target.unit, self.target.meter
         if unit == "notes":
