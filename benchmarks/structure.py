@@ -26,10 +26,9 @@ of 16 bars per key with ``--key KEY`` and the same band, and reports the share w
 ``--key-form AABA/4`` draws them as that form (as the recipe generates) rather than as 16 bars without one.
 
 ``--key auto`` (or a key's name) is asked of the length and form sets: ``auto`` keeps each sample's key from its
-first section on (``tunesmith.key_keeper``); the record says what was asked.
+first bar on (``tunesmith.key_keeper``); the record says what was asked.
 
-``--no-plain`` leaves out the sets without a form. Their length check decodes every row's tokens so far every 64
-tokens (``Generator._until``), which on a full-size model's dense songs is half the time of a set.
+``--no-plain`` leaves out the sets without a form.
 """
 
 from __future__ import annotations
@@ -216,7 +215,7 @@ def main() -> None:
     from tunesmith.evaluate.report import decoded_scores
 
     forms = parse_forms(args.forms)
-    # The key samples: a 16-bar form, as the recipe generates (no length check decoding every row), or no form.
+    # The key samples: a 16-bar form, as the recipe generates, or no form.
     args.key_form = parse_forms(f"16:{args.key_form}")[16][0] if args.key_form else None
     run = load_run(args.run)
     data_dir = run.checkpoint.data_dir

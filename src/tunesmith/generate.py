@@ -40,8 +40,10 @@ from tunesmith.key_steering import steer
 from tunesmith.keys import parse_key
 from tunesmith.length import (
     MAX_TOKENS,
+    LengthCheck,
     Meter,
     Start,
+    Target,
     bar_start,
     clip,
     drop_before,
@@ -61,15 +63,6 @@ REPAIRED = "the ABC text does not parse as written: the MIDI is of a repaired co
 CHECK_EVERY = 64  # tokens between checks of a length given in notes, bars or seconds
 HEADER_SEARCH = 256  # a sequence's conditions and band header lie within its first tokens
 Band = tuple[int, ...] | None  # General MIDI programs, drums -1 (``tunesmith.band``); None: no band to keep
-
-
-@dataclass(frozen=True)
-class Target:
-    """The length asked for: ``amount`` of ``unit`` of new music, bars and seconds measured with ``meter``."""
-
-    amount: int
-    unit: str
-    meter: Meter
 
 
 @dataclass
@@ -402,18 +395,13 @@ class Generator:
     def _until(
         self, rows: list[list[int]], keep_primer: bool, target: Target, starts: list[Start]
     ) -> Callable[[torch.Tensor], torch.Tensor]:
-        """Whether each row has reached the asked length of new music (checked every ``CHECK_EVERY`` tokens)."""
+        """Whether each row has reached the asked length of new music (checked every ``CHECK_EVERY`` tokens).
 
-        def enough(out: torch.Tensor) -> torch.Tensor:
-            done = []
-            for i in range(out.shape[0]):
-                ids = (rows[i] if keep_primer else [self.tokenizer.bos_id]) + out[i].tolist()
-                result = self.tokenizer.try_decode(ids)
-                ok = result.ok and new_length(result.score, target.unit, starts[i], target.meter) > target.amount
-                done.append(ok)
-            return torch.tensor(done, device=out.device)
-
-        return enough
+        A row's decoded sequence is its primer and what it drew (a kept primer), else BOS and what it drew.
+        """
+        prefixes = rows if keep_primer else [[self.tokenizer.bos_id]] * len(rows)
+        check = LengthCheck(self.tokenizer, prefixes, target, starts)
+        return lambda out: torch.tensor(check(out), device=out.device)
 
     def _band_forbid(self, band: tuple[int, ...] | None) -> list[int]:
         return self.tokenizer.band_forbid(band) if band is not None else []

@@ -1,7 +1,8 @@
 """Lengths of generated music: ``--length`` parsed, bounded, measured on a score and cut to, after a primer.
 
 A length counts the music generated *after* the primer: a kept primer (a user's file) is measured alone first, and
-the new music is what follows its end (bars, seconds) or its notes (notes).
+the new music is what follows its end (bars, seconds) or its notes (notes). ``LengthCheck`` tells generation when a
+row has enough, decoding it only when its encoding's bound (``Tokenizer.reach``) says it may.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from tunesmith.errors import TunesmithError
 
 if TYPE_CHECKING:  # for the annotations only: generate's options parse --length without symusic
     from symusic import Score
+
+    from tunesmith.encodings.base import Reach, Tokenizer
 
 UNITS = {"": "tokens", "tokens": "tokens", "notes": "notes", "bars": "bars", "s": "seconds", "seconds": "seconds"}
 # A generous token budget per unit asked for: the 71 Bollywood songs as REMI events with programs (every track in one
@@ -103,6 +106,73 @@ def new_length(score: Score, unit: str, start: Start, meter: Meter) -> float:
     if unit == "notes":
         return note_count(score) - start.notes
     return meter.measure(max(note_end(score) - start.time, 0.0), unit)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The length asked for: ``amount`` of ``unit`` of new music, bars and seconds measured with ``meter``."""
+
+    amount: int
+    unit: str
+    meter: Meter
+
+
+# A decoded score holds its times as float32, so its last note may end a few parts in 10^8 later than the exact time
+# a bound computes; this much more keeps the bound above it.
+FLOAT32_SLACK = 1e-6
+
+
+class LengthCheck:
+    """``sample``'s ``until`` for a length in notes, bars or seconds: which rows hold more new music than asked.
+
+    The exact test decodes a row's whole sequence and measures it (``new_length``); done at every check (every 64
+    tokens), that is O(n^2) decoding for a sample of n tokens. Each row here keeps its encoding's ``Reach`` instead,
+    fed only the ids drawn since the last check, and is decoded only once the bound says it may have passed the
+    length. The bound is never below what decoding measures, so the answer is the exact test's at every check (every
+    row stops at the same token) and a row is decoded about once, at its end. A row that has drawn nothing decoded
+    since its last decode (a finished row's padding) keeps that decode's answer. An encoding without a bound is
+    decoded at every check.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, prefixes: list[list[int]], target: Target, starts: list[Start]) -> None:
+        """``prefixes``: the ids each row's decoded sequence starts with, before what ``sample`` draws after it."""
+        self.tokenizer, self.target, self.starts = tokenizer, target, starts
+        self.rows = [list(prefix) for prefix in prefixes]
+        self.reaches = [tokenizer.reach() for _ in prefixes]
+        for reach, prefix in zip(self.reaches, prefixes):
+            reach.add(prefix)
+        self.drawn = 0  # how many ids of each row the rows and bounds hold after the prefix
+        self.decodes = 0
+        self._last: list[tuple[int, bool]] = [(-1, False)] * len(prefixes)  # (tokens decoded, answer) of each row
+
+    def __call__(self, out) -> list[bool]:
+        """``out``: (B, T) ids drawn so far after the prefixes (a tensor); T only grows from one call to the next."""
+        new = out[:, self.drawn :].tolist()
+        self.drawn = out.shape[1]
+        done = []
+        for i, (row, reach, start, ids) in enumerate(zip(self.rows, self.reaches, self.starts, new)):
+            row.extend(ids)
+            reach.add(ids)
+            if self._most(reach, start) <= self.target.amount:
+                done.append(False)
+                continue
+            if self._last[i][0] != reach.tokens:  # else it decodes to what it did last time
+                self._last[i] = (reach.tokens, self._exact(row, start))
+            done.append(self._last[i][1])
+        return done
+
+    def _most(self, reach: Reach, start: Start) -> float:
+        """The most new music the row can hold, by its bound."""
+        unit, meter = self.target.unit, self.target.meter
+        if unit == "notes":
+            return reach.notes - start.notes
+        return meter.measure(max(reach.end * (1 + FLOAT32_SLACK) - start.time, 0.0), unit)
+
+    def _exact(self, ids: list[int], start: Start) -> bool:
+        self.decodes += 1
+        result = self.tokenizer.try_decode(ids)
+        target = self.target
+        return result.ok and new_length(result.score, target.unit, start, target.meter) > target.amount
 
 
 def end_of(score: Score, amount: int, unit: str, start: Start, meter: Meter) -> float:

@@ -7,7 +7,8 @@ and JSON persistence, so an encoding is a small module.
 
 What another stage needs to know about an encoding it asks here, never by the encoding's name: ``frame_end_id``
 (the token that closes a time step, for per-step likelihoods), ``text_format`` (the text a sequence decodes to, such
-as ABC), ``style_id`` / ``style_ids`` (the condition tokens).
+as ABC), ``style_id`` / ``style_ids`` (the condition tokens), ``reach`` (bounds on how long a growing sequence
+decodes, so that a length check decodes it only near its end).
 """
 
 from __future__ import annotations
@@ -89,6 +90,55 @@ class DecodeResult:
     def ok(self) -> bool:
         """Whether a score came out."""
         return self.score is not None
+
+
+class Reach:
+    """Upper bounds on what a growing sequence decodes to, so that a length check decodes it only when it must.
+
+    ``add(ids)`` takes the next ids of one sequence; after it, ``notes`` is at least the number of notes and ``end``
+    at least the time the last note ends (quarter notes, before float32 rounding) of ``decode`` of every id added
+    so far, whenever that decodes (a sequence that does not decode reaches no length, whatever the bounds say).
+    ``see`` is given the tokens ``strip`` would pass: none after the first EOS, no specials or controls; ``tokens``
+    counts them, so a check knows when a sequence decodes as it did last time. This base class knows no bound (both
+    infinite): an encoding without a safe one is decoded at every check. ABC is one: music21 plays repeats out, so
+    neither its letters nor its bar lines bound the notes or the time.
+    """
+
+    notes: float = math.inf
+    end: float = math.inf
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self._vocab = tokenizer.vocab
+        self._passed = [not (t in SPECIALS or is_control(t)) for t in tokenizer.vocab]
+        self._eos = tokenizer.eos_id
+        self._ended = False  # an EOS came: nothing after it is decoded
+        self._bounded = type(self).see is not Reach.see
+        self.tokens = 0  # the tokens strip passes so far (an id outside the vocabulary too: no decoding ever again)
+
+    def add(self, ids: Iterable[int]) -> None:
+        """Take the next ids of the sequence."""
+        for i in ids:
+            if self._ended or i == self._eos:
+                self._ended = True
+                return
+            if not 0 <= i < len(self._vocab):  # strip refuses it: no sequence holding it decodes
+                self.tokens += 1
+                self.unbound()
+            elif self._passed[i]:
+                self.tokens += 1
+                if self._bounded:
+                    try:
+                        self.see(self._vocab[i])
+                    except Exception:  # a token the bound cannot read: decoding will say what is wrong with it
+                        self.unbound()
+
+    def see(self, token: str) -> None:
+        """Account for the next token; an encoding with a bound overrides this and sets ``notes`` and ``end`` to 0."""
+
+    def unbound(self) -> None:
+        """Give up bounding this sequence: it is decoded at every check from now on."""
+        self.notes = self.end = math.inf
+        self._bounded = False
 
 
 class Tokenizer(ABC):
@@ -421,6 +471,10 @@ class Tokenizer(ABC):
         """A quarter-time score from ids; raises ``ValueError`` when they do not make music (see ``try_decode``)."""
         self._require_fitted()
         return self.score(self.strip(ids))
+
+    def reach(self) -> Reach:
+        """Bounds on the notes and end of one growing sequence (``Reach``), for a length check; none by default."""
+        return Reach(self)
 
     def try_decode(self, ids) -> DecodeResult:
         """Like ``decode``, but a failure comes back as a reason, so one bad sample never stops a batch."""

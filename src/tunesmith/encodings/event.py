@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from symusic import Score
+from symusic import Score, TimeSignature
 
-from tunesmith.encodings.base import HEADER_PREFIX, EncodingConfig, Tokenizer
+from tunesmith.encodings.base import HEADER_PREFIX, EncodingConfig, Reach, Tokenizer
 from tunesmith.errors import TunesmithError
 from tunesmith.music import Piece
 
@@ -22,6 +22,8 @@ DRUMS = -1  # MidiTok's program number for drums (``Program_-1``)
 BAND_END = f"{HEADER_PREFIX}end>"
 BAR = "Bar_None"  # MidiTok REMI's bar line
 NOTE_PARTS = ("Pitch", "Velocity_", "Duration_", "NoteOn_", "NoteOff_")  # the tokens of a note after its program
+# MidiTok's REMI decoder takes the first TimeSig before any token of these types as the sequence's first meter.
+FIRST_METER_BEFORE = ("Pitch", "PitchDrum", "Velocity", "Duration", "PitchBend", "ControlChange", "Pedal")
 
 
 @dataclass
@@ -171,6 +173,9 @@ class EventTokenizer(Tokenizer):
         decoded = self.miditok.decode([ids] if not self.config.use_programs else ids)
         return decoded.to("quarter")
 
+    def reach(self) -> Reach:
+        return EventReach(self)
+
     def pitch_classes(self, token: str) -> tuple[int, ...]:
         """A ``Pitch_N`` or ``NoteOn_N`` token's class; drums have their own ``PitchDrum_N`` tokens and none."""
         if token.startswith(("Pitch_", "NoteOn_")):
@@ -196,3 +201,95 @@ def _band_program(token: str) -> int | None:
         return None
     value = token[len(HEADER_PREFIX) : -1]
     return DRUMS if value == "drums" else int(value)
+
+
+class EventReach(Reach):
+    """MidiTok's clock run over the tokens without making notes: bars, positions, time shifts and time signatures.
+
+    MidiTok makes a note of a pitch token in its range followed by a Velocity and a Duration token, at the clock's
+    tick, so ``notes`` counts the Duration tokens that close such a run and ``end`` is the latest tick + duration of
+    one (a pitch interval's pitch is not known here: its note counts whatever its range); the tokens
+    ``EventTokenizer.score`` drops (a note's parts before the first program, tokens MidiTok does not know) are
+    dropped here too. The clock is
+    that of ``REMI._tokens_to_score`` and ``TSD._tokens_to_score`` (miditok 3.1), held to them by a test that
+    measures both on random token sequences. Rests move the clock to the last note's end: with rests, no bound.
+    """
+
+    def __init__(self, tokenizer: EventTokenizer) -> None:
+        super().__init__(tokenizer)
+        self._mt = mt = tokenizer.miditok
+        if mt.config.use_rests or set(mt.config.programs) - set(mt.config.use_note_duration_programs):
+            self.unbound()  # rests, or notes without a Duration token
+            return
+        self.notes, self.end = 0, 0.0
+        self._known = mt.vocab
+        self._before_program = tokenizer.config.use_programs
+        self._tick = self._bar_tick = self._end_tick = 0
+        self._bar = -1
+        self._recent = [("", ""), ("", "")]  # the two tokens before this one, as (type, value)
+        self._lowest, self._highest = mt.config.pitch_range
+        # REMI's first meter is the first TimeSig before any note: until one of them comes, the tokens wait.
+        remi_meters = tokenizer.config.scheme == "REMI" and mt.config.use_time_signatures
+        self._waiting: list[str] | None = [] if remi_meters else None
+        self._meter(4, 4)  # MidiTok's default (miditok.constants.TIME_SIGNATURE)
+
+    def _meter(self, numerator: int, denominator: int) -> None:
+        from miditok.utils import compute_ticks_per_bar
+
+        mt = self._mt
+        self._ticks_per_bar = compute_ticks_per_bar(TimeSignature(0, numerator, denominator), mt.time_division)
+        self._ticks_per_beat = mt._tpb_per_ts[denominator]
+        per_pos = getattr(mt, "_compute_ticks_per_pos", None)  # REMI's positions (TSD has none)
+        self._ticks_per_pos = per_pos(self._ticks_per_beat) if per_pos is not None else 0
+
+    def see(self, token: str) -> None:
+        if self._before_program:
+            if token.startswith("Program_"):
+                self._before_program = False
+            elif token.startswith(NOTE_PARTS):
+                return
+        if token not in self._known:
+            return
+        if self._waiting is not None:
+            kind, _, value = token.partition("_")
+            if kind != "TimeSig" and kind not in FIRST_METER_BEFORE:
+                self._waiting.append(token)
+                return
+            if kind == "TimeSig":
+                self._meter(*map(int, value.split("/")))
+            waiting, self._waiting = self._waiting, None
+            for before in waiting:
+                self._clock(before)
+        self._clock(token)
+
+    def _clock(self, token: str) -> None:
+        kind, _, value = token.partition("_")
+        if token == BAR:
+            self._bar += 1
+            if self._bar > 0:
+                self._tick = self._bar_tick + self._ticks_per_bar
+            self._bar_tick = self._tick
+        elif kind == "Position":
+            self._bar = max(self._bar, 0)
+            self._tick = self._bar_tick + int(value) * self._ticks_per_pos
+        elif kind == "TimeShift":
+            self._tick += self._mt._tpb_tokens_to_ticks[self._ticks_per_beat][value]
+        elif kind == "TimeSig":  # the meter in force again changes nothing
+            self._meter(*map(int, value.split("/")))
+        elif kind == "Duration" and self._closes_note():
+            ticks = self._mt._tpb_tokens_to_ticks[self._ticks_per_beat][value]
+            self.notes += 1
+            self._end_tick = max(self._end_tick, self._tick + ticks)
+            self.end = self._end_tick / self._mt.time_division
+        self._recent = [self._recent[1], (kind, value)]
+
+    def _closes_note(self) -> bool:
+        """Whether a Duration token here ends a pitch (and velocity) run, as ``_tokens_to_score`` reads notes."""
+        (kind, value), (after_kind, _) = self._recent
+        if not self._mt.config.use_velocities:
+            kind, value = self._recent[1]
+        elif after_kind != "Velocity":
+            return False
+        if kind in ("Pitch", "PitchDrum"):
+            return self._lowest <= int(value) <= self._highest
+        return kind in ("PitchIntervalTime", "PitchIntervalChord")

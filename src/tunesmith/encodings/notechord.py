@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from symusic import Score
 
-from tunesmith.encodings.base import EncodingConfig, Tokenizer
+from tunesmith.encodings.base import EncodingConfig, Reach, Tokenizer
 from tunesmith.errors import TunesmithError
 from tunesmith.music import Piece, build_score, parse_pitch_name, pitch_name, pitched_notes
 
@@ -96,6 +96,9 @@ class NoteChordTokenizer(Tokenizer):
             cursor += units
         return build_score(notes)
 
+    def reach(self) -> Reach:
+        return NoteChordReach(self)
+
     def transpose_token(self, token: str, semitones: int) -> str | None:
         pitches, units = self._parse(token)
         if pitches is None:
@@ -128,3 +131,19 @@ class NoteChordTokenizer(Tokenizer):
         # |A ^ B| >= ||A| - |B||, so distance >= | (|A| + max A / 128) - (|B| + max B / 128) |.
         pitches, top, units = self._pitch_set(token)
         return None if pitches is None else (units, len(pitches) + top / 128)
+
+
+class NoteChordReach(Reach):
+    """``score``'s cursor: each token lasts its duration, and its notes end where it does."""
+
+    def __init__(self, tokenizer: NoteChordTokenizer) -> None:
+        super().__init__(tokenizer)
+        self._parse, self._grid = tokenizer._parse, tokenizer.config.grid
+        self.notes, self.end, self._cursor = 0, 0.0, 0
+
+    def see(self, token: str) -> None:
+        pitches, units = self._parse(token)
+        self._cursor += units
+        if pitches:
+            self.notes += len(pitches)
+            self.end = self._cursor * self._grid

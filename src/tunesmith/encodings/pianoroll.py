@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from symusic import Score
 
-from tunesmith.encodings.base import EncodingConfig, Tokenizer
+from tunesmith.encodings.base import EncodingConfig, Reach, Tokenizer
 from tunesmith.errors import TunesmithError
 from tunesmith.music import Piece, build_score, parse_pitch_name, pitch_name, pitched_notes
 
@@ -126,6 +126,9 @@ class PianoRollTokenizer(Tokenizer):
                 notes.append(active[p])  # type: ignore[arg-type]
         return build_score([(s * grid, d * grid, p, vel) for s, d, p in notes])
 
+    def reach(self) -> Reach:
+        return PianoRollReach(self)
+
     def transpose_token(self, token: str, semitones: int) -> str | None:
         if token in (HOLD, REST, FRAME_END):
             return token
@@ -149,3 +152,41 @@ class PianoRollTokenizer(Tokenizer):
         if token in (HOLD, REST, FRAME_END):
             return None
         return token.startswith(ONSET), parse_pitch_name(token.lstrip(ONSET))
+
+
+class PianoRollReach(Reach):
+    """``score``'s frames: the notes a token starts, and the frame each sounding note lasts to."""
+
+    def __init__(self, tokenizer: PianoRollTokenizer) -> None:
+        super().__init__(tokenizer)
+        self._grid, self._mono = tokenizer.config.grid, tokenizer.config.mode == "mono"
+        self.notes, self.end = 0, 0.0
+        self._frame = 0
+        self._holding = False  # mono: a note sounds that a hold extends
+        self._ends: dict[int, int] = {}  # poly: the frame each sounding pitch ends at
+        self._seen: set[int] = set()  # poly: the pitches of the open frame
+
+    def see(self, token: str) -> None:
+        if self._mono:
+            self._frame += 1
+            if token == HOLD and self._holding:
+                self.end = self._frame * self._grid
+                return
+            self._holding = token not in (REST, HOLD)
+            if self._holding:
+                parse_pitch_name(token)  # a token that is no pitch does not decode
+                self.notes += 1
+                self.end = self._frame * self._grid
+            return
+        if token == FRAME_END:
+            self._ends = {p: end for p, end in self._ends.items() if p in self._seen}
+            self._frame, self._seen = self._frame + 1, set()
+            return
+        p = parse_pitch_name(token.lstrip(ONSET))
+        self._seen.add(p)
+        if p in self._ends and not token.startswith(ONSET):
+            self._ends[p] += 1
+        else:
+            self._ends[p] = self._frame + 1
+            self.notes += 1
+        self.end = max(self.end, self._ends[p] * self._grid)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from symusic import Score
 
-from tunesmith.encodings.base import EncodingConfig, Tokenizer
+from tunesmith.encodings.base import EncodingConfig, Reach, Tokenizer
 from tunesmith.errors import TunesmithError
 from tunesmith.music import Piece, build_score, parse_pitch_name, pitch_name, pitched_notes
 
@@ -115,6 +115,9 @@ class PseudoNoteTokenizer(Tokenizer):
             notes.append((cursor, float(self.duration.centers[d]), pitch, round(self.velocity.centers[v])))
         return build_score(notes)
 
+    def reach(self) -> Reach:
+        return PseudoNoteReach(self)
+
     def transpose_token(self, token: str, semitones: int) -> str | None:
         pitch, v, d, g = self._parse(token)
         if not 0 <= pitch + semitones <= 127:
@@ -132,3 +135,20 @@ class PseudoNoteTokenizer(Tokenizer):
     def neighbour_key(self, token: str) -> tuple[Hashable, float] | None:
         pitch, *rest = self._parse(token)
         return tuple(rest), pitch
+
+
+class PseudoNoteReach(Reach):
+    """``score``'s cursor: one note a token, at the sum of the onset gaps so far, lasting its duration bin's median."""
+
+    def __init__(self, tokenizer: PseudoNoteTokenizer) -> None:
+        super().__init__(tokenizer)
+        self._tokenizer = tokenizer
+        self.notes, self.end, self._cursor = 0, 0.0, 0.0
+
+    def see(self, token: str) -> None:
+        tk = self._tokenizer
+        _, _, d, g = tk._parse(token)
+        if g:
+            self._cursor += float(tk.gap.centers[g - 1])
+        self.notes += 1
+        self.end = max(self.end, self._cursor + float(tk.duration.centers[d]))
