@@ -232,14 +232,19 @@ def test_band_on_a_model_without_headers_is_one_line(songs, tmp_path, capsys):
 # -- generate: key and tempo -------------------------------------------------------------------------------------
 
 
+def _generate_records(run: Path, out: Path, *options: str) -> list[dict]:
+    """``generate.json``'s records of the samples written by three samples from nothing with ``options``."""
+    args = ["generate", str(run), "-o", str(out), "--primer", "none", "--num", "3", "-q", "--retries", "6", *options]
+    assert main(args) == 0
+    written = [r for r in json.loads((out / "generate.json").read_text())["files"] if "files" in r]
+    assert written
+    return written
+
+
 def test_generate_key_and_tempo_are_asked_and_the_estimate_recorded(run, tmp_path):
     import mido
 
-    out = tmp_path / "out"
-    args = ["generate", str(run), "-o", str(out), "--primer", "none", "--key", "D minor", "--tempo", "96"]
-    assert main([*args, "--num", "3", "--length", "4bars", "-q", "--retries", "6"]) == 0
-    written = [r for r in json.loads((out / "generate.json").read_text())["files"] if "files" in r]
-    assert written
+    written = _generate_records(run, tmp_path / "out", "--key", "D minor", "--tempo", "96", "--length", "4bars")
     for record in written:
         assert record["conditions"][:2] == ["<key:D minor>", "<tempo:96-108>"]
         from symusic import Score
@@ -372,11 +377,7 @@ def test_the_key_bias_moves_samples_into_the_asked_key(run):
 
 
 def test_key_auto_keeps_the_key_of_each_samples_first_bars(run, tmp_path):
-    out = tmp_path / "auto"
-    args = ["generate", str(run), "-o", str(out), "--primer", "none", "--key", "auto", "--length", "8bars"]
-    assert main([*args, "--num", "3", "-q", "--retries", "6", "--key-strength", "3"]) == 0
-    written = [r for r in json.loads((out / "generate.json").read_text())["files"] if "files" in r]
-    assert written
+    written = _generate_records(run, tmp_path / "auto", "--key", "auto", "--length", "8bars", "--key-strength", "3")
     for record in written:
         assert record["key"]["asked"] == "auto"
         by = "the key of the first bar, kept by holding back the other pitch classes (strength 3)"

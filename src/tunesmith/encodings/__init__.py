@@ -4,7 +4,7 @@ The names below are imported on first use, so ``tunesmith.encodings.options`` (w
 loads without the tokenizers and their numpy and symusic.
 """
 
-from importlib import import_module
+from tunesmith.lazy import lazy_names
 
 _REGISTRY = ("ENCODINGS", "get_encoding", "load_tokenizer", "make_tokenizer", "register", "tokenizer_from_dict")
 _WHERE = {
@@ -15,13 +15,4 @@ _WHERE = {
 
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str):
-    """``name`` from the module that defines it, imported when first asked for."""
-    if name in _WHERE:
-        return getattr(import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'tunesmith.encodings' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, globals())

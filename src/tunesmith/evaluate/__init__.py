@@ -4,7 +4,7 @@ The names below are imported on first use: ``tunesmith.evaluate.options`` (what 
 must not pull in torch through ``compare`` and ``report``.
 """
 
-from importlib import import_module
+from tunesmith.lazy import lazy_names
 
 _WHERE = {
     "EvaluateConfig": "tunesmith.evaluate.options",
@@ -16,13 +16,4 @@ _WHERE = {
 
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str):
-    """``name`` from the module that defines it, imported when first asked for."""
-    if name in _WHERE:
-        return getattr(import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'tunesmith.evaluate' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, globals())
