@@ -90,7 +90,7 @@ class Sample:
     head: list[str] = field(default_factory=list)  # the condition and header tokens it was drawn after
     band: tuple[int, ...] | None = None  # the programs it may play (event models with band headers)
     key_steering: str | None = None  # how --key was asked: key token, pitch bias or both
-    key_kept: str | None = None  # --key auto: the key of its first bars, kept for the rest
+    key_kept: str | None = None  # --key auto: the key of its first bar, kept for the rest
 
     @property
     def ok(self) -> bool:
