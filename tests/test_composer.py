@@ -421,5 +421,7 @@ def test_key_auto_errors_are_one_line(run, tmp_path, capsys):
     from tunesmith.errors import TunesmithError
     from tunesmith.key_keeper import KeyKeeper
 
+    with pytest.raises(TunesmithError, match="would keep nothing"):
+        KeyKeeper.describe(load_model(run)[1], strength=0)
     with pytest.raises(TunesmithError, match="cannot do: ask for a key by name"):
         KeyKeeper.describe(make_tokenizer("notechord"), 4)  # no bar token to find the first bars by

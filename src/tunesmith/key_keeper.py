@@ -46,11 +46,13 @@ class KeyKeeper:
                 f"this model's encoding ({tokenizer.name}) cannot do: ask for a key by name"
             )
         strength = KEY_STRENGTH if strength is None else strength
+        if strength == 0:
+            raise TunesmithError("--key auto with --key-strength 0 would keep nothing: leave out --key-strength")
         first = "first bar" if bars == 1 else f"first {bars} bars"
         return f"the key of the {first}, kept by holding back the other pitch classes (strength {strength:g})"
 
     def see(self, tokens: torch.Tensor) -> None:
-        """Take one step's (B,) tokens; a row that has just drawn its ``bars``-th bar line of new music gets its key."""
+        """Take one step's (B,) tokens; a row whose bar line has just ended its first ``bars`` bars gets its key."""
         for row, token in enumerate(tokens.tolist()):
             if self.keys[row] is not None:
                 continue
