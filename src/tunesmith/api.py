@@ -21,7 +21,6 @@ import dataclasses
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +31,7 @@ from tunesmith.encode_options import EncodeConfig
 from tunesmith.errors import TunesmithError
 from tunesmith.generate_options import GenerateConfig
 from tunesmith.layout import DataDir, RunDir
+from tunesmith.lazy import lazy_names
 
 if TYPE_CHECKING:
     from tunesmith.checkpoint import LoadedModel
@@ -48,13 +48,7 @@ _WITH_TORCH = {
     "Generator": "tunesmith.generate",
     "Sample": "tunesmith.generate",
 }
-
-
-def __getattr__(name: str) -> Any:
-    """``Checkpoint``, ``LoadedModel``, ``Generator`` and ``Sample``, from their torch modules on first use."""
-    if name in _WITH_TORCH:
-        return getattr(import_module(_WITH_TORCH[name]), name)
-    raise AttributeError(f"module 'tunesmith.api' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _WITH_TORCH, globals())
 
 
 def _quiet(_text: str) -> None:

@@ -35,9 +35,9 @@ from tunesmith.errors import TunesmithError
 from tunesmith.form import FormFollower, form_of
 from tunesmith.generate_options import GenerateConfig, generation_device  # the options, checked there
 from tunesmith.instruments import load_instrument_map
-from tunesmith.key_keeper import AUTO, KeyKeeper
-from tunesmith.key_steering import steer
-from tunesmith.keys import parse_key
+from tunesmith.key_keeper import KeyKeeper
+from tunesmith.key_steering import KEY_AUTO, steer
+from tunesmith.keys import Key, parse_key
 from tunesmith.length import (
     MAX_TOKENS,
     LengthCheck,
@@ -140,7 +140,7 @@ class Generator:
         self.forbid = tuple(dict.fromkeys(specials + tuple(tk.control_ids)))  # conditions and headers: the head's
         self.band = self._asked_band()
         self.form = form_of(options.form, options.section_bars, tk) if options.form else None
-        self.key_auto = options.key == AUTO
+        self.key_auto = options.key == KEY_AUTO
         self.key = parse_key(options.key) if options.key is not None and not self.key_auto else None  # checked
         self.key_id = tk.key_id(options.key) if self.key is not None and "key" in tk.conditions else None
         bias, self.key_steering = steer(tk, self.key, options.key_strength) if self.key else (None, None)
@@ -315,9 +315,9 @@ class Generator:
                 label = f"T={temperature:g}" + (f" retry {attempt}" if attempt else "")
                 bands = [samples[i].band for i in pending]
                 heads = [self.heads[i] for i in pending]
-                ids = self._sample(rows, bands, heads, steps, temperature, generator, until, label)
+                ids, kept = self._sample(rows, bands, heads, steps, temperature, generator, until, label)
                 for j, i in enumerate(pending):
-                    samples[i].key_kept = self._kept[j].name if self._kept[j] else None
+                    samples[i].key_kept = kept[j].name if kept[j] else None
                     self._judge(samples[i], rows[j], keep_primer, ids[j].tolist(), row_starts[j], target)
                     samples[i].attempts = attempt + 1
                 pending = [i for i in pending if not samples[i].ok]
@@ -408,14 +408,15 @@ class Generator:
 
     def _sample(
         self, rows: list[list[int]], bands: list, heads: list[int], steps: int, temperature, generator, until, label
-    ):
-        """(B, W) new ids for each primer row; rows of one length are one batch, each masked to its band.
+    ) -> tuple[torch.Tensor, list[Key | None]]:
+        """(B, W) new ids for each primer row, and each row's key kept by ``--key auto`` (None: none kept).
 
-        ``heads``: how many first ids of each row are its head, which window models keep in every window.
+        Rows of one length are one batch, each masked to its band. ``heads``: how many first ids of each row are its
+        head, which window models keep in every window.
         """
         tk = self.tokenizer
         forbid = self.forbid if self.options.allow_early_end else (*self.forbid, tk.eos_id)
-        self._kept: list = [None] * len(rows)  # --key auto: each row's key, once found
+        kept: list[Key | None] = [None] * len(rows)
         if self.options.beam > 1:
             out = [
                 beam_search(
@@ -473,9 +474,9 @@ class Generator:
                     )
                 for j, i in enumerate(group):
                     out[i] = ids[j]
-                    self._kept[i] = keeper.keys[j] if keeper else None
+                    kept[i] = keeper.keys[j] if keeper else None
         width = max(len(r) for r in out)
-        return torch.stack([torch.cat([r, r.new_full((width - len(r),), tk.pad_id)]) for r in out])
+        return torch.stack([torch.cat([r, r.new_full((width - len(r),), tk.pad_id)]) for r in out]), kept
 
     def instruments(self, score: Score, index: int) -> Score:
         """The score with the instruments asked for (``--instruments``), else as decoded."""

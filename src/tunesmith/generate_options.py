@@ -14,7 +14,7 @@ from tunesmith.config import DEVICES, MAX_SECONDS, PRECISIONS, option
 from tunesmith.errors import TunesmithError
 from tunesmith.form import SECTION_BARS, check_form, form_length, parse_form
 from tunesmith.instruments import PRESETS, load_instrument_map
-from tunesmith.key_steering import KEY_STRENGTH
+from tunesmith.key_steering import KEY_AUTO, KEY_STRENGTH
 from tunesmith.layout import RunDir
 from tunesmith.length import DEFAULT_LENGTH, parse_length
 
@@ -142,9 +142,9 @@ class GenerateConfig:
             from tunesmith.band import parse_band
 
             parse_band(self.band)
-        if self.key == "auto" and self.beam > 1:
+        if self.key == KEY_AUTO and self.beam > 1:
             raise TunesmithError("--key auto follows the samples as they are drawn: leave out --beam")
-        if self.key is not None and self.key != "auto":
+        if self.key is not None and self.key != KEY_AUTO:
             from tunesmith.keys import parse_key
 
             try:

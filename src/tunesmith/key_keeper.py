@@ -5,10 +5,9 @@ from __future__ import annotations
 import torch
 
 from tunesmith.errors import TunesmithError
-from tunesmith.key_steering import KEY_STRENGTH
+from tunesmith.key_steering import KEY_STRENGTH, keeps_key
 from tunesmith.keys import Key, estimate_key
 
-AUTO = "auto"  # --key auto
 # The key is found after the first bar: measured against the first section (BENCHMARKS.md, "--key auto"), which
 # leaves that section's wandering in the sample and, with a form, in every repeat of it.
 AUTO_BARS = 1
@@ -40,7 +39,7 @@ class KeyKeeper:
     @staticmethod
     def describe(tokenizer, bars: int = AUTO_BARS, strength: float | None = None) -> str:
         """How ``--key auto`` keeps the key, in words for ``generate.json``; a one-line error where it cannot."""
-        if tokenizer.bar_id is None or tokenizer.key_bias(Key(0, "major"), 1.0) is None:
+        if not keeps_key(tokenizer):
             raise TunesmithError(
                 f"--key auto finds a sample's key after its first bars and pulls its pitch tokens toward it, which "
                 f"this model's encoding ({tokenizer.name}) cannot do: ask for a key by name"

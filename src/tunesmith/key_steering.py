@@ -18,6 +18,14 @@ if TYPE_CHECKING:  # names for the annotations only: generate's options read KEY
 # How strongly --key pulls the pitch tokens toward the key's profile by default: chosen by benchmarks/composer.py's
 # sweep (key accuracy against pitch-class entropy and the samples' NLL under the model; BENCHMARKS.md, composer).
 KEY_STRENGTH = 5.0
+KEY_AUTO = "auto"  # --key auto: each sample keeps the key it starts in (tunesmith.key_keeper)
+
+
+def keeps_key(tokenizer) -> bool:
+    """Whether ``--key auto`` works for this model: a bar token to find the first bar by, pitch tokens to hold back."""
+    from tunesmith.keys import ALL_KEYS
+
+    return tokenizer.bar_id is not None and tokenizer.key_bias(ALL_KEYS[0], 1.0) is not None
 
 
 def steer(tokenizer, key: Key, strength: float | None = None) -> tuple[np.ndarray | None, str]:

@@ -17,6 +17,7 @@ from symusic import Score
 
 from tunesmith.abc_writer import check_abc, ensure_headers, score_to_abc
 from tunesmith.errors import TunesmithError
+from tunesmith.key_steering import KEY_AUTO
 from tunesmith.layout import SamplesDir
 from tunesmith.length import note_count, parse_length
 from tunesmith.locks import exclusive
@@ -67,9 +68,9 @@ def _conditions(sample: Sample, score: Score, options) -> dict[str, Any]:
         out["band"] = band_names(sample.band)
     out["drums"] = any(t.is_drum and len(t.notes) for t in score.tracks)
     estimated = estimate_key(score)
-    asked = parse_key(options.key).name if options.key and options.key != "auto" else options.key
+    asked = parse_key(options.key).name if options.key and options.key != KEY_AUTO else options.key
     out["key"] = {"asked": asked, "estimated": estimated.name if estimated else None}
-    if options.key == "auto":
+    if options.key == KEY_AUTO:
         out["key"]["kept"] = sample.key_kept  # None: the sample never had an estimate to keep
     if sample.key_steering:
         out["key"]["by"] = sample.key_steering

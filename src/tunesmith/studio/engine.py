@@ -26,6 +26,7 @@ from typing import Any
 from symusic import Score
 
 from tunesmith.errors import TunesmithError
+from tunesmith.key_steering import KEY_AUTO, keeps_key
 from tunesmith.layout import DataDir, RunDir
 from tunesmith.length import DEFAULT_LENGTH
 
@@ -119,7 +120,7 @@ def describe_run(path: Path) -> dict[str, Any]:
             # for (a key token, a pitch bias or both; [] for neither)
             "band": [{"program": p, "name": name} for p, name in zip(programs, band_names(tuple(programs)))],
             "keys": [k.name for k in ALL_KEYS] if _takes_key(tokenizer) else [],
-            "key_auto": _takes_key(tokenizer) and tokenizer.bar_id is not None,  # --key auto finds bars by bar tokens
+            "key_auto": keeps_key(tokenizer),  # --key auto: bar tokens to find the first bar by, pitch tokens
         },
     }
     report = run_eval(path)
@@ -249,8 +250,8 @@ class GenerateRequest:
             raise StudioError("length must be at least 1")
         if out.seed < 0 or out.seed >= 2**31:
             raise StudioError("seed must be between 0 and 2147483647")
-        if out.key and out.key.lower() == "auto":
-            out.key = "auto"  # each sample keeps the key of its first bars
+        if out.key and out.key.lower() == KEY_AUTO:
+            out.key = KEY_AUTO  # each sample keeps the key of its first bar
         elif out.key:
             from tunesmith.keys import parse_key
 
