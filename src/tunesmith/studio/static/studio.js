@@ -68,7 +68,11 @@ function onRunChange() {
   const key = $("#key").value;
   $("#key-label").hidden = keys.length === 0;
   $("#key").innerHTML = '<option value="">the model\'s choice</option>';
-  if (controls.key_auto) $("#key").add(new Option("the key it starts in, kept", "auto"));
+  if (controls.key_auto) {  // --key auto
+    const kept = new Option("its own, kept", "auto");
+    kept.title = "each sample keeps the key of its first bar";
+    $("#key").add(kept);
+  }
   for (const name of keys) $("#key").add(new Option(name, name));
   $("#key").value = keys.includes(key) || (key === "auto" && controls.key_auto) ? key : "";
   const band = controls.band || [];
