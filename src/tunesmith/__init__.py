@@ -7,8 +7,6 @@ use, so ``import tunesmith`` stays light.
 
 import os
 
-from tunesmith.lazy import lazy_names  # imports no torch: the setting below still comes first
-
 # OpenMP threads that wait passively at barriers do not thrash when other work shares the cores, and compute the
 # same numbers (see tunesmith.threads). It must be set before torch loads its OpenMP runtime.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -35,4 +33,15 @@ __all__ = [
     "train",
 ]
 
-__getattr__, __dir__ = lazy_names(__name__, dict.fromkeys(__all__, "tunesmith.api"), globals())
+
+def __getattr__(name: str):
+    """The API's names, imported from ``tunesmith.api`` when first asked for."""
+    if name in __all__:
+        from tunesmith import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'tunesmith' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
