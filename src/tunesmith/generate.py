@@ -470,7 +470,7 @@ class Generator:
                         head=heads[group[0]],
                         bias=self.key_bias,
                         follow=FormFollower(self.form, tk.bar_id, len(group)) if self.form else None,
-                        keep=keeper,
+                        keep=[keeper] if keeper else [],
                     )
                 for j, i in enumerate(group):
                     out[i] = ids[j]

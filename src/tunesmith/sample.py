@@ -33,7 +33,7 @@ class Follower(Protocol):
 class Keeper(Protocol):
     """A per-row pull that ``sample`` adds to the logits and updates from the tokens drawn.
 
-    ``--key auto``'s ``tunesmith.key_keeper.KeyKeeper``.
+    ``--key auto``'s ``tunesmith.key_keeper.KeyKeeper``, ``--density``'s ``tunesmith.density.DensityKeeper``.
     """
 
     bias: torch.Tensor | None  # (B, V), or None while no row has one
@@ -132,7 +132,7 @@ def sample(
     head: int = 0,
     bias: torch.Tensor | None = None,
     follow: Follower | None = None,
-    keep: Keeper | None = None,
+    keep: Sequence[Keeper] = (),
 ) -> torch.Tensor:
     """``steps`` new tokens after ``primer`` (B, P) for each row: (B, steps).
 
@@ -149,7 +149,8 @@ def sample(
     given, is added to every step's logits (``--key``'s pull on pitch tokens). ``follow`` (``--form``'s
     ``tunesmith.form.FormFollower``) may force a row's next token in place of the drawn one (a repeated section) and
     finishes the rows whose form is complete; the draw is made all the same, so the random stream does not depend on it.
-    ``keep`` (``--key auto``) adds its (B, V) ``bias`` once it has one, and sees every step's tokens.
+    Each of ``keep`` (``--key auto``, ``--density``) adds its (B, V) ``bias`` once it has one, and sees every step's
+    tokens.
     """
     model.eval()
     batch = primer.shape[0]
@@ -165,8 +166,9 @@ def sample(
         last = logits[:, -1].float()
         if bias is not None:
             last = last + bias  # the asked key's pull on pitch tokens (a new tensor: the fill below stays local)
-        if keep is not None and keep.bias is not None:
-            last = last + keep.bias  # each row's own key, once it has one
+        for keeper in keep:
+            if keeper.bias is not None:
+                last = last + keeper.bias  # each row's own key, its density
         if blocked is not None:
             last.masked_fill_(blocked, float("-inf"))  # the logits are not read again
         token = pick(last, temperature, top_k, top_p, generator)
@@ -182,8 +184,8 @@ def sample(
             done |= until(out[:, : t + 1])
         if follow is not None:
             done |= follow.see(token)
-        if keep is not None:
-            keep.see(token)
+        for keeper in keep:
+            keeper.see(token)
         if (stop_id is not None or until is not None or follow is not None) and bool(
             done.all()
         ):  # nothing else finishes a row
