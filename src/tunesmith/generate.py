@@ -29,6 +29,8 @@ from tunesmith.band import parse_band
 from tunesmith.checkpoint import LoadedModel, load_model
 from tunesmith.config import SelectConfig
 from tunesmith.data import TokenData, check_data_dir, check_same_data, data_fingerprint
+from tunesmith.density import density_target, describe_density, parse_density
+from tunesmith.density_keeper import DensityKeeper
 from tunesmith.devices import pick_device
 from tunesmith.encodings.base import DecodeResult
 from tunesmith.errors import TunesmithError
@@ -91,6 +93,7 @@ class Sample:
     band: tuple[int, ...] | None = None  # the programs it may play (event models with band headers)
     key_steering: str | None = None  # how --key was asked: key token, pitch bias or both
     key_kept: str | None = None  # --key auto: the key of its first bar, kept for the rest
+    density_steering: str | None = None  # --density: the notes a bar asked for and how they are kept
 
     @property
     def ok(self) -> bool:
@@ -148,6 +151,9 @@ class Generator:
         if self.key_auto:
             self.key_steering = KeyKeeper.describe(tk, strength=options.key_strength)
         self.tempo_id = tk.tempo_id(options.tempo) if options.tempo and "tempo" in tk.conditions else None
+        asked_density = parse_density(options.density)
+        self.density = density_target(tk, asked_density)  # notes a bar, None: the model's own
+        self.density_steering = describe_density(self.density, asked_density) if self.density else None
         self.bands: list[Band] = [None] * options.num  # each primer's band, set by primers()
         self._file_head = 0
         self.heads = [0] * options.num  # each primer's head length (BOS, conditions, band): kept by window models
@@ -298,6 +304,7 @@ class Generator:
             for i, sample_ in enumerate(samples):
                 sample_.band = self.bands[i]
                 sample_.key_steering = self.key_steering
+                sample_.density_steering = self.density_steering
                 sample_.head = [self.tokenizer.vocab[t] for t in primer[i][:HEADER_SEARCH] if t in self._controls]
             pending = list(range(self.options.num))
             drawn = self.options.beam == 1 and temperature > 0  # beam search and greedy draw nothing to redraw
@@ -445,6 +452,9 @@ class Generator:
                     if self.key_auto
                     else None
                 )
+                keepers = [keeper] if keeper else []
+                if self.density is not None:
+                    keepers.append(DensityKeeper(tk, self.density, len(group), self.device))
                 if any(bands[i] is not None for i in group):
                     mask = torch.zeros(len(group), len(tk), dtype=torch.bool, device=self.device)
                     for j, i in enumerate(group):
@@ -470,7 +480,7 @@ class Generator:
                         head=heads[group[0]],
                         bias=self.key_bias,
                         follow=FormFollower(self.form, tk.bar_id, len(group)) if self.form else None,
-                        keep=[keeper] if keeper else [],
+                        keep=keepers,
                     )
                 for j, i in enumerate(group):
                     out[i] = ids[j]

@@ -61,6 +61,12 @@ class GenerateConfig:
         f"default {KEY_STRENGTH:g}; 0: the key token alone)",
         metavar="S",
     )
+    density: str | None = option(
+        None,
+        "about N notes a bar, all tracks together (event models): each bar line pulls the note tokens toward it; "
+        "auto: the training corpus's own density; default: the model's",
+        metavar="N",
+    )
     band: str | None = option(
         None,
         "the instruments an event model may play, e.g. sitar,shehnai,flute,bass,drums (General MIDI names or numbers, "
@@ -142,6 +148,12 @@ class GenerateConfig:
             from tunesmith.band import parse_band
 
             parse_band(self.band)
+        if self.density is not None:
+            from tunesmith.density import parse_density
+
+            parse_density(self.density)
+            if self.beam > 1:
+                raise TunesmithError("--density follows the samples as they are drawn: leave out --beam")
         if self.key == KEY_AUTO and self.beam > 1:
             raise TunesmithError("--key auto follows the samples as they are drawn: leave out --beam")
         if self.key is not None and self.key != KEY_AUTO:

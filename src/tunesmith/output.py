@@ -76,6 +76,8 @@ def _conditions(sample: Sample, score: Score, options) -> dict[str, Any]:
         out["key"]["by"] = sample.key_steering
     if options.tempo is not None:
         out["tempo"] = options.tempo
+    if sample.density_steering:
+        out["density"] = {"asked": options.density, "by": sample.density_steering}
     return out
 
 

@@ -194,6 +194,14 @@ class Tokenizer(ABC):
         """
         return ()
 
+    def notes_of(self, token: str) -> int:
+        """How many pitched notes ``token`` plays (drums not: the beat is left alone): what ``--density`` counts."""
+        return 0
+
+    def opens_note(self, token: str) -> bool:
+        """Whether drawing ``token`` starts a note: what ``--density`` pulls on; by default a token that plays one."""
+        return self.notes_of(token) > 0
+
     def fit_state(self) -> dict[str, Any]:
         """Whatever ``fit`` learned besides the vocabulary (bins, for example), as JSON data."""
         return {}
@@ -336,6 +344,7 @@ class Tokenizer(ABC):
             counts.update(self.tokens(piece))
             styles.add(piece.style)
             self._count_priors(piece, priors)
+        plain = dict(counts)  # before the transpositions join: the corpus as it is
         for token, count in list(counts.items()):
             for shift in shifts:
                 shifted = self.transpose_token(token, shift) if shift else None
@@ -366,7 +375,17 @@ class Tokenizer(ABC):
         }
         if every is not None:  # a full vocabulary keeps tokens training never saw
             self.stats["unseen_tokens"] = sum(1 for t in keep if not counts[t])
+        density = self._notes_per_bar(plain)
+        if density is not None:  # what generate --density auto asks for
+            self.stats["notes_per_bar"] = density
         return self
+
+    def _notes_per_bar(self, counts: dict[str, int]) -> float | None:
+        """The notes a bar of token ``counts`` (the corpus's, before transpositions), None without bar tokens."""
+        bars = counts.get(self.vocab[self.bar_id], 0) if self.bar_id is not None else 0
+        if not bars:
+            return None
+        return round(sum(count * self.notes_of(token) for token, count in counts.items()) / bars, 3)
 
     def _count_priors(self, piece: Piece, priors: dict[str, Counter]) -> None:
         """Count the key, tempo bin and header a training piece starts with."""

@@ -182,6 +182,16 @@ class EventTokenizer(Tokenizer):
             return (int(token.split("_", 1)[1]) % 12,)
         return ()
 
+    def notes_of(self, token: str) -> int:
+        """One for each pitched note's ``Pitch_N`` or ``NoteOn_N`` token (drums have their own and are not counted)."""
+        return int(token.startswith(("Pitch_", "NoteOn_")))
+
+    def opens_note(self, token: str) -> bool:
+        """With programs a pitched note starts at its ``Program_N`` (N >= 0; a pitch follows); without, at its pitch."""
+        if self.config.use_programs:
+            return token.startswith("Program_") and not token.startswith("Program_-")
+        return self.notes_of(token) > 0
+
     def transpose_token(self, token: str, semitones: int) -> str | None:
         if not token.startswith(("Pitch_", "NoteOn_")):
             return token
