@@ -65,7 +65,12 @@ def test_parse_density_and_its_errors(run):
     assert parse_density(None) is None
     assert parse_density("auto") == DENSITY_AUTO and parse_density("AUTO") == DENSITY_AUTO
     assert parse_density("12.5") == 12.5
-    for wrong, message in (("lots", "takes a number"), ("0", "between 0 and 1000"), ("-3", "between"), ("nan", "between")):
+    for wrong, message in (
+        ("lots", "takes a number"),
+        ("0", "between 0 and 1000"),
+        ("-3", "between"),
+        ("nan", "between"),
+    ):
         with pytest.raises(TunesmithError, match=message):
             parse_density(wrong)
     with pytest.raises(TunesmithError, match="needs an event \\(REMI\\) model"):
