@@ -28,6 +28,10 @@ of 16 bars per key with ``--key KEY`` and the same band, and reports the share w
 ``--key auto`` (or a key's name) is asked of the length and form sets: ``auto`` keeps each sample's key from its
 first bar on (``tunesmith.key_keeper``); the record says what was asked.
 
+``--density N|auto`` is asked of the length and form sets too (``tunesmith.density``). ``auto`` reads the training
+corpus's notes a bar from the model's tokenizer; for a model prepared before tokenizers counted them, the benchmark
+counts them from the run's training split by the same rule (``Tokenizer.notes_per_bar``) and says so.
+
 ``--no-plain`` leaves out the sets without a form.
 """
 
@@ -118,6 +122,17 @@ def measure(scores: list, real: list[dict], real_excerpts: list[dict]) -> dict:
     }
 
 
+def corpus_notes_per_bar(tokenizer, train) -> dict:
+    """The training corpus's notes a bar, as ``--density auto`` reads it; counted here for a tokenizer without it."""
+    recorded = tokenizer.stats.get("notes_per_bar")
+    if recorded is None:
+        ids, counts = np.unique(np.asarray(train.ids), return_counts=True)
+        counted = tokenizer.notes_per_bar({tokenizer.vocab[i]: int(c) for i, c in zip(ids, counts)})
+        tokenizer.stats["notes_per_bar"] = counted  # what fit records today: --density auto reads it
+        return {"value": counted, "by": "counted by the benchmark from the training split (the tokenizer predates it)"}
+    return {"value": recorded, "by": "recorded by the tokenizer at fit"}
+
+
 def generate(run, args: argparse.Namespace, bars: int, form: tuple[str, int] | None, **more) -> list:
     """``--num`` samples from nothing with the band asked: ``form`` if given, else ``bars`` bars without one."""
     options = dict(num=args.num, primer="none", band=args.band, temperatures=(args.temperature,), seed=args.seed)
@@ -130,7 +145,8 @@ def generate(run, args: argparse.Namespace, bars: int, form: tuple[str, int] | N
 
 def draw(run, args: argparse.Namespace, bars: int, form: tuple[str, int] | None) -> dict:
     started = time.perf_counter()
-    samples = generate(run, args, bars, form, **({"key": args.key} if args.key else {}))
+    asked = {name: getattr(args, name) for name in ("key", "density") if getattr(args, name)}
+    samples = generate(run, args, bars, form, **asked)
     seconds = time.perf_counter() - started
     kept = [s.score for s in samples if s.ok]
     counts = [len(programs(s)) for s in kept]
@@ -204,6 +220,7 @@ def main() -> None:
     parser.add_argument("--keys", default=KEYS, help=f"keys asked, ';'-separated, or none (default {KEYS})")
     parser.add_argument("--result", default="structure", help="results/NAME.json to write (default structure)")
     parser.add_argument("--key", default=None, help="asked of the length and form sets: auto, or a key's name")
+    parser.add_argument("--density", default=None, help="asked of the length and form sets: N notes a bar, or auto")
     parser.add_argument("--key-form", default="", help="LETTERS/SECTION_BARS of 16 bars for the key samples")
     parser.add_argument(
         "--no-plain", dest="plain", action="store_false", help="leave out the sets without a form (the slow ones)"
@@ -224,6 +241,7 @@ def main() -> None:
     every = [s for split in splits for s in decoded_scores(run.tokenizer, split, 10_000)]
     counts = [len(programs(s)) for s in every]
     args.iqr = [float(np.percentile(counts, 25)), float(np.percentile(counts, 75))]
+    corpus_density = corpus_notes_per_bar(run.tokenizer, splits[0])
     test = decoded_scores(run.tokenizer, TokenData(data_dir, "test"), 200)
     real = metric_values(test)
     rows = []
@@ -245,6 +263,8 @@ def main() -> None:
         "band": sorted(args.band_set),
         "temperature": args.temperature,
         "key": args.key,  # asked of the length and form sets (None: the model's own)
+        "density": args.density,  # likewise
+        "corpus_notes_per_bar": corpus_density,
         "real": {"test_songs": len(real), "songs": len(every), "programs_iqr": args.iqr},
         "sets": rows,
         "keys": key_rows,

@@ -77,6 +77,7 @@ def test_commands_without_a_model_never_import_torch(tmp_path: Path) -> None:
         ["inspect", str(data), "-q"],
         ["render", str(songs / "jazz" / "s0.mid"), "--png", "-o", str(png_dir)],
         ["run", "--list"],
+        ["train", "--list-models"],
     ]
     log, out = tmp_path / "torch.log", tmp_path / "results.json"
     args = [sys.executable, "-c", SCRIPT, str(log), json.dumps(without_torch), str(out)]

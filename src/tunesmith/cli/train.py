@@ -40,7 +40,7 @@ def train_config(args: argparse.Namespace):
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a model, or continue a run with --resume."""
     if args.list_models:
-        from tunesmith.models import describe_models
+        from tunesmith.models.presets import describe_models
 
         print(describe_models())
         return 0

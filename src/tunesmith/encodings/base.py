@@ -375,12 +375,12 @@ class Tokenizer(ABC):
         }
         if every is not None:  # a full vocabulary keeps tokens training never saw
             self.stats["unseen_tokens"] = sum(1 for t in keep if not counts[t])
-        density = self._notes_per_bar(plain)
+        density = self.notes_per_bar(plain)
         if density is not None:  # what generate --density auto asks for
             self.stats["notes_per_bar"] = density
         return self
 
-    def _notes_per_bar(self, counts: dict[str, int]) -> float | None:
+    def notes_per_bar(self, counts: dict[str, int]) -> float | None:
         """The notes a bar of token ``counts`` (the corpus's, before transpositions), None without bar tokens."""
         bars = counts.get(self.vocab[self.bar_id], 0) if self.bar_id is not None else 0
         if not bars:

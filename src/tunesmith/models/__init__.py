@@ -1,15 +1,22 @@
-"""Sequence models behind one contract (``forward(tokens, state) -> (logits, state)``) and their presets."""
+"""Sequence models behind one contract (``forward(tokens, state) -> (logits, state)``) and their presets.
 
-from tunesmith.models.base import SequenceModel, detach_state, map_state
-from tunesmith.models.registry import PRESETS, build_model, describe_models, get_preset, model_spec
+The names below are imported on first use: ``tunesmith.models.presets`` (what ``train --list-models`` prints) must
+not pull in torch through the models.
+"""
 
-__all__ = [
-    "PRESETS",
-    "SequenceModel",
-    "build_model",
-    "describe_models",
-    "detach_state",
-    "get_preset",
-    "map_state",
-    "model_spec",
-]
+from tunesmith.lazy import lazy_names
+
+_WHERE = {
+    "PRESETS": "tunesmith.models.presets",
+    "SequenceModel": "tunesmith.models.base",
+    "build_model": "tunesmith.models.registry",
+    "describe_models": "tunesmith.models.presets",
+    "detach_state": "tunesmith.models.base",
+    "get_preset": "tunesmith.models.presets",
+    "map_state": "tunesmith.models.base",
+    "model_spec": "tunesmith.models.registry",
+}
+
+__all__ = sorted(_WHERE)
+
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, globals())
