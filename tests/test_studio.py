@@ -301,7 +301,7 @@ def test_a_wrong_density_is_one_line_naming_the_field(asked, says):
 
 @pytest.fixture(scope="module")
 def event_run(tmp_path_factory):
-    """A tiny event (REMI) model, one short epoch: it has bar tokens, and its tokenizer counted its songs' notes a bar."""
+    """A tiny event (REMI) model, one short epoch: bar tokens, and its songs' notes a bar counted at fit."""
     from musicgen import key_song
 
     root = tmp_path_factory.mktemp("event")
