@@ -56,6 +56,7 @@ def test_runs_are_described_with_their_controls(client, run_id):
     assert "strings" in run["controls"]["instruments"] and run["controls"]["random_primer"]
     assert run["controls"]["band"] == [] and len(run["controls"]["keys"]) == 24  # no band header; a key by its bias
     assert not run["controls"]["key_auto"]  # note/chord tokens have no bar line to find the first bars by
+    assert not run["controls"]["density"] and run["controls"]["density_corpus"] is None  # no bar line to count by
     assert run["eval"]["test_nll"] > 0 and run["eval"]["ngram_nll"] > 0 and run["eval"]["ngram_order"] >= 1
     detail = client.get(f"/api/runs/{run_id}").json()
     assert detail["curves"]["epoch"] == [1.0, 2.0, 3.0] and len(detail["curves"]["valid_loss"]) == 3
@@ -201,6 +202,11 @@ def test_bad_requests_get_a_4xx_with_a_message(client, method, path, kwargs, sta
         ({"style": "jazz"}, "unknown style"),
         ({"key": "H major"}, "unknown key"),
         ({"key": "auto"}, "ask for a key by name"),  # the notechord run has no bar line to find its first bars by
+        ({"density": "busy"}, "density takes a number of notes a bar or auto, not 'busy'"),
+        ({"density": 0}, "density must be between 0 and 1000 notes a bar"),
+        ({"density": True}, "density must be a number of notes a bar or auto"),
+        ({"density": "auto"}, "--density counts notes between bar lines"),  # the notechord run has no bar tokens
+        ({"density": 12}, "needs an event (REMI) model"),
         ({"band": "flute; rm -rf"}, "band must list program numbers"),
         ({"band": "73"}, "--band needs an event model"),  # the notechord run has no band header
         ({"time_signature": "7/0"}, "time"),
@@ -261,3 +267,74 @@ def test_the_queue_forgets_old_jobs_and_frees_their_files(tmp_path):
     assert queue.get(jobs[0].id) is None and not folders[0].exists()
     assert [queue.get(j.id).state for j in jobs[1:]] == ["done", "done"] and folders[2].exists()
     queue.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("asked", "sent"), [(None, None), ("", None), (12, "12"), (12.5, "12.5"), ("7.25", "7.25"), ("AUTO", "auto")]
+)
+def test_the_density_asked_is_checked_and_passed_to_the_generator(asked, sent):
+    from tunesmith.studio.engine import GenerateRequest
+
+    request = GenerateRequest.from_json({"density": asked})
+    assert request.density == sent and request.settings(("mid",))["density"] == sent
+
+
+@pytest.mark.parametrize(
+    ("asked", "says"),
+    [
+        ("lots", "density takes a number of notes a bar or auto, not 'lots'"),
+        (-3, "density must be between 0 and 1000 notes a bar, not -3"),
+        ("nan", "density must be between"),
+        (1e6, "density must be between"),
+        (False, "density must be a number of notes a bar or auto"),
+        ([12], "density must be a number of notes a bar or auto"),
+        ("9" * 100, "density must be a number of notes a bar or auto"),
+    ],
+)
+def test_a_wrong_density_is_one_line_naming_the_field(asked, says):
+    from tunesmith.studio.engine import GenerateRequest, StudioError
+
+    with pytest.raises(StudioError) as caught:
+        GenerateRequest.from_json({"density": asked})
+    assert str(caught.value).startswith(says) and "\n" not in str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def event_run(tmp_path_factory):
+    """A tiny event (REMI) model, one short epoch: bar tokens, and its songs' notes a bar counted at fit."""
+    from musicgen import key_song
+
+    root = tmp_path_factory.mktemp("event")
+    for i in range(3):
+        key_song(root / "songs" / f"k{i}.mid", 0, False, seed=i, bars=4)
+    data, run = root / "data", root / "run"
+    args = ["prepare", str(root / "songs"), "-o", str(data), "--encoding", "event", "--instruments", "merge", "-q"]
+    assert main([*args, "--no-cache"]) == 0
+    args = ["train", str(data), "-o", str(run), "-q", "--epochs", "1", "--steps-per-epoch", "2", "--seq-len", "16"]
+    assert main([*args, "--batch-size", "4", "--model-option", "hidden=16", "--model-option", "embed_dim=8"]) == 0
+    return run
+
+
+def test_an_event_model_offers_its_songs_own_density(event_run, tmp_path):
+    import json
+    import shutil
+
+    import torch
+
+    from tunesmith.checkpoint import load_model
+    from tunesmith.studio.engine import describe_run
+
+    counted = load_model(event_run)[1].stats["notes_per_bar"]
+    controls = describe_run(event_run)["controls"]
+    assert controls["density"] and controls["density_corpus"] == pytest.approx(counted) and counted > 0
+    # a model prepared before tunesmith counted notes a bar takes a number, but has no figure of its songs' own
+    older = tmp_path / "older"
+    shutil.copytree(event_run, older)
+    for file in (older / "checkpoints").glob("*.pt"):
+        data = torch.load(file, weights_only=True)
+        tokenizer = json.loads(data["tokenizer"])
+        del tokenizer["stats"]["notes_per_bar"]
+        data["tokenizer"] = json.dumps(tokenizer)
+        torch.save(data, file)
+    controls = describe_run(older)["controls"]
+    assert controls["density"] and controls["density_corpus"] is None

@@ -237,3 +237,47 @@ def test_band_and_key_are_asked_from_the_page(page, tmp_path):
     page.select_option("#run", label="tiny")
     page.wait_for_function("document.querySelector('#band-box').hidden")
     assert page.is_visible("#key-label")
+
+
+def test_density_is_asked_from_the_page(page, tmp_path):
+    page.select_option("#run", label="band")
+    page.wait_for_function("!document.querySelector('#density-label').hidden")
+    corpus = page.evaluate("state.runs.find((r) => r.name === 'band').controls.density_corpus")
+    assert corpus > 0  # the band's songs were prepared today: their notes a bar were counted
+    options = [o.strip() for o in page.locator("#density-mode option").all_inner_texts()]
+    assert options == ["the model's own", f"the songs' own ({round(corpus, 1):g})", "about"]
+    assert page.is_hidden("#density")  # the number is asked for only with "about"
+    page.select_option("#density-mode", "number")
+    assert page.is_visible("#density")
+    page.fill("#density", "3")
+    for box in page.locator("#band input:checked").all():
+        box.uncheck()
+    page.select_option("#key", "")
+    page.select_option("#unit", "bars")
+    page.fill("#length", "4")
+    page.check("#seed-lock")
+    page.fill("#seed", "2")
+    page.check("input[name=primer][value=none]")
+    rows = history_rows(page)
+    page.click("#generate")
+    page.wait_for_function(
+        f"document.querySelectorAll('#history tbody tr').length === {rows + 1} || "
+        "!document.querySelector('#message').classList.contains('ok') && document.querySelector('#message').textContent"
+    )
+    assert history_rows(page) == rows + 1, page.inner_text("#message")
+    density = page.evaluate("state.current.result.density")  # generate.json's record of the sample, and its count
+    assert density["asked"] == "3" and density["by"].startswith("3 notes a bar (asked), kept by pulling")
+    assert density["target"] == 3 and density["played"] >= 0
+    assert f"{density['played']:g} notes a bar (asked 3)" in page.inner_text("#result-title")
+    page.screenshot(path=str(tmp_path / "density.png"), full_page=True)
+    # restore puts the density back; the songs' own is offered by name
+    page.select_option("#density-mode", "auto")
+    assert page.is_hidden("#density")
+    page.click("#history tbody tr:first-child button:has-text('restore')")
+    assert page.input_value("#density-mode") == "number" and page.input_value("#density") == "3"
+    # the notechord run has no bar tokens: no density control, and nothing is sent
+    page.select_option("#run", label="tiny")
+    page.wait_for_function("document.querySelector('#density-label').hidden")
+    assert page.evaluate("settings().density") is None
+    page.select_option("#run", label="band")
+    assert page.input_value("#density-mode") == "" and page.is_hidden("#density")

@@ -37,24 +37,35 @@ def parse_density(text: str | None) -> float | str | None:
     return value
 
 
+def takes_density(tokenizer) -> bool:
+    """Whether ``--density`` works for this model: bar tokens to count between, tokens that open a pitched note."""
+    return tokenizer.bar_id is not None and any(tokenizer.opens_note(t) for t in tokenizer.vocab)
+
+
+def corpus_density(tokenizer) -> float | None:
+    """The training corpus's notes a bar (``--density auto``), counted at fit; None where the model has not it."""
+    corpus = tokenizer.stats.get("notes_per_bar")
+    return float(corpus) if corpus else None
+
+
 def density_target(tokenizer, asked: float | str | None) -> float | None:
     """Notes a bar for ``--density`` on this model (None: not asked); a one-line error where the model cannot."""
     if asked is None:
         return None
-    if tokenizer.bar_id is None or not any(tokenizer.opens_note(t) for t in tokenizer.vocab):
+    if not takes_density(tokenizer):
         raise TunesmithError(
             f"--density counts notes between bar lines, which this model's encoding ({tokenizer.name}) has not: "
             "it needs an event (REMI) model"
         )
     if asked != DENSITY_AUTO:
         return float(asked)
-    corpus = tokenizer.stats.get("notes_per_bar")
-    if not corpus:
+    corpus = corpus_density(tokenizer)
+    if corpus is None:
         raise TunesmithError(
             "--density auto reads the training corpus's notes a bar, which this model's data did not record (it was "
             "prepared before tunesmith counted them): give a number, or prepare and train again"
         )
-    return float(corpus)
+    return corpus
 
 
 def describe_density(target: float, asked: float | str) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 
 from symusic import Score
 
+from tunesmith.density import DENSITY_AUTO, corpus_density, parse_density, takes_density
 from tunesmith.errors import TunesmithError
 from tunesmith.key_steering import KEY_AUTO, keeps_key
 from tunesmith.layout import DataDir, RunDir
@@ -121,6 +122,9 @@ def describe_run(path: Path) -> dict[str, Any]:
             "band": [{"program": p, "name": name} for p, name in zip(programs, band_names(tuple(programs)))],
             "keys": [k.name for k in ALL_KEYS] if _takes_key(tokenizer) else [],
             "key_auto": keeps_key(tokenizer),  # --key auto: bar tokens to find the first bar by, pitch tokens
+            # --density: bar tokens to count notes between; the training corpus's notes a bar where it was counted
+            "density": takes_density(tokenizer),
+            "density_corpus": corpus_density(tokenizer) if takes_density(tokenizer) else None,
         },
     }
     report = run_eval(path)
@@ -217,6 +221,7 @@ class GenerateRequest:
     time_signature: str | None = None
     band: str | None = None  # programs, comma-separated (``drums`` for the kit): event models with band headers
     key: str | None = None  # a key name, e.g. "D minor"
+    density: str | None = None  # notes a bar ("12.5") or "auto" (the training corpus's); None: the model's own
     form: str | None = None  # section letters, e.g. "AABA": sets the length (sections x 4 bars)
     continue_from: str | None = None  # the MIDI file of the piece being continued (set by the app)
 
@@ -259,6 +264,7 @@ class GenerateRequest:
                 out.key = parse_key(out.key).name
             except ValueError as exc:
                 raise StudioError(f"unknown key: {exc}") from None
+        out.density = _density(body.get("density"))
         if out.band and not all(p == "drums" or p.isdigit() for p in out.band.split(",")):
             raise StudioError("band must list program numbers (or drums), comma-separated")
         if out.instruments:
@@ -285,8 +291,22 @@ class GenerateRequest:
             instruments=self.instruments,
             band=self.band,
             key=self.key,
+            density=self.density,
             formats=formats,
         )
+
+
+def _density(value: Any) -> str | None:
+    """The request's density as ``--density`` takes it: None (the model's own), ``auto`` or a number of notes a bar."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or len(str(value)) > 64:
+        raise StudioError("density must be a number of notes a bar or auto")
+    try:
+        asked = parse_density(str(value))
+    except TunesmithError as exc:
+        raise StudioError(str(exc).removeprefix("--")) from None  # named as the page names it
+    return DENSITY_AUTO if asked == DENSITY_AUTO else f"{asked:g}"
 
 
 class _CountingStepper:
@@ -362,10 +382,25 @@ def generate(
     result = {"tokens": count, "files": files, "warnings": record.get("warnings", []), **score_notes(midi)}
     result["key"] = record.get("key")  # asked, estimated from the notes written (and how it was asked)
     result["band"] = record.get("band")
+    result["density"] = _density_result(record, generator, midi)
     phases = ("load", "generate", "render")  # checkpoint and options; sampling to MIDI; FluidSynth
     result["timing"] = {name: round(b - a, 3) for name, a, b in zip(phases, clock, clock[1:])}
     result["settings"] = {k: v for k, v in asdict(request).items() if k != "continue_from"}
     return result
+
+
+def _density_result(record: dict[str, Any], generator, midi: Path) -> dict[str, Any] | None:
+    """What the sample was asked for (``generate.json``'s density, the notes a bar kept to) and what it plays.
+
+    ``played`` is the written piece's pitched notes a bar (``tunesmith.evaluate.metrics.note_density``, the measure
+    the density benchmarks use), None where nothing was asked.
+    """
+    if "density" not in record:
+        return None
+    from tunesmith.evaluate.metrics import Notes, note_density
+
+    played = note_density(Notes.from_score(Score(str(midi))))
+    return {**record["density"], "target": generator.density, "played": round(played, 1)}
 
 
 def _splice(before: Score, generated: Score, generator) -> Score:

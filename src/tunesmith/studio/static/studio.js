@@ -75,6 +75,7 @@ function onRunChange() {
   }
   for (const name of keys) $("#key").add(new Option(name, name));
   $("#key").value = keys.includes(key) || (key === "auto" && controls.key_auto) ? key : "";
+  showDensityControl(controls);
   const band = controls.band || [];
   $("#band-box").hidden = band.length === 0;
   $("#band").innerHTML = "";
@@ -90,6 +91,36 @@ function onRunChange() {
   }
   showInstrumentsApply();
   document.querySelector('input[name=primer][value=random]').disabled = !controls.random_primer;
+}
+
+// --density: blank (the model's own), the training songs' own notes a bar where the model counted them, or a number.
+function showDensityControl(controls) {
+  $("#density-label").hidden = !controls.density;
+  const corpus = controls.density_corpus;
+  const auto = $("#density-auto");
+  auto.hidden = auto.disabled = corpus == null;
+  auto.textContent = corpus == null ? "the songs' own" : `the songs' own (${formatDensity(corpus)})`;
+  if (!controls.density || (corpus == null && $("#density-mode").value === "auto")) $("#density-mode").value = "";
+  showDensityNumber();
+}
+
+function showDensityNumber() { $("#density").hidden = $("#density-mode").value !== "number"; }
+
+function formatDensity(value) { return String(Math.round(value * 10) / 10); }
+
+function densitySetting() {
+  if ($("#density-label").hidden) return null;
+  const mode = $("#density-mode").value;
+  if (mode === "number") return $("#density").value === "" ? null : Number($("#density").value);
+  return mode || null;
+}
+
+function restoreDensity(value) {
+  const auto = value === "auto" && !$("#density-auto").disabled;
+  const number = value != null && value !== "auto";
+  $("#density-mode").value = auto ? "auto" : number ? "number" : "";
+  $("#density").value = number ? value : "";
+  showDensityNumber();
 }
 
 // A band keeps the model's own tracks, so the Instruments preset (one stream spread by pitch range) does not apply
@@ -120,6 +151,7 @@ function settings() {
     tempo: $("#tempo").value === "" ? null : Number($("#tempo").value),
     time_signature: $("#time-signature").value || null,
     key: $("#key").value || null,
+    density: densitySetting(),
     band: [...document.querySelectorAll("#band input:checked")].map((b) => b.value).join(",") || null,
   };
 }
@@ -134,6 +166,7 @@ function restore(s) {
   $("#instruments").value = s.instruments || ""; $("#style").value = s.style || "";
   $("#tempo").value = s.tempo || ""; $("#time-signature").value = s.time_signature || "";
   $("#key").value = s.key || "";
+  restoreDensity(s.density);
   const band = (s.band || "").split(",");
   for (const box of document.querySelectorAll("#band input")) box.checked = band.includes(box.value);
   showInstrumentsApply();
@@ -240,7 +273,10 @@ function show(entry) {
   const how = entry.settings.continue ? "continued" : `from ${entry.settings.primer}`;
   const key = entry.result.key && entry.result.key.asked
     ? ` · ${entry.result.key.estimated || "no key"} (asked ${entry.result.key.asked})` : "";
-  drawRoll(entry.result, `#${entry.number} · ${run ? run.name : "?"} · ${how}${key}`);
+  const d = entry.result.density;
+  const asked = d && (d.asked === "auto" ? `the songs' own, ${formatDensity(d.target)}` : formatDensity(d.target));
+  const density = d ? ` · ${formatDensity(d.played)} notes a bar (asked ${asked})` : "";
+  drawRoll(entry.result, `#${entry.number} · ${run ? run.name : "?"} · ${how}${key}${density}`);
   const player = $("#player");
   player.src = `/api/jobs/${entry.id}/files/wav`;
   player.load();
@@ -464,6 +500,7 @@ window.addEventListener("DOMContentLoaded", () => {
   $("#cancel").onclick = cancel;
   $("#run").onchange = onRunChange;
   $("#primer-file").onchange = onPrimerFile;
+  $("#density-mode").onchange = showDensityNumber;
   $("#temperature").oninput = showSliders;
   $("#top-p").oninput = showSliders;
   const player = $("#player");
