@@ -76,6 +76,8 @@ def _conditions(sample: Sample, score: Score, options) -> dict[str, Any]:
         out["key"]["by"] = sample.key_steering
     if options.tempo is not None:
         out["tempo"] = options.tempo
+    if sample.copy_guard is not None:  # --no-copy: draws at which it held tokens back, and those it let through
+        out["no_copy"] = sample.copy_guard
     return out
 
 

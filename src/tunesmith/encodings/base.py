@@ -8,7 +8,8 @@ and JSON persistence, so an encoding is a small module.
 What another stage needs to know about an encoding it asks here, never by the encoding's name: ``frame_end_id``
 (the token that closes a time step, for per-step likelihoods), ``text_format`` (the text a sequence decodes to, such
 as ABC), ``style_id`` / ``style_ids`` (the condition tokens), ``reach`` (bounds on how long a growing sequence
-decodes, so that a length check decodes it only near its end).
+decodes, so that a length check decodes it only near its end), ``pitches`` / ``track_of`` (the note lines a sequence
+plays, for ``generate --no-copy``).
 """
 
 from __future__ import annotations
@@ -193,6 +194,27 @@ class Tokenizer(ABC):
         signature) keeps the default, and ``--key`` then needs key conditions.
         """
         return ()
+
+    def pitches(self, token: str) -> tuple[int, ...]:
+        """The pitches ``token`` adds to its track's note line, ascending (a chord's), ``()`` for any other token.
+
+        A note line is a track's pitches in onset order (``tunesmith.pitch_ngrams``); ``generate --no-copy`` follows
+        it token by token. Drums never have one. An encoding whose tokens are not note onsets of a fixed pitch (ABC
+        letters depend on the key signature, a piano-roll frame repeats held pitches) keeps the default: no lines.
+        """
+        return ()
+
+    def track_of(self, token: str) -> int | None:
+        """The track the notes after ``token`` belong to, when it names one (an event model's ``Program_N``).
+
+        A negative track (drums) has no note line. None for every other token.
+        """
+        return None
+
+    @property
+    def first_track(self) -> int | None:
+        """The track of the notes before any ``track_of`` token: 0 (one stream), None where they are not decoded."""
+        return 0
 
     def fit_state(self) -> dict[str, Any]:
         """Whatever ``fit`` learned besides the vocabulary (bins, for example), as JSON data."""

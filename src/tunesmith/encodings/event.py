@@ -182,6 +182,23 @@ class EventTokenizer(Tokenizer):
             return (int(token.split("_", 1)[1]) % 12,)
         return ()
 
+    def pitches(self, token: str) -> tuple[int, ...]:
+        """A ``Pitch_N`` or ``NoteOn_N`` token's pitch (drums have ``PitchDrum_N`` tokens, and no line)."""
+        if token.startswith(("Pitch_", "NoteOn_")):
+            return (int(token.split("_", 1)[1]),)
+        return ()
+
+    def track_of(self, token: str) -> int | None:
+        """``Program_N``: the notes after it are program N's (``DRUMS``, -1, for drums); None for other tokens."""
+        if self.config.use_programs and token.startswith("Program_"):
+            return int(token.split("_", 1)[1])
+        return None
+
+    @property
+    def first_track(self) -> int | None:
+        """With programs, a note before any program is dropped (``score``): no track; else the one stream."""
+        return None if self.config.use_programs else 0
+
     def transpose_token(self, token: str, semitones: int) -> str | None:
         if not token.startswith(("Pitch_", "NoteOn_")):
             return token

@@ -1,0 +1,182 @@
+"""``generate --no-copy``: samples that do not play their training split's 8-note pitch n-grams (``CopyGuard``).
+
+What is guarded is what *Nothing copied* (issue 14) measures (``tunesmith.pitch_ngrams.PitchNgrams``): each track's
+pitch line, drums left out, against the training split's lines at every transposition the run trained with. The
+guard follows each row's lines from its tokens, asking the tokenizer what a token plays (``pitches``) and which track
+it names (``track_of``), so it is exact wherever the tokens are written in the metric's order. Where they need not be
+(pseudo-notes of one chord, or REMI notes of one instrument at one position, written in another order than
+ascending pitch), the decoded line sorts them and may differ from the line the guard followed: what then remains
+copied is measured (BENCHMARKS.md, "Nothing copied").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from tunesmith.errors import TunesmithError
+from tunesmith.pitch_ngrams import PitchNgrams, pack
+
+NO_TRACK = -2  # ``LineTable.track`` of a token that names no track
+
+
+@dataclass
+class LineTable:
+    """What every token of a vocabulary does to the note lines, built once per tokenizer.
+
+    ``track[id]``: the track it names (``NO_TRACK`` for none); ``pitches[id]``: the pitches it adds (ascending);
+    ``heads[j]``: for each ``j`` up to ``n - 1``, the distinct packed first ``j`` pitches of the tokens with at least
+    ``j`` pitches, and ``head_ids[j][k]`` the tokens that start with ``heads[j][k]``; ``by_pitch[p]`` the tokens whose
+    first pitch is ``p``; ``inner`` the tokens whose own pitches already hold an indexed n-gram (chords of ``n`` or
+    more notes).
+    """
+
+    track: list[int]
+    pitches: list[tuple[int, ...]]
+    heads: dict[int, np.ndarray]
+    head_ids: dict[int, list[np.ndarray]]
+    by_pitch: list[np.ndarray]
+    inner: np.ndarray
+    first_track: int | None
+
+    @classmethod
+    def of(cls, tokenizer, index: PitchNgrams) -> LineTable:
+        """The table of ``tokenizer``'s vocabulary; a one-line error when no token plays a pitch."""
+        specials = {tokenizer.pad_id, tokenizer.bos_id, tokenizer.eos_id, tokenizer.unk_id, *tokenizer.control_ids}
+        pitches = [() if i in specials else tokenizer.pitches(t) for i, t in enumerate(tokenizer.vocab)]
+        if not any(pitches):
+            raise TunesmithError(
+                f"--no-copy follows each sample's note lines through its pitch tokens, which this model's encoding "
+                f"({tokenizer.name}) does not have: leave out --no-copy"
+            )
+        track = [NO_TRACK if i in specials or (t := tokenizer.track_of(tok)) is None else t
+                 for i, tok in enumerate(tokenizer.vocab)]  # fmt: skip
+        n = index.n
+        heads, head_ids = {}, {}
+        for j in range(1, n):
+            groups: dict[int, list[int]] = {}
+            for i, played in enumerate(pitches):
+                if len(played) >= j:
+                    groups.setdefault(pack(played[:j]), []).append(i)
+            keys = sorted(groups)
+            heads[j] = np.asarray(keys, dtype=np.uint64)
+            head_ids[j] = [np.asarray(groups[k], dtype=np.int64) for k in keys]
+        by_pitch = [np.zeros(0, dtype=np.int64)] * 256
+        if 1 in heads:
+            for key, ids in zip(heads[1].tolist(), head_ids[1]):
+                by_pitch[key] = ids
+        inner = [i for i, played in enumerate(pitches)
+                 if any(played[k : k + n] in index for k in range(len(played) - n + 1))]  # fmt: skip
+        return cls(track, pitches, heads, head_ids, by_pitch, np.asarray(inner, dtype=np.int64), tokenizer.first_track)
+
+
+class CopyGuard:
+    """``--no-copy``: a pitch token that would complete an indexed n-gram of its track is held back for that row.
+
+    Each row follows its tracks' lines (the last ``n - 1`` pitches of each) from the ids it will be decoded with
+    (``prefixes``: a kept primer, else nothing) and from every token drawn (``see``). After each token that changes
+    a row's current track or line, that row's held-back tokens are found again: for a token whose first ``j``
+    pitches would end an n-gram (``j`` = 1 for one-note tokens; a chord may end up to ``n - 1``, one a note), the
+    line's last ``n - j`` pitches followed by them is looked up in the sorted index (``PitchNgrams``): for ``j`` = 1
+    the n-grams that start with the line's last ``n - 1`` pitches, two binary searches; for longer heads one batch
+    of searches over the distinct heads the vocabulary has. Only that row's changed entries of ``bias`` (B, V) are
+    written: 0 where the model draws freely, ``-inf`` where it is held back. When every candidate of a row is held
+    back, ``tunesmith.sample.sample`` lets the model's draw stand; ``let_through`` counts those draws (and forced
+    ones, a form's repeats, that complete an n-gram), ``held_back`` the draws at which anything was held back.
+    """
+
+    def __init__(
+        self, tokenizer, index: PitchNgrams, prefixes: list[list[int]], table: LineTable, device: torch.device
+    ) -> None:
+        self.index, self.table, self.n = index, table, index.n
+        self.stop = {tokenizer.pad_id, tokenizer.eos_id}
+        rows = len(prefixes)
+        self.current: list[int | None] = [table.first_track] * rows
+        self.lines: list[dict[int, list[int]]] = [{} for _ in range(rows)]
+        self.banned = [np.zeros(0, dtype=np.int64) for _ in range(rows)]
+        self.finished = [False] * rows
+        self.held_back = [0] * rows
+        self.let_through = [0] * rows
+        self.bias: torch.Tensor | None = None  # (B, V) once a row holds anything back
+        self._vocab, self._device = len(tokenizer), device
+        for row, ids in enumerate(prefixes):
+            for token in ids:
+                self._follow(row, int(token))
+            self._update(row)
+
+    def see(self, tokens: torch.Tensor) -> None:
+        """Take one step's (B,) tokens: count the draws, follow the lines, hold back anew where they changed."""
+        drawn = tokens.tolist()
+        through = self.bias.gather(1, tokens[:, None]).squeeze(1).isneginf().tolist() if self.bias is not None else None
+        for row, token in enumerate(drawn):
+            if self.finished[row]:
+                continue
+            if self.banned[row].size:
+                self.held_back[row] += 1
+                self.let_through[row] += bool(through[row]) if through is not None else 0
+            if token in self.stop:
+                self.finished[row] = True
+                self._hold(row, np.zeros(0, dtype=np.int64))
+            elif self._follow(row, token):
+                self._update(row)
+
+    def record(self, row: int) -> dict[str, int]:
+        """What the guard did for one row, for ``generate.json``."""
+        return {"held_back": self.held_back[row], "let_through": self.let_through[row]}
+
+    def _follow(self, row: int, token: int) -> bool:
+        """Move a row's track and line by one token; whether its held-back tokens may have changed."""
+        if not 0 <= token < self._vocab:
+            return False
+        track = self.table.track[token]
+        if track != NO_TRACK:
+            changed = track != self.current[row]
+            self.current[row] = track
+            return changed
+        played = self.table.pitches[token]
+        current = self.current[row]
+        if not played or current is None or current < 0:  # no pitch, or a note with no line (drums, no track)
+            return False
+        line = self.lines[row].setdefault(current, [])
+        line.extend(played)
+        del line[: max(0, len(line) - (self.n - 1))]
+        return True
+
+    def _update(self, row: int) -> None:
+        current = self.current[row]
+        if current is None or current < 0:
+            self._hold(row, np.zeros(0, dtype=np.int64))
+            return
+        line = self.lines[row].get(current, [])
+        table = self.table
+        found = [table.inner]
+        if len(line) >= self.n - 1:  # one-note heads: the pitches that follow the line's last n - 1 in the index
+            for pitch in np.unique(self.index.tails(line[-(self.n - 1) :])).tolist():
+                found.append(table.by_pitch[pitch])
+        for j in range(2, self.n):
+            heads, m = table.heads.get(j), self.n - j
+            if heads is None or not heads.size or len(line) < m:
+                continue
+            grams = (np.uint64(pack(line[-m:])) << np.uint64(8 * j)) | heads
+            at = np.searchsorted(self.index.grams, grams)
+            hit = at < self.index.grams.size
+            hit[hit] = self.index.grams[at[hit]] == grams[hit]
+            found.extend(table.head_ids[j][k] for k in np.flatnonzero(hit).tolist())
+        self._hold(row, np.unique(np.concatenate(found)) if len(found) > 1 else table.inner)
+
+    def _hold(self, row: int, ids: np.ndarray) -> None:
+        """Make ``ids`` the row's held-back tokens, writing only the entries that change."""
+        old = self.banned[row]
+        if old.size == ids.size and np.array_equal(old, ids):
+            return
+        if self.bias is None:
+            if not ids.size:
+                return
+            self.bias = torch.zeros(len(self.banned), self._vocab, device=self._device)
+        if old.size:
+            self.bias[row, torch.from_numpy(old).to(self._device)] = 0.0
+        if ids.size:
+            self.bias[row, torch.from_numpy(ids).to(self._device)] = float("-inf")
+        self.banned[row] = ids
