@@ -104,12 +104,13 @@ class CopyGuard:
         for row, ids in enumerate(prefixes):
             for token in ids:
                 self._follow(row, int(token))
-            self._update(row)
+        self._update(list(range(rows)))
 
     def see(self, tokens: torch.Tensor) -> None:
         """Take one step's (B,) tokens: count the draws, follow the lines, hold back anew where they changed."""
         drawn = tokens.tolist()
         through = self.bias.gather(1, tokens[:, None]).squeeze(1).isneginf().tolist() if self.bias is not None else None
+        changed = []
         for row, token in enumerate(drawn):
             if self.finished[row]:
                 continue
@@ -118,9 +119,11 @@ class CopyGuard:
                 self.let_through[row] += bool(through[row]) if through is not None else 0
             if token in self.stop:
                 self.finished[row] = True
-                self._hold(row, np.zeros(0, dtype=np.int64))
+                changed.append(row)
             elif self._follow(row, token):
-                self._update(row)
+                changed.append(row)
+        if changed:
+            self._update(changed)
 
     def record(self, row: int) -> dict[str, int]:
         """What the guard did for one row, for ``generate.json``."""
@@ -144,39 +147,42 @@ class CopyGuard:
         del line[: max(0, len(line) - (self.n - 1))]
         return True
 
-    def _update(self, row: int) -> None:
-        current = self.current[row]
-        if current is None or current < 0:
-            self._hold(row, np.zeros(0, dtype=np.int64))
-            return
-        line = self.lines[row].get(current, [])
-        table = self.table
-        found = [table.inner]
-        if len(line) >= self.n - 1:  # one-note heads: the pitches that follow the line's last n - 1 in the index
-            for pitch in np.unique(self.index.tails(line[-(self.n - 1) :])).tolist():
-                found.append(table.by_pitch[pitch])
-        for j in range(2, self.n):
-            heads, m = table.heads.get(j), self.n - j
-            if heads is None or not heads.size or len(line) < m:
+    def _update(self, rows: list[int]) -> None:
+        """Find the held-back tokens of ``rows`` again; write the entries of ``bias`` that change."""
+        n, table = self.n, self.table
+        lines = {}
+        for row in rows:
+            current = self.current[row]
+            if not self.finished[row] and current is not None and current >= 0:
+                lines[row] = self.lines[row].get(current, [])
+        held: dict[int, list[np.ndarray]] = {row: [table.inner] for row in lines}
+        full = [row for row, line in lines.items() if len(line) >= n - 1]
+        for row, pitches in zip(full, self.index.next_pitches([lines[row][-(n - 1) :] for row in full])):
+            held[row].extend(table.by_pitch[p] for p in pitches.tolist())  # one-note heads (and chords' first notes)
+        for j in range(2, n):  # the first j notes of a chord token end an n-gram after the line's last n - j
+            heads = table.heads.get(j)
+            if heads is None or not heads.size:
                 continue
-            grams = (np.uint64(pack(line[-m:])) << np.uint64(8 * j)) | heads
-            at = np.searchsorted(self.index.grams, grams)
-            hit = at < self.index.grams.size
-            hit[hit] = self.index.grams[at[hit]] == grams[hit]
-            found.extend(table.head_ids[j][k] for k in np.flatnonzero(hit).tolist())
-        self._hold(row, np.unique(np.concatenate(found)) if len(found) > 1 else table.inner)
+            for row, line in lines.items():
+                if len(line) >= n - j:
+                    grams = (np.uint64(pack(line[-(n - j) :])) << np.uint64(8 * j)) | heads
+                    held[row].extend(table.head_ids[j][k] for k in np.flatnonzero(self.index.found(grams)).tolist())
+        empty = np.zeros(0, dtype=np.int64)
+        self._hold({row: np.unique(np.concatenate(held[row])) if row in held else empty for row in rows})
 
-    def _hold(self, row: int, ids: np.ndarray) -> None:
-        """Make ``ids`` the row's held-back tokens, writing only the entries that change."""
-        old = self.banned[row]
-        if old.size == ids.size and np.array_equal(old, ids):
+    def _hold(self, new: dict[int, np.ndarray]) -> None:
+        """Make ``new[row]`` each row's held-back tokens, writing only the entries of ``bias`` that change."""
+        new = {row: ids for row, ids in new.items() if not np.array_equal(self.banned[row], ids)}
+        if not new:
             return
         if self.bias is None:
-            if not ids.size:
+            if not any(ids.size for ids in new.values()):
                 return
             self.bias = torch.zeros(len(self.banned), self._vocab, device=self._device)
-        if old.size:
-            self.bias[row, torch.from_numpy(old).to(self._device)] = 0.0
-        if ids.size:
-            self.bias[row, torch.from_numpy(ids).to(self._device)] = float("-inf")
-        self.banned[row] = ids
+        for value, parts in ((0.0, {row: self.banned[row] for row in new}), (float("-inf"), new)):
+            rows = np.concatenate([np.full(ids.size, row, dtype=np.int64) for row, ids in parts.items()])
+            if rows.size:
+                cols = np.concatenate(list(parts.values()))
+                self.bias[torch.from_numpy(rows).to(self._device), torch.from_numpy(cols).to(self._device)] = value
+        for row, ids in new.items():
+            self.banned[row] = ids

@@ -8,8 +8,8 @@ semitones may play it there).
 
 ``PitchNgrams`` holds the n-grams as one sorted ``uint64`` array, each n-gram packed one byte a pitch (first pitch in
 the highest byte): exact, 8 bytes an n-gram where a Python set of tuples costs about 150, and every n-gram that
-starts with a given prefix lies in one contiguous run, found by two binary searches (``tails``), which is what
-``generate --no-copy`` (``tunesmith.copy_guard``) asks at every step. ``tunesmith evaluate`` measures with it too.
+starts with a given prefix lies in one contiguous run, found by two binary searches (``next_pitches``), which is
+what ``generate --no-copy`` (``tunesmith.copy_guard``) asks at every step. ``tunesmith evaluate`` measures with it too.
 """
 
 from __future__ import annotations
@@ -100,26 +100,27 @@ class PitchNgrams:
         return int(self.grams.nbytes)
 
     def __contains__(self, gram: Sequence[int]) -> bool:
-        return len(gram) == self.n and bool(self._found(np.asarray([pack(gram)], dtype=np.uint64))[0])
+        return len(gram) == self.n and bool(self.found(np.asarray([pack(gram)], dtype=np.uint64))[0])
 
-    def _found(self, packed: np.ndarray) -> np.ndarray:
+    def found(self, packed: np.ndarray) -> np.ndarray:
         """(k,) True where a packed n-gram is in the index."""
         at = np.searchsorted(self.grams, packed)
         hit = at < self.grams.size
         hit[hit] = self.grams[at[hit]] == packed[hit]
         return hit
 
-    def tails(self, prefix: Sequence[int]) -> np.ndarray:
-        """The packed last ``n - len(prefix)`` pitches of every indexed n-gram that starts with ``prefix``.
+    def next_pitches(self, prefixes: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        """For each prefix of ``n - 1`` pitches, the pitches that end an indexed n-gram after it, ascending.
 
-        One contiguous run of the sorted array, found by two binary searches.
+        The n-grams that start with a prefix are one contiguous run of the sorted array: two binary searches each,
+        all prefixes in one ``searchsorted`` call.
         """
-        rest = _BITS * (self.n - len(prefix))
-        if rest <= 0 or any(not 0 <= p <= MAX_PITCH for p in prefix):
-            return np.zeros(0, dtype=np.uint64)
-        low = pack(prefix) << rest
-        lo, hi = np.searchsorted(self.grams, np.asarray([low, low + (1 << rest)], dtype=np.uint64))
-        return self.grams[lo:hi] & np.uint64((1 << rest) - 1)
+        if not prefixes:
+            return []
+        low = np.asarray([pack(p) << _BITS for p in prefixes], dtype=np.uint64)
+        bounds = np.searchsorted(self.grams, np.concatenate([low, low + np.uint64(1 << _BITS)]))
+        k = len(prefixes)
+        return [(self.grams[bounds[i] : bounds[k + i]] & np.uint64(0xFF)).astype(np.int64) for i in range(k)]
 
     def count(self, score: Score) -> tuple[int, int]:
         """``(found, total)``: how many of the score's pitch n-grams are in the training split, of how many."""
@@ -129,7 +130,7 @@ class PitchNgrams:
                 continue
             packed, _, _ = _packed_windows(np.asarray(line, dtype=np.int64), self.n)
             total += int(packed.size)
-            found += int(self._found(packed).sum())
+            found += int(self.found(packed).sum())
         return found, total
 
     def share(self, scores: Iterable[Score]) -> dict[str, float | int]:
