@@ -45,12 +45,12 @@ class LineTable:
     def of(cls, tokenizer, index: PitchNgrams) -> LineTable:
         """The table of ``tokenizer``'s vocabulary; a one-line error when no token plays a pitch."""
         specials = {tokenizer.pad_id, tokenizer.bos_id, tokenizer.eos_id, tokenizer.unk_id, *tokenizer.control_ids}
-        pitches = [() if i in specials else tokenizer.pitches(t) for i, t in enumerate(tokenizer.vocab)]
-        if not any(pitches):
+        if not tokenizer.has_note_lines:
             raise TunesmithError(
                 f"--no-copy follows each sample's note lines through its pitch tokens, which this model's encoding "
                 f"({tokenizer.name}) does not have: leave out --no-copy"
             )
+        pitches = [() if i in specials else tokenizer.pitches(t) for i, t in enumerate(tokenizer.vocab)]
         track = [NO_TRACK if i in specials or (t := tokenizer.track_of(tok)) is None else t
                  for i, tok in enumerate(tokenizer.vocab)]  # fmt: skip
         n = index.n

@@ -204,6 +204,11 @@ class Tokenizer(ABC):
         """
         return ()
 
+    @property
+    def has_note_lines(self) -> bool:
+        """Whether any token plays a note line (``pitches``): what ``generate --no-copy`` follows."""
+        return any(self.pitches(t) for t in self.vocab if not (t in SPECIALS or is_control(t)))
+
     def track_of(self, token: str) -> int | None:
         """The track the notes after ``token`` belong to, when it names one (an event model's ``Program_N``).
 

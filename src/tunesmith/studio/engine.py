@@ -121,6 +121,8 @@ def describe_run(path: Path) -> dict[str, Any]:
             "band": [{"program": p, "name": name} for p, name in zip(programs, band_names(tuple(programs)))],
             "keys": [k.name for k in ALL_KEYS] if _takes_key(tokenizer) else [],
             "key_auto": keeps_key(tokenizer),  # --key auto: bar tokens to find the first bar by, pitch tokens
+            # --no-copy: pitch tokens to follow the note lines by, and the training data to compare them with
+            "no_copy": tokenizer.has_note_lines and DataDir(data_dir).has_tokens(),
         },
     }
     report = run_eval(path)
@@ -218,6 +220,7 @@ class GenerateRequest:
     band: str | None = None  # programs, comma-separated (``drums`` for the kit): event models with band headers
     key: str | None = None  # a key name, e.g. "D minor"
     form: str | None = None  # section letters, e.g. "AABA": sets the length (sections x 4 bars)
+    no_copy: bool = False  # hold back what would copy the training split's 8-note pitch n-grams
     continue_from: str | None = None  # the MIDI file of the piece being continued (set by the app)
 
     @classmethod
@@ -244,6 +247,11 @@ class GenerateRequest:
                 if not isinstance(value, str) or len(value) > (600 if name == "band" else 64):
                     raise StudioError(f"{name} must be a short text")
                 setattr(out, name, value)
+        no_copy = body.get("no_copy")
+        if no_copy is not None:
+            if not isinstance(no_copy, bool):
+                raise StudioError("no_copy must be true or false")
+            out.no_copy = no_copy
         if out.unit not in LENGTH_UNITS:
             raise StudioError(f"length unit must be one of {', '.join(LENGTH_UNITS)}")
         if out.length < 1:
@@ -285,6 +293,7 @@ class GenerateRequest:
             instruments=self.instruments,
             band=self.band,
             key=self.key,
+            no_copy=self.no_copy,
             formats=formats,
         )
 
@@ -361,6 +370,8 @@ def generate(
     clock.append(time.perf_counter())
     result = {"tokens": count, "files": files, "warnings": record.get("warnings", []), **score_notes(midi)}
     result["key"] = record.get("key")  # asked, estimated from the notes written (and how it was asked)
+    if "no_copy" in record:  # --no-copy: draws at which it held notes back, and those it let through
+        result["no_copy"] = record["no_copy"]
     result["band"] = record.get("band")
     phases = ("load", "generate", "render")  # checkpoint and options; sampling to MIDI; FluidSynth
     result["timing"] = {name: round(b - a, 3) for name, a, b in zip(phases, clock, clock[1:])}
