@@ -168,7 +168,7 @@ class CopyGuard:
                     grams = (np.uint64(pack(line[-(n - j) :])) << np.uint64(8 * j)) | heads
                     held[row].extend(table.head_ids[j][k] for k in np.flatnonzero(self.index.found(grams)).tolist())
         empty = np.zeros(0, dtype=np.int64)
-        self._hold({row: np.unique(np.concatenate(held[row])) if row in held else empty for row in rows})
+        self._hold({row: _union(held[row]) if row in held else empty for row in rows})
 
     def _hold(self, new: dict[int, np.ndarray]) -> None:
         """Make ``new[row]`` each row's held-back tokens, writing only the entries of ``bias`` that change."""
@@ -186,3 +186,11 @@ class CopyGuard:
                 self.bias[torch.from_numpy(rows).to(self._device), torch.from_numpy(cols).to(self._device)] = value
         for row, ids in new.items():
             self.banned[row] = ids
+
+
+def _union(parts: list[np.ndarray]) -> np.ndarray:
+    """The ids of ``parts`` once each, ascending."""
+    parts = [p for p in parts if p.size]
+    if len(parts) == 1:
+        return parts[0]
+    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)

@@ -57,12 +57,18 @@ def unpack(value: int, n: int) -> tuple[int, ...]:
     return tuple((int(value) >> (_BITS * (n - 1 - i))) & 0xFF for i in range(n))
 
 
-def _packed_windows(line: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each n-gram of a line packed, with its lowest and highest pitch: three (k,) arrays."""
+def _packed_windows(line: np.ndarray, n: int) -> np.ndarray:
+    """Each n-gram of a line, packed: (k,)."""
     windows = np.lib.stride_tricks.sliding_window_view(line, n)
     weights = np.left_shift(np.uint64(1), np.arange(n - 1, -1, -1, dtype=np.uint64) * np.uint64(_BITS))
-    packed = (windows.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
-    return packed, windows.min(axis=1), windows.max(axis=1)
+    return (windows.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
+
+
+def _lowest_highest(packed: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest and highest pitch of each packed n-gram."""
+    shifts = np.arange(n - 1, -1, -1, dtype=np.uint64) * np.uint64(_BITS)
+    pitches = ((packed[:, None] >> shifts) & np.uint64(0xFF)).astype(np.int64)
+    return pitches.min(axis=1), pitches.max(axis=1)
 
 
 class PitchNgrams:
@@ -74,16 +80,20 @@ class PitchNgrams:
         self.n = n
         shifts = sorted({0, *shifts})
         ones = np.uint64(pack([1] * n))  # adding s to every pitch adds s * ones (no byte overflows: checked below)
+        windows = [
+            _packed_windows(np.asarray(line, dtype=np.int64), n)
+            for score in scores
+            for line in pitch_lines(score)
+            if len(line) >= n
+        ]
         parts = []
-        for score in scores:
-            for line in pitch_lines(score):
-                if len(line) < n:
-                    continue
-                packed, low, high = _packed_windows(np.asarray(line, dtype=np.int64), n)
-                for s in shifts:
-                    ok = (low + s >= 0) & (high + s <= MAX_PITCH)
-                    step = ones * np.uint64(abs(s))
-                    parts.append(packed[ok] + step if s >= 0 else packed[ok] - step)
+        if windows:
+            packed = np.unique(np.concatenate(windows))  # before shifting: a repeated n-gram is shifted once
+            low, high = _lowest_highest(packed, n)
+            for s in shifts:
+                ok = (low + s >= 0) & (high + s <= MAX_PITCH)
+                step = ones * np.uint64(abs(s))
+                parts.append(packed[ok] + step if s >= 0 else packed[ok] - step)
         self.grams = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)  # sorted
 
     @classmethod
@@ -128,7 +138,7 @@ class PitchNgrams:
         for line in pitch_lines(score):
             if len(line) < self.n:
                 continue
-            packed, _, _ = _packed_windows(np.asarray(line, dtype=np.int64), self.n)
+            packed = _packed_windows(np.asarray(line, dtype=np.int64), self.n)
             total += int(packed.size)
             found += int(self.found(packed).sum())
         return found, total
