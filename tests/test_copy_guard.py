@@ -138,7 +138,7 @@ def _guard(tokenizer, index: PitchNgrams, prefix: list[int] | None = None) -> Co
     [
         ("pseudonote", {}, {}),  # tracks merged into one line, chords written ascending
         ("notechord", {}, {}),  # a chord is one token, its pitches ascending
-        # MidiTok writes one instrument's notes at one position high to low: the metric sorts them (BENCHMARKS.md)
+        # MidiTok keeps a file's order of one instrument's notes at one position; the metric sorts them (README)
         ("event", {}, {"chords": False}),
         ("event", {"scheme": "TSD"}, {"chords": False}),
         ("event", {"use_programs": False}, {"chords": False, "bass": False, "drums": False}),  # one stream

@@ -4,8 +4,8 @@ What is guarded is what *Nothing copied* (issue 14) measures (``tunesmith.pitch_
 pitch line, drums left out, against the training split's lines at every transposition the run trained with. The
 guard follows each row's lines from its tokens, asking the tokenizer what a token plays (``pitches``) and which track
 it names (``track_of``), so it is exact wherever the tokens are written in the metric's order. Where they need not be
-(pseudo-notes of one chord, or REMI notes of one instrument at one position, written in another order than
-ascending pitch), the decoded line sorts them and may differ from the line the guard followed: what then remains
+(a chord's pseudo-notes, or REMI notes of one instrument at one position, which MidiTok writes in the file's order
+and a model in any), the decoded line sorts them and may differ from the line the guard followed: what then remains
 copied is measured (BENCHMARKS.md, "Nothing copied").
 """
 
