@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -136,12 +137,13 @@ def _guard(tokenizer, index: PitchNgrams, prefix: list[int] | None = None) -> Co
 @pytest.mark.parametrize(
     ("name", "settings", "song"),
     [
-        ("pseudonote", {}, {}),  # tracks merged into one line, chords written ascending
+        ("pseudonote", {}, {}),  # tracks merged into one line, a chord one note a token
         ("notechord", {}, {}),  # a chord is one token, its pitches ascending
-        # MidiTok keeps a file's order of one instrument's notes at one position; the metric sorts them (README)
-        ("event", {}, {"chords": False}),
-        ("event", {"scheme": "TSD"}, {"chords": False}),
-        ("event", {"use_programs": False}, {"chords": False, "bass": False, "drums": False}),  # one stream
+        # MidiTok keeps a file's order of one instrument's notes at one position (here the chord's lower note comes
+        # last): the guard sorts each onset as the metric does
+        ("event", {}, {}),
+        ("event", {"scheme": "TSD"}, {}),
+        ("event", {"use_programs": False}, {}),  # one stream: every track's notes in one line, drums included
     ],
 )
 def test_the_guard_follows_each_tracks_line_as_the_metric_reads_it(name, settings, song):
@@ -152,7 +154,7 @@ def test_the_guard_follows_each_tracks_line_as_the_metric_reads_it(name, setting
     guard = _guard(tokenizer, PitchNgrams([decoded]))
     for token in ids[1:]:
         guard.see(torch.tensor([token]))
-    followed = {track: line for track, line in guard.lines[0].items()}
+    followed = {t: (guard.lines[0].get(t, []) + guard.onsets[0].get(t, []))[-7:] for t in guard.lines[0]}
     expected = pitch_lines(decoded)  # drums left out
     pitched = [t for t in decoded.tracks if not t.is_drum and len(t.notes)]
     assert len(followed) == len(expected) == len(pitched)
@@ -169,7 +171,7 @@ def test_notes_before_the_first_program_and_drum_notes_have_no_line():
     played = tokenizer.pitches(tokenizer.vocab[pitch])[0]
     for token in (pitch, tokenizer.index["Program_-1"], pitch, tokenizer.index["Program_33"], pitch):
         guard.see(torch.tensor([token]))
-    assert guard.lines[0] == {33: [played]}
+    assert guard.onsets[0] == {33: [played]} and guard.lines[0] == {}  # one onset so far, the bass's
 
 
 def test_every_token_that_would_complete_a_training_ngram_is_held_back_and_no_other():
@@ -189,6 +191,28 @@ def test_every_token_that_would_complete_a_training_ngram_is_held_back_and_no_ot
     assert torch.isneginf(guard.bias[0, sorted(held)]).all() and (guard.bias[0].isneginf().sum() == len(held))
     guard.see(torch.tensor([min(copying)]))  # drawn all the same (every candidate held back, or a form's repeat)
     assert guard.record(0) == {"held_back": 1, "let_through": 1}
+
+
+def _found(index: PitchNgrams, score: Score) -> Counter:
+    """The indexed n-grams of a score's note lines, counted."""
+    return Counter(tuple(line[i : i + 8]) for line in pitch_lines(score) for i in range(len(line) - 7)
+                   if tuple(line[i : i + 8]) in index)  # fmt: skip
+
+
+@pytest.mark.parametrize("cut", [38, 41])  # inside chords of three and two notes
+def test_a_note_joining_a_chord_is_held_back_where_its_place_in_the_sorted_chord_copies(cut):
+    """Pseudo-notes write a chord one note a token: decoding sorts the chord, and the guard reads it so too."""
+    songs = [Piece(_band_song(seed, drums=False), id=str(seed)) for seed in (3, 4)]
+    tokenizer = make_tokenizer("pseudonote").fit(songs)
+    index = PitchNgrams([tokenizer.decode(tokenizer.encode(s)) for s in songs])
+    ids = tokenizer.encode(songs[0])[:cut]  # a training song's start, cut at or inside a chord
+    guard = _guard(tokenizer, index, ids)
+    before = _found(index, tokenizer.decode(ids))
+    table = LineTable.of(tokenizer, index)
+    copying = {t for t in range(len(tokenizer))
+               if table.pitches[t] and _found(index, tokenizer.decode([*ids, t])) - before}  # fmt: skip
+    assert set(guard.banned[0].tolist()) == copying
+    assert len(guard.onsets[0][0]) >= 2 and any(not table.onset[t] for t in copying)  # a note joining the chord
 
 
 def test_a_row_with_every_candidate_held_back_draws_as_the_model_would():

@@ -11,6 +11,7 @@ copied is measured (BENCHMARKS.md, "Nothing copied").
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,17 +28,22 @@ class LineTable:
     """What every token of a vocabulary does to the note lines, built once per tokenizer.
 
     ``track[id]``: the track it names (``NO_TRACK`` for none); ``pitches[id]``: the pitches it adds (ascending);
-    ``heads[j]``: for each ``j`` up to ``n - 1``, the distinct packed first ``j`` pitches of the tokens with at least
-    ``j`` pitches, and ``head_ids[j][k]`` the tokens that start with ``heads[j][k]``; ``by_pitch[p]`` the tokens whose
-    first pitch is ``p``; ``inner`` the tokens whose own pitches already hold an indexed n-gram (chords of ``n`` or
-    more notes).
+    ``onset[id]``: whether it starts a new onset (``Tokenizer.starts_onset``); ``heads[j]``: for each ``j`` from 2 up
+    to ``n - 1``, the distinct packed first ``j`` pitches of the tokens with at least ``j`` pitches, and
+    ``head_ids[j][k]`` the tokens that start with ``heads[j][k]``; ``new[p]`` the tokens that start an onset with
+    ``p`` as their lowest pitch, ``same[p]`` the one-note tokens of pitch ``p`` that join the onset before them (a
+    chord written one note a token); ``same_pitches`` the pitches ``same`` has tokens for; ``inner`` the tokens whose
+    own pitches already hold an indexed n-gram (chords of ``n`` or more notes).
     """
 
     track: list[int]
     pitches: list[tuple[int, ...]]
+    onset: list[bool]
     heads: dict[int, np.ndarray]
     head_ids: dict[int, list[np.ndarray]]
-    by_pitch: list[np.ndarray]
+    new: list[np.ndarray]
+    same: list[np.ndarray]
+    same_pitches: np.ndarray
     inner: np.ndarray
     first_track: int | None
 
@@ -53,9 +59,12 @@ class LineTable:
         pitches = [() if i in specials else tokenizer.pitches(t) for i, t in enumerate(tokenizer.vocab)]
         track = [NO_TRACK if i in specials or (t := tokenizer.track_of(tok)) is None else t
                  for i, tok in enumerate(tokenizer.vocab)]  # fmt: skip
+        # A token of several notes joins a line after what came before it, whether it starts an onset or not.
+        onset = [i not in specials and (len(p) > 1 or tokenizer.starts_onset(t))
+                 for i, (t, p) in enumerate(zip(tokenizer.vocab, pitches))]  # fmt: skip
         n = index.n
         heads, head_ids = {}, {}
-        for j in range(1, n):
+        for j in range(2, n):
             groups: dict[int, list[int]] = {}
             for i, played in enumerate(pitches):
                 if len(played) >= j:
@@ -63,28 +72,44 @@ class LineTable:
             keys = sorted(groups)
             heads[j] = np.asarray(keys, dtype=np.uint64)
             head_ids[j] = [np.asarray(groups[k], dtype=np.int64) for k in keys]
-        by_pitch = [np.zeros(0, dtype=np.int64)] * 256
-        if 1 in heads:
-            for key, ids in zip(heads[1].tolist(), head_ids[1]):
-                by_pitch[key] = ids
+        new: list[list[int]] = [[] for _ in range(128)]
+        same: list[list[int]] = [[] for _ in range(128)]
+        for i, played in enumerate(pitches):
+            if played:
+                (new if onset[i] else same)[played[0]].append(i)
         inner = [i for i, played in enumerate(pitches)
                  if any(played[k : k + n] in index for k in range(len(played) - n + 1))]  # fmt: skip
-        return cls(track, pitches, heads, head_ids, by_pitch, np.asarray(inner, dtype=np.int64), tokenizer.first_track)
+        return cls(
+            track,
+            pitches,
+            onset,
+            heads,
+            head_ids,
+            [np.asarray(ids, dtype=np.int64) for ids in new],
+            [np.asarray(ids, dtype=np.int64) for ids in same],
+            np.asarray([p for p in range(128) if same[p]], dtype=np.int64),
+            np.asarray(inner, dtype=np.int64),
+            tokenizer.first_track,
+        )
 
 
 class CopyGuard:
     """``--no-copy``: a pitch token that would complete an indexed n-gram of its track is held back for that row.
 
-    Each row follows its tracks' lines (the last ``n - 1`` pitches of each) from the ids it will be decoded with
-    (``prefixes``: a kept primer, else nothing) and from every token drawn (``see``). After each token that changes
-    a row's current track or line, that row's held-back tokens are found again: for a token whose first ``j``
-    pitches would end an n-gram (``j`` = 1 for one-note tokens; a chord may end up to ``n - 1``, one a note), the
-    line's last ``n - j`` pitches followed by them is looked up in the sorted index (``PitchNgrams``): for ``j`` = 1
-    the n-grams that start with the line's last ``n - 1`` pitches, two binary searches; for longer heads one batch
-    of searches over the distinct heads the vocabulary has. Only that row's changed entries of ``bias`` (B, V) are
-    written: 0 where the model draws freely, ``-inf`` where it is held back. When every candidate of a row is held
-    back, ``tunesmith.sample.sample`` lets the model's draw stand; ``let_through`` counts those draws (and forced
-    ones, a form's repeats, that complete an n-gram), ``held_back`` the draws at which anything was held back.
+    Each row follows its tracks' lines from the ids it will be decoded with (``prefixes``: a kept primer, else
+    nothing) and from every token drawn (``see``): per track, the last ``n - 1`` pitches of the onsets before and the
+    pitches of the current onset, sorted as the metric reads a chord. After each token that changes a row's current
+    track, line or onset, that row's held-back tokens are found again. A token that starts an onset follows the line
+    and the current onset: its first ``j`` pitches (``j`` = 1 for one note; a chord token may end up to ``n - 1``
+    n-grams, one a note) end an n-gram when the line's last ``n - j`` pitches followed by them are in the sorted
+    index (``PitchNgrams``): for ``j`` = 1 the n-grams that start with the last ``n - 1`` pitches, two binary
+    searches (every such row in one call); for longer heads one batch of searches over the distinct heads the
+    vocabulary has. A one-note token that joins the current onset (a chord written one note a token) takes its
+    place in the sorted onset, so every n-gram that would hold it is looked up, for each pitch at once. Only that
+    row's changed entries of ``bias`` (B, V) are written: 0 where the model draws freely, ``-inf`` where it is held
+    back. When every candidate of a row is held back, ``tunesmith.sample.sample`` lets the model's draw stand;
+    ``let_through`` counts those draws (and forced ones, a form's repeats, that complete an n-gram), ``held_back``
+    the draws at which anything was held back.
     """
 
     def __init__(
@@ -94,7 +119,8 @@ class CopyGuard:
         self.stop = {tokenizer.pad_id, tokenizer.eos_id}
         rows = len(prefixes)
         self.current: list[int | None] = [table.first_track] * rows
-        self.lines: list[dict[int, list[int]]] = [{} for _ in range(rows)]
+        self.lines: list[dict[int, list[int]]] = [{} for _ in range(rows)]  # track: the last n - 1 before the onset
+        self.onsets: list[dict[int, list[int]]] = [{} for _ in range(rows)]  # track: the current onset, sorted
         self.banned = [np.zeros(0, dtype=np.int64) for _ in range(rows)]
         self.finished = [False] * rows
         self.held_back = [0] * rows
@@ -130,35 +156,48 @@ class CopyGuard:
         return {"held_back": self.held_back[row], "let_through": self.let_through[row]}
 
     def _follow(self, row: int, token: int) -> bool:
-        """Move a row's track and line by one token; whether its held-back tokens may have changed."""
+        """Move a row's track, line and onset by one token; whether its held-back tokens may have changed."""
         if not 0 <= token < self._vocab:
             return False
-        track = self.table.track[token]
+        table, current = self.table, self.current[row]
+        changed = False
+        if table.onset[token]:  # a time step: every track's onset joins its line
+            for track, onset in self.onsets[row].items():
+                if onset:
+                    line = self.lines[row].setdefault(track, [])
+                    line.extend(onset)
+                    del line[: max(0, len(line) - (self.n - 1))]
+                    changed |= track == current
+            self.onsets[row] = {}
+        track = table.track[token]
         if track != NO_TRACK:
-            changed = track != self.current[row]
+            changed |= track != current
             self.current[row] = track
             return changed
-        played = self.table.pitches[token]
-        current = self.current[row]
+        played = table.pitches[token]
         if not played or current is None or current < 0:  # no pitch, or a note with no line (drums, no track)
-            return False
-        line = self.lines[row].setdefault(current, [])
-        line.extend(played)
-        del line[: max(0, len(line) - (self.n - 1))]
+            return changed
+        onset = self.onsets[row].setdefault(current, [])
+        for pitch in played:
+            bisect.insort(onset, pitch)
         return True
 
     def _update(self, rows: list[int]) -> None:
         """Find the held-back tokens of ``rows`` again; write the entries of ``bias`` that change."""
         n, table = self.n, self.table
-        lines = {}
+        lines, onsets = {}, {}
         for row in rows:
             current = self.current[row]
             if not self.finished[row] and current is not None and current >= 0:
-                lines[row] = self.lines[row].get(current, [])
+                onsets[row] = self.onsets[row].get(current, [])
+                lines[row] = self.lines[row].get(current, []) + onsets[row]  # what a new onset follows
         held: dict[int, list[np.ndarray]] = {row: [table.inner] for row in lines}
         full = [row for row, line in lines.items() if len(line) >= n - 1]
         for row, pitches in zip(full, self.index.next_pitches([lines[row][-(n - 1) :] for row in full])):
-            held[row].extend(table.by_pitch[p] for p in pitches.tolist())  # one-note heads (and chords' first notes)
+            for p in pitches.tolist():  # a note starting an onset after the line (or a chord's lowest)
+                held[row].append(table.new[p])
+                if not onsets[row]:  # ... or joining an empty onset: the same place
+                    held[row].append(table.same[p])
         for j in range(2, n):  # the first j notes of a chord token end an n-gram after the line's last n - j
             heads = table.heads.get(j)
             if heads is None or not heads.size:
@@ -167,8 +206,34 @@ class CopyGuard:
                 if len(line) >= n - j:
                     grams = (np.uint64(pack(line[-(n - j) :])) << np.uint64(8 * j)) | heads
                     held[row].extend(table.head_ids[j][k] for k in np.flatnonzero(self.index.found(grams)).tolist())
+        if table.same_pitches.size:
+            for row, onset in onsets.items():
+                if onset:
+                    for p in self._joining(self.lines[row].get(self.current[row], []), onset).tolist():
+                        held[row].append(table.same[p])
         empty = np.zeros(0, dtype=np.int64)
         self._hold({row: _union(held[row]) if row in held else empty for row in rows})
+
+    def _joining(self, line: list[int], onset: list[int]) -> np.ndarray:
+        """The pitches whose one-note tokens, joining ``onset`` (sorted) after ``line``, would end an indexed n-gram.
+
+        Each pitch takes its place among the onset's (after equal ones, as a stable sort by time and pitch puts it);
+        every window of ``n`` around that place is looked up, for all pitches of one place in one search.
+        """
+        n, candidates, out = self.n, self.table.same_pitches, []
+        for k in range(len(onset) + 1):
+            low = onset[k - 1] if k else -1
+            high = onset[k] if k < len(onset) else 128
+            pitches = candidates[(candidates >= low) & (candidates < high)]
+            if not pitches.size:
+                continue
+            around = [*line, *onset[:k], 0, *onset[k:]]
+            at = len(line) + k
+            for start in range(max(0, at - n + 1), min(at, len(around) - n) + 1):
+                shift = np.uint64(8 * (n - 1 - (at - start)))
+                grams = np.uint64(pack(around[start : start + n])) | (pitches.astype(np.uint64) << shift)
+                out.append(pitches[self.index.found(grams)])
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
     def _hold(self, new: dict[int, np.ndarray]) -> None:
         """Make ``new[row]`` each row's held-back tokens, writing only the entries of ``bias`` that change."""

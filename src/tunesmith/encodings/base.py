@@ -216,6 +216,14 @@ class Tokenizer(ABC):
         """
         return None
 
+    def starts_onset(self, token: str) -> bool:
+        """Whether the notes of ``token`` and after it start later than the notes before it (a time step).
+
+        A chord's notes written one a token share an onset: the tokens between two time steps are one onset, which the
+        note line reads low to high, whatever order they came in. By default every token is its own onset.
+        """
+        return True
+
     @property
     def first_track(self) -> int | None:
         """The track of the notes before any ``track_of`` token: 0 (one stream), None where they are not decoded."""

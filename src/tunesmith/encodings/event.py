@@ -21,6 +21,7 @@ SCHEMES = ("REMI", "TSD")
 DRUMS = -1  # MidiTok's program number for drums (``Program_-1``)
 BAND_END = f"{HEADER_PREFIX}end>"
 BAR = "Bar_None"  # MidiTok REMI's bar line
+TIME_TOKENS = ("Bar_", "Position_", "TimeShift_", "Rest_")  # the tokens that move MidiTok's clock
 NOTE_PARTS = ("Pitch", "Velocity_", "Duration_", "NoteOn_", "NoteOff_")  # the tokens of a note after its program
 # MidiTok's REMI decoder takes the first TimeSig before any token of these types as the sequence's first meter.
 FIRST_METER_BEFORE = ("Pitch", "PitchDrum", "Velocity", "Duration", "PitchBend", "ControlChange", "Pedal")
@@ -193,6 +194,10 @@ class EventTokenizer(Tokenizer):
         if self.config.use_programs and token.startswith("Program_"):
             return int(token.split("_", 1)[1])
         return None
+
+    def starts_onset(self, token: str) -> bool:
+        """A bar line, position, time shift or rest moves the clock; the notes between two of them share an onset."""
+        return token.startswith(TIME_TOKENS)
 
     @property
     def first_track(self) -> int | None:
