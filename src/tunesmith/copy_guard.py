@@ -2,11 +2,14 @@
 
 What is guarded is what *Nothing copied* (issue 14) measures (``tunesmith.pitch_ngrams.PitchNgrams``): each track's
 pitch line, drums left out, against the training split's lines at every transposition the run trained with. The
-guard follows each row's lines from its tokens, asking the tokenizer what a token plays (``pitches``) and which track
-it names (``track_of``), so it is exact wherever the tokens are written in the metric's order. Where they need not be
-(a chord's pseudo-notes, or REMI notes of one instrument at one position, which MidiTok writes in the file's order
-and a model in any), the decoded line sorts them and may differ from the line the guard followed: what then remains
-copied is measured (BENCHMARKS.md, "Nothing copied").
+guard follows each row's lines from its tokens, asking the tokenizer what a token plays (``pitches``), which track
+it names (``track_of``) and where time moves on (``starts_onset``): the notes of one onset are kept sorted, as the
+metric reads a chord whatever order its tokens came in (a chord's pseudo-notes; REMI notes of one instrument at one
+position, which MidiTok writes in the file's order and a model in any). Every n-gram of a finished line is looked up
+when the last of its notes to be drawn is drawn (its other notes are then already in place, next to each other), so
+what remains copied is what the guard had to let through, or notes the tokens and the decoder place differently (a
+pitch token MidiTok drops because no duration follows it; two position tokens of one time): measured in
+BENCHMARKS.md ("Nothing copied").
 """
 
 from __future__ import annotations
