@@ -209,34 +209,43 @@ class CopyGuard:
                 if len(line) >= n - j:
                     grams = (np.uint64(pack(line[-(n - j) :])) << np.uint64(8 * j)) | heads
                     held[row].extend(table.head_ids[j][k] for k in np.flatnonzero(self.index.found(grams)).tolist())
-        if table.same_pitches.size:
-            for row, onset in onsets.items():
-                if onset:
-                    for p in self._joining(self.lines[row].get(self.current[row], []), onset).tolist():
-                        held[row].append(table.same[p])
+        joining = {row: (self.lines[row].get(self.current[row], []), onset) for row, onset in onsets.items() if onset}
+        for row, pitches in self._joining(joining).items():
+            held[row].extend(table.same[p] for p in pitches.tolist())
         empty = np.zeros(0, dtype=np.int64)
         self._hold({row: _union(held[row]) if row in held else empty for row in rows})
 
-    def _joining(self, line: list[int], onset: list[int]) -> np.ndarray:
-        """The pitches whose one-note tokens, joining ``onset`` (sorted) after ``line``, would end an indexed n-gram.
+    def _joining(self, rows: dict[int, tuple[list[int], list[int]]]) -> dict[int, np.ndarray]:
+        """Per row, the pitches whose one-note tokens, joining its onset after its line, would end an indexed n-gram.
 
-        Each pitch takes its place among the onset's (after equal ones, as a stable sort by time and pitch puts it);
-        every window of ``n`` around that place is looked up, for all pitches of one place in one search.
+        ``rows[row]``: the line before the onset and the onset (sorted). Each pitch takes its place among the onset's
+        (after equal ones, as a stable sort by time and pitch puts it); every window of ``n`` that holds that place
+        is looked up for every pitch at once, all rows' windows in one search, each pitch kept where it belongs.
         """
-        n, candidates, out = self.n, self.table.same_pitches, []
-        for k in range(len(onset) + 1):
-            low = onset[k - 1] if k else -1
-            high = onset[k] if k < len(onset) else 128
-            pitches = candidates[(candidates >= low) & (candidates < high)]
-            if not pitches.size:
-                continue
-            around = [*line, *onset[:k], 0, *onset[k:]]
-            at = len(line) + k
-            for start in range(max(0, at - n + 1), min(at, len(around) - n) + 1):
-                shift = np.uint64(8 * (n - 1 - (at - start)))
-                grams = np.uint64(pack(around[start : start + n])) | (pitches.astype(np.uint64) << shift)
-                out.append(pitches[self.index.found(grams)])
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+        n, candidates = self.n, self.table.same_pitches
+        if not rows or not candidates.size:
+            return {}
+        bases, shifts, lows, highs, owners = [], [], [], [], []
+        for row, (line, onset) in rows.items():
+            for k in range(len(onset) + 1):
+                around = [*line, *onset[:k], 0, *onset[k:]]
+                at = len(line) + k
+                for start in range(max(0, at - n + 1), min(at, len(around) - n) + 1):
+                    bases.append(pack(around[start : start + n]))
+                    shifts.append(8 * (n - 1 - (at - start)))
+                    lows.append(onset[k - 1] if k else -1)
+                    highs.append(onset[k] if k < len(onset) else 128)
+                    owners.append(row)
+        if not bases:
+            return {}
+        moved = candidates.astype(np.uint64)[None, :] << np.asarray(shifts, dtype=np.uint64)[:, None]
+        grams = np.asarray(bases, dtype=np.uint64)[:, None] | moved  # (windows, pitches)
+        hit = self.index.found(grams.ravel()).reshape(grams.shape)
+        hit &= (candidates[None, :] >= np.asarray(lows)[:, None]) & (candidates[None, :] < np.asarray(highs)[:, None])
+        out: dict[int, list[np.ndarray]] = {}
+        for w in np.flatnonzero(hit.any(axis=1)).tolist():
+            out.setdefault(owners[w], []).append(candidates[hit[w]])
+        return {row: np.unique(np.concatenate(found)) for row, found in out.items()}
 
     def _hold(self, new: dict[int, np.ndarray]) -> None:
         """Make ``new[row]`` each row's held-back tokens, writing only the entries of ``bias`` that change."""
