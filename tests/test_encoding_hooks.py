@@ -10,6 +10,7 @@ import pytest
 
 from musicgen import melody, piece_of
 from tunesmith.encodings import ENCODINGS, make_tokenizer
+from tunesmith.encodings.base import SPECIALS, is_control
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "tunesmith"
 
@@ -29,6 +30,25 @@ def test_style_ids_are_the_condition_tokens_encode_writes(name):
     assert tokenizer.style_id("unheard") == tokenizer.unk_id
     plain = make_tokenizer(name).fit(pieces)
     assert plain.styles == [] and plain.style_ids == ()
+
+
+@pytest.mark.parametrize("name", sorted(ENCODINGS))
+def test_a_tokens_note_line_pitches_are_its_pitch_classes_and_a_sequence_plays_its_pieces_notes(name):
+    pieces = _pieces()
+    tokenizer = make_tokenizer(name).fit(pieces)
+    lines = 0
+    for token in tokenizer.vocab:
+        if token in SPECIALS or is_control(token):  # never asked (as for pitch_classes)
+            continue
+        pitches = tokenizer.pitches(token)
+        assert list(pitches) == sorted(pitches)
+        if pitches:  # a token with a note line has pitch classes, those of its pitches
+            assert set(tokenizer.pitch_classes(token)) == {p % 12 for p in pitches}
+            lines += 1
+    if lines:  # the notes a piece's tokens play, in order, are the piece's (a melody: one note a time)
+        played = [p for t in tokenizer.strip(tokenizer.encode(pieces[0])) for p in tokenizer.pitches(t)]
+        assert played == [note[2] for note in melody(24, 60, 0)]
+    assert tokenizer.first_track in (0, None)
 
 
 @pytest.mark.parametrize("name", sorted(ENCODINGS))

@@ -57,6 +57,7 @@ def test_runs_are_described_with_their_controls(client, run_id):
     assert run["controls"]["band"] == [] and len(run["controls"]["keys"]) == 24  # no band header; a key by its bias
     assert not run["controls"]["key_auto"]  # note/chord tokens have no bar line to find the first bars by
     assert not run["controls"]["density"] and run["controls"]["density_corpus"] is None  # no bar line to count by
+    assert run["controls"]["no_copy"]  # pitch tokens, and the training data to compare with
     assert run["eval"]["test_nll"] > 0 and run["eval"]["ngram_nll"] > 0 and run["eval"]["ngram_order"] >= 1
     detail = client.get(f"/api/runs/{run_id}").json()
     assert detail["curves"]["epoch"] == [1.0, 2.0, 3.0] and len(detail["curves"]["valid_loss"]) == 3
@@ -116,6 +117,12 @@ def test_generate_then_continue_then_download(client, run_id):
     before = sorted((n.time, n.pitch) for t in score.tracks for n in t.notes)
     after = sorted((n.time, n.pitch) for t in longer.tracks for n in t.notes)
     assert after[: len(before)] == before and len(after) > len(before)
+
+
+def test_nothing_copied_is_asked_through_the_same_config_and_reported(client, run_id):
+    job = wait(client, start(client, run_id, length=4, unit="bars", seed=2, no_copy=True))
+    assert job["state"] == "done", job["error"]
+    assert set(job["result"]["no_copy"]) == {"held_back", "let_through"}
 
 
 def test_two_generations_at_once_both_finish(client, run_id):
@@ -213,6 +220,7 @@ def test_bad_requests_get_a_4xx_with_a_message(client, method, path, kwargs, sta
         ({"primer": "/etc/passwd"}, "primer must be"),
         ({"primer": "upload", "upload": "u123"}, "unknown upload"),
         ({"continue": "j1-nothing"}, "no finished piece"),
+        ({"no_copy": "yes"}, "no_copy must be true or false"),
     ],
 )
 def test_bad_options_get_a_4xx_with_a_message(client, run_id, settings, says):

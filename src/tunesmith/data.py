@@ -164,6 +164,24 @@ class TokenData:
         return self.ids[self.bounds[i] : self.bounds[i + 1]]
 
 
+def fly_transpose(meta: dict[str, Any]) -> tuple[int, int]:
+    """The transposition range to apply while drawing batches (none when prepare wrote shifted copies)."""
+    return tuple(meta.get("transpose", (0, 0))) if meta.get("augment_at") == "fly" else (0, 0)
+
+
+def decoded_scores(tokenizer: Tokenizer, data: TokenData, limit: int) -> list:
+    """The split's first ``limit`` pieces through the tokenizer's own decoder (real and generated share its grid).
+
+    Pieces that do not decode are left out. Returns ``symusic.Score`` objects.
+    """
+    out = []
+    for i in range(min(limit, data.n_pieces)):
+        result = tokenizer.try_decode(data.piece(i))
+        if result.ok:
+            out.append(result.score)
+    return out
+
+
 def check_data_dir(data_dir: Path) -> None:
     """A one-line error unless ``data_dir`` is a prepared data directory with token data."""
     DataDir(data_dir).check_tokens()

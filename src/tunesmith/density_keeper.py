@@ -18,7 +18,7 @@ class DensityKeeper:
     def __init__(self, tokenizer, target: float, rows: int, device: torch.device | str = "cpu") -> None:
         self.target, self.bar_id = target, tokenizer.bar_id
         vocab = tokenizer.vocab
-        self._notes = torch.tensor([tokenizer.notes_of(t) for t in vocab], dtype=torch.float32, device=device)
+        self._notes = torch.tensor([len(tokenizer.pitches(t)) for t in vocab], dtype=torch.float32, device=device)
         self._opens = torch.tensor([float(tokenizer.opens_note(t)) for t in vocab], device=device)
         self.counts = torch.zeros(rows, device=device)
         self.pulls = torch.zeros(rows, device=device)

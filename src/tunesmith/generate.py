@@ -28,6 +28,7 @@ from tqdm import tqdm
 from tunesmith.band import parse_band
 from tunesmith.checkpoint import LoadedModel, load_model
 from tunesmith.config import SelectConfig
+from tunesmith.copy_guard import CopyGuard, LineTable
 from tunesmith.data import TokenData, check_data_dir, check_same_data, data_fingerprint
 from tunesmith.density import density_target, describe_density, parse_density
 from tunesmith.density_keeper import DensityKeeper
@@ -57,6 +58,7 @@ from tunesmith.length import (
 )
 from tunesmith.locks import shared
 from tunesmith.music import Piece
+from tunesmith.pitch_ngrams import PitchNgrams
 from tunesmith.postprocess import assign_instruments, fit_channels, parse_time_signature, set_meter
 from tunesmith.quality import absurd_note, check_new_music
 from tunesmith.sample import beam_search, sample
@@ -94,6 +96,7 @@ class Sample:
     key_steering: str | None = None  # how --key was asked: key token, pitch bias or both
     key_kept: str | None = None  # --key auto: the key of its first bar, kept for the rest
     density_steering: str | None = None  # --density: the notes a bar asked for and how they are kept
+    copy_guard: dict[str, int] | None = None  # --no-copy: draws at which it held back tokens, and let through
 
     @property
     def ok(self) -> bool:
@@ -158,6 +161,24 @@ class Generator:
         self._file_head = 0
         self.heads = [0] * options.num  # each primer's head length (BOS, conditions, band): kept by window models
         self._controls = set(tk.control_ids)
+        self.copy_index, self.copy_table = self._copy_index() if options.no_copy else (None, None)
+
+    def _copy_index(self) -> tuple[PitchNgrams, LineTable]:
+        """``--no-copy``: the pitch n-grams of the run's training split, read under a shared lock, and the token table.
+
+        A one-line error for an encoding without pitch tokens, or a run whose training data is gone or changed.
+        """
+        tk, data_dir = self.tokenizer, self.ckpt.data_dir
+        LineTable.of(tk, PitchNgrams([]))  # an encoding without pitch tokens: one line before reading any data
+        try:
+            check_data_dir(data_dir)
+        except TunesmithError as exc:
+            raise TunesmithError(f"--no-copy compares the samples with the run's training split, but {exc}") from None
+        with shared(data_dir, "generate --no-copy"):
+            check_same_data(data_dir, data_fingerprint(data_dir), self.ckpt.fingerprint, tk, hint="prepare it again")
+            train = TokenData(data_dir, "train")
+            index = PitchNgrams.of_split(tk, train, train.n_pieces)
+        return index, LineTable.of(tk, index)
 
     def _asked_band(self) -> tuple[int, ...] | None:
         if self.options.band is None:
@@ -322,9 +343,12 @@ class Generator:
                 label = f"T={temperature:g}" + (f" retry {attempt}" if attempt else "")
                 bands = [samples[i].band for i in pending]
                 heads = [self.heads[i] for i in pending]
-                ids, kept = self._sample(rows, bands, heads, steps, temperature, generator, until, label)
+                ids, kept, guarded = self._sample(
+                    rows, bands, heads, steps, temperature, generator, until, label, keep_primer
+                )
                 for j, i in enumerate(pending):
                     samples[i].key_kept = kept[j].name if kept[j] else None
+                    samples[i].copy_guard = guarded[j]
                     self._judge(samples[i], rows[j], keep_primer, ids[j].tolist(), row_starts[j], target)
                     samples[i].attempts = attempt + 1
                 pending = [i for i in pending if not samples[i].ok]
@@ -414,16 +438,27 @@ class Generator:
         return self.tokenizer.band_forbid(band) if band is not None else []
 
     def _sample(
-        self, rows: list[list[int]], bands: list, heads: list[int], steps: int, temperature, generator, until, label
-    ) -> tuple[torch.Tensor, list[Key | None]]:
-        """(B, W) new ids for each primer row, and each row's key kept by ``--key auto`` (None: none kept).
+        self,
+        rows: list[list[int]],
+        bands: list,
+        heads: list[int],
+        steps: int,
+        temperature,
+        generator,
+        until,
+        label,
+        keep_primer: bool = False,
+    ) -> tuple[torch.Tensor, list[Key | None], list[dict[str, int] | None]]:
+        """(B, W) new ids for each primer row, its key kept by ``--key auto``, what ``--no-copy`` did in it.
 
-        Rows of one length are one batch, each masked to its band. ``heads``: how many first ids of each row are its
-        head, which window models keep in every window.
+        The key and the guard's record are None where they are off. Rows of one length are one batch, each masked
+        to its band. ``heads``: how many first ids of each row are its head, which window models keep in every
+        window. ``keep_primer``: the primer is decoded with the new tokens, so ``--no-copy`` follows its lines from it.
         """
         tk = self.tokenizer
         forbid = self.forbid if self.options.allow_early_end else (*self.forbid, tk.eos_id)
         kept: list[Key | None] = [None] * len(rows)
+        guarded: list[dict[str, int] | None] = [None] * len(rows)
         if self.options.beam > 1:
             out = [
                 beam_search(
@@ -452,9 +487,18 @@ class Generator:
                     if self.key_auto
                     else None
                 )
-                keepers = [keeper] if keeper else []
-                if self.density is not None:
-                    keepers.append(DensityKeeper(tk, self.density, len(group), self.device))
+                guard = (
+                    CopyGuard(
+                        tk,
+                        self.copy_index,
+                        [rows[i] if keep_primer else [] for i in group],
+                        self.copy_table,
+                        self.device,
+                    )
+                    if self.copy_index is not None
+                    else None
+                )
+                density = DensityKeeper(tk, self.density, len(group), self.device) if self.density else None
                 if any(bands[i] is not None for i in group):
                     mask = torch.zeros(len(group), len(tk), dtype=torch.bool, device=self.device)
                     for j, i in enumerate(group):
@@ -480,13 +524,14 @@ class Generator:
                         head=heads[group[0]],
                         bias=self.key_bias,
                         follow=FormFollower(self.form, tk.bar_id, len(group)) if self.form else None,
-                        keep=keepers,
+                        keep=[k for k in (keeper, density, guard) if k is not None],
                     )
                 for j, i in enumerate(group):
                     out[i] = ids[j]
                     kept[i] = keeper.keys[j] if keeper else None
+                    guarded[i] = guard.record(j) if guard else None
         width = max(len(r) for r in out)
-        return torch.stack([torch.cat([r, r.new_full((width - len(r),), tk.pad_id)]) for r in out]), kept
+        return torch.stack([torch.cat([r, r.new_full((width - len(r),), tk.pad_id)]) for r in out]), kept, guarded
 
     def instruments(self, score: Score, index: int) -> Score:
         """The score with the instruments asked for (``--instruments``), else as decoded."""

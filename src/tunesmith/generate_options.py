@@ -107,6 +107,11 @@ class GenerateConfig:
     primer_in_output: bool = option(
         True, "write only the new music after a --primer FILE", flag="--no-primer-in-output"
     )
+    no_copy: bool = option(
+        False,
+        "hold back each pitch token that would complete an 8-note pitch n-gram of its track found in the run's "
+        "training split (at the transpositions it trained with); needs the run's training data",
+    )
     max_seconds: float = option(MAX_SECONDS, "longest WAV/OGG", metavar="S")
     overwrite: bool = option(False, "replace the samples in OUT_DIR (default: number new ones after them)")
     check: bool = option(True, "refuse empty, degenerate, broken and short samples", cli=False)
@@ -154,6 +159,8 @@ class GenerateConfig:
             parse_density(self.density)
             if self.beam > 1:
                 raise TunesmithError("--density follows the samples as they are drawn: leave out --beam")
+        if self.no_copy and self.beam > 1:
+            raise TunesmithError("--no-copy follows the samples as they are drawn: leave out --beam")
         if self.key == KEY_AUTO and self.beam > 1:
             raise TunesmithError("--key auto follows the samples as they are drawn: leave out --beam")
         if self.key is not None and self.key != KEY_AUTO:

@@ -78,6 +78,8 @@ def _conditions(sample: Sample, score: Score, options) -> dict[str, Any]:
         out["tempo"] = options.tempo
     if sample.density_steering:
         out["density"] = {"asked": options.density, "by": sample.density_steering}
+    if sample.copy_guard is not None:  # --no-copy: draws at which it held tokens back, and those it let through
+        out["no_copy"] = sample.copy_guard
     return out
 
 

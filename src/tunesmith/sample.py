@@ -33,7 +33,8 @@ class Follower(Protocol):
 class Keeper(Protocol):
     """A per-row pull that ``sample`` adds to the logits and updates from the tokens drawn.
 
-    ``--key auto``'s ``tunesmith.key_keeper.KeyKeeper``, ``--density``'s ``tunesmith.density.DensityKeeper``.
+    ``--key auto``'s ``tunesmith.key_keeper.KeyKeeper``, ``--density``'s ``tunesmith.density.DensityKeeper``,
+    ``--no-copy``'s ``tunesmith.copy_guard.CopyGuard``.
     """
 
     bias: torch.Tensor | None  # (B, V), or None while no row has one
@@ -149,8 +150,8 @@ def sample(
     given, is added to every step's logits (``--key``'s pull on pitch tokens). ``follow`` (``--form``'s
     ``tunesmith.form.FormFollower``) may force a row's next token in place of the drawn one (a repeated section) and
     finishes the rows whose form is complete; the draw is made all the same, so the random stream does not depend on it.
-    Each of ``keep`` (``--key auto``, ``--density``) adds its (B, V) ``bias`` once it has one, and sees every step's
-    tokens.
+    Each of ``keep`` (``--key auto``, ``--density``, ``--no-copy``) adds its (B, V) ``bias`` once it has one, and sees
+    every step's tokens; a row whose keepers hold back every token it could draw draws as if they did not.
     """
     model.eval()
     batch = primer.shape[0]
@@ -166,11 +167,14 @@ def sample(
         last = logits[:, -1].float()
         if bias is not None:
             last = last + bias  # the asked key's pull on pitch tokens (a new tensor: the fill below stays local)
+        free = last
         for keeper in keep:
             if keeper.bias is not None:
-                last = last + keeper.bias  # each row's own key, its density
+                last = last + keeper.bias  # each row's own key, its density, what it must not copy
         if blocked is not None:
             last.masked_fill_(blocked, float("-inf"))  # the logits are not read again
+        if last is not free:
+            last = _never_stuck(last, free, blocked)
         token = pick(last, temperature, top_k, top_p, generator)
         if follow is not None and (forced := follow.forced(token.device)) is not None:
             token = torch.where(forced >= 0, forced, token)
@@ -198,6 +202,18 @@ def sample(
         else:
             logits, state = step(token[:, None], state)
     return out
+
+
+def _never_stuck(last: torch.Tensor, free: torch.Tensor, blocked: torch.Tensor | None) -> torch.Tensor:
+    """``last`` (B, V), except that a row the keepers left nothing to draw from draws as the model would without them.
+
+    ``free``: the logits before the keepers' biases (``--no-copy`` may hold back every candidate of a row).
+    """
+    stuck = torch.isneginf(last).all(dim=-1)
+    if not bool(stuck.any()):
+        return last
+    fallback = free if blocked is None else free.masked_fill(blocked, float("-inf"))
+    return torch.where(stuck[:, None], fallback, last)
 
 
 def _blocked(

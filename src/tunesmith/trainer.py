@@ -40,6 +40,7 @@ from tunesmith.data import (
     check_same_data,
     check_window,
     data_fingerprint,
+    fly_transpose,
     load_data_tokenizer,
     stream_batches,
     stream_steps,
@@ -92,11 +93,6 @@ class Distributed:
         if self.world > 1:
             torch.distributed.all_reduce(values)
         return values
-
-
-def fly_transpose(meta: dict[str, Any]) -> tuple[int, int]:
-    """The transposition range to apply while drawing batches (none when prepare wrote shifted copies)."""
-    return tuple(meta.get("transpose", (0, 0))) if meta.get("augment_at") == "fly" else (0, 0)
 
 
 def pick_device(name: str, dist: Distributed) -> torch.device:

@@ -8,7 +8,8 @@ and JSON persistence, so an encoding is a small module.
 What another stage needs to know about an encoding it asks here, never by the encoding's name: ``frame_end_id``
 (the token that closes a time step, for per-step likelihoods), ``text_format`` (the text a sequence decodes to, such
 as ABC), ``style_id`` / ``style_ids`` (the condition tokens), ``reach`` (bounds on how long a growing sequence
-decodes, so that a length check decodes it only near its end).
+decodes, so that a length check decodes it only near its end), ``pitches`` / ``track_of`` (the note lines a sequence
+plays, for ``generate --no-copy``).
 """
 
 from __future__ import annotations
@@ -194,13 +195,46 @@ class Tokenizer(ABC):
         """
         return ()
 
-    def notes_of(self, token: str) -> int:
-        """How many pitched notes ``token`` plays (drums not: the beat is left alone): what ``--density`` counts."""
-        return 0
-
     def opens_note(self, token: str) -> bool:
-        """Whether drawing ``token`` starts a note: what ``--density`` pulls on; by default a token that plays one."""
-        return self.notes_of(token) > 0
+        """Whether drawing ``token`` starts a pitched note (what ``--density`` pulls on); by default one with pitches.
+
+        ``--density`` counts a bar's pitched notes as ``len(pitches(token))`` (drums never: the beat is left alone).
+        """
+        return bool(self.pitches(token))
+
+    def pitches(self, token: str) -> tuple[int, ...]:
+        """The pitches ``token`` adds to its track's note line, ascending (a chord's), ``()`` for any other token.
+
+        A note line is a track's pitches in onset order (``tunesmith.pitch_ngrams``); ``generate --no-copy`` follows
+        it token by token. Drums never have one. An encoding whose tokens are not note onsets of a fixed pitch (ABC
+        letters depend on the key signature, a piano-roll frame repeats held pitches) keeps the default: no lines.
+        """
+        return ()
+
+    @property
+    def has_note_lines(self) -> bool:
+        """Whether any token plays a note line (``pitches``): what ``generate --no-copy`` follows."""
+        return any(self.pitches(t) for t in self.vocab if not (t in SPECIALS or is_control(t)))
+
+    def track_of(self, token: str) -> int | None:
+        """The track the notes after ``token`` belong to, when it names one (an event model's ``Program_N``).
+
+        A negative track (drums) has no note line. None for every other token.
+        """
+        return None
+
+    def starts_onset(self, token: str) -> bool:
+        """Whether the notes of ``token`` and after it start later than the notes before it (a time step).
+
+        A chord's notes written one a token share an onset: the tokens between two time steps are one onset, which the
+        note line reads low to high, whatever order they came in. By default every token is its own onset.
+        """
+        return True
+
+    @property
+    def first_track(self) -> int | None:
+        """The track of the notes before any ``track_of`` token: 0 (one stream), None where they are not decoded."""
+        return 0
 
     def fit_state(self) -> dict[str, Any]:
         """Whatever ``fit`` learned besides the vocabulary (bins, for example), as JSON data."""
@@ -385,7 +419,7 @@ class Tokenizer(ABC):
         bars = counts.get(self.vocab[self.bar_id], 0) if self.bar_id is not None else 0
         if not bars:
             return None
-        return round(sum(count * self.notes_of(token) for token, count in counts.items()) / bars, 3)
+        return round(sum(count * len(self.pitches(token)) for token, count in counts.items()) / bars, 3)
 
     def _count_priors(self, piece: Piece, priors: dict[str, Counter]) -> None:
         """Count the key, tempo bin and header a training piece starts with."""

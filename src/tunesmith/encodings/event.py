@@ -21,6 +21,7 @@ SCHEMES = ("REMI", "TSD")
 DRUMS = -1  # MidiTok's program number for drums (``Program_-1``)
 BAND_END = f"{HEADER_PREFIX}end>"
 BAR = "Bar_None"  # MidiTok REMI's bar line
+TIME_TOKENS = ("Bar_", "Position_", "TimeShift_", "Rest_")  # the tokens that move MidiTok's clock
 NOTE_PARTS = ("Pitch", "Velocity_", "Duration_", "NoteOn_", "NoteOff_")  # the tokens of a note after its program
 # MidiTok's REMI decoder takes the first TimeSig before any token of these types as the sequence's first meter.
 FIRST_METER_BEFORE = ("Pitch", "PitchDrum", "Velocity", "Duration", "PitchBend", "ControlChange", "Pedal")
@@ -182,15 +183,33 @@ class EventTokenizer(Tokenizer):
             return (int(token.split("_", 1)[1]) % 12,)
         return ()
 
-    def notes_of(self, token: str) -> int:
-        """One for each pitched note's ``Pitch_N`` or ``NoteOn_N`` token (drums have their own and are not counted)."""
-        return int(token.startswith(("Pitch_", "NoteOn_")))
-
     def opens_note(self, token: str) -> bool:
         """With programs a pitched note starts at its ``Program_N`` (N >= 0; a pitch follows); without, at its pitch."""
         if self.config.use_programs:
-            return token.startswith("Program_") and not token.startswith("Program_-")
-        return self.notes_of(token) > 0
+            track = self.track_of(token)
+            return track is not None and track >= 0
+        return bool(self.pitches(token))
+
+    def pitches(self, token: str) -> tuple[int, ...]:
+        """A ``Pitch_N`` or ``NoteOn_N`` token's pitch (drums have ``PitchDrum_N`` tokens, and no line)."""
+        if token.startswith(("Pitch_", "NoteOn_")):
+            return (int(token.split("_", 1)[1]),)
+        return ()
+
+    def track_of(self, token: str) -> int | None:
+        """``Program_N``: the notes after it are program N's (``DRUMS``, -1, for drums); None for other tokens."""
+        if self.config.use_programs and token.startswith("Program_"):
+            return int(token.split("_", 1)[1])
+        return None
+
+    def starts_onset(self, token: str) -> bool:
+        """A bar line, position, time shift or rest moves the clock; the notes between two of them share an onset."""
+        return token.startswith(TIME_TOKENS)
+
+    @property
+    def first_track(self) -> int | None:
+        """With programs, a note before any program is dropped (``score``): no track; else the one stream."""
+        return None if self.config.use_programs else 0
 
     def transpose_token(self, token: str, semitones: int) -> str | None:
         if not token.startswith(("Pitch_", "NoteOn_")):

@@ -113,6 +113,11 @@ class NoteChordTokenizer(Tokenizer):
         pitches = self._pitch_set(token)[0]
         return tuple(sorted({p % 12 for p in pitches})) if pitches else ()
 
+    def pitches(self, token: str) -> tuple[int, ...]:
+        """Every note of a note or chord token, ascending; none for a rest."""
+        pitches = self._pitch_set(token)[0]
+        return tuple(sorted(pitches)) if pitches else ()
+
     def _pitch_set(self, token: str) -> tuple[frozenset[int] | None, int, int]:
         """``(pitches, top, units)`` of a token, parsed once (the nearest-token search asks for each many times)."""
         cache = self.__dict__.setdefault("_pitch_sets", {})

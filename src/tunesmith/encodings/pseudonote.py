@@ -128,6 +128,14 @@ class PseudoNoteTokenizer(Tokenizer):
         """The class of the note's pitch."""
         return (self._parse(token)[0] % 12,)
 
+    def pitches(self, token: str) -> tuple[int, ...]:
+        """The note's pitch (a chord is several tokens, whatever order the model writes them in)."""
+        return (self._parse(token)[0],)
+
+    def starts_onset(self, token: str) -> bool:
+        """An onset-gap bin above 0 (``g0``: together with the note before)."""
+        return self._parse(token)[3] != 0
+
     def distance(self, a: str, b: str) -> float | None:
         (pa, *ra), (pb, *rb) = self._parse(a), self._parse(b)
         return abs(pa - pb) if ra == rb else None

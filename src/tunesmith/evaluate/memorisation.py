@@ -7,12 +7,9 @@ training piece (found with a suffix automaton of the training split in linear ti
 fraction of its 8-symbol n-grams that occur in the training split. The same figures for held-out real pieces show
 how much overlap the style itself produces.
 
-*Nothing copied* (issue 14) is the pooled, pitch-only figure of ``PitchNgrams``: of all the 8-note pitch n-grams the
-samples hold, the share found in the training split. A note line is one track's pitches in onset order (pitch order
-within a chord; drum tracks left out): per track, because a copied tune is a melody or a bass line, which a merged
-stream would hide under whatever the other tracks play at the same time. Rhythm is ignored, so a tune copied with new
-note lengths still counts as copied; and the training lines are indexed at every transposition the run trained with
-(a model that heard a song moved by 2 semitones may play it there).
+*Nothing copied* (issue 14) is the pooled, pitch-only figure of ``PitchNgrams`` (``tunesmith.pitch_ngrams``, where
+``generate --no-copy`` finds it too): of all the 8-note pitch n-grams the samples hold, the share found in the
+training split, each track's pitch line on its own, at every transposition the run trained with.
 
 The suffix automaton is written here: it is about thirty lines and no maintained Python package offers one.
 """
@@ -23,9 +20,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from symusic import Score
 
 from tunesmith.evaluate.metrics import Notes
+from tunesmith.pitch_ngrams import PitchNgrams as PitchNgrams  # here for evaluate's readers
+from tunesmith.pitch_ngrams import pitch_lines as pitch_lines
 
 GAP_STEPS = 12  # onset gaps on a grid of 1/12 quarter note
 MAX_GAP = 999
@@ -124,46 +122,3 @@ class TrainingIndex:
 def looks_copied(check: dict[str, float], share: float = COPY_SHARE, run: int = COPY_RUN) -> bool:
     """The warning rule: at least ``share`` of the 8-grams, or a copied run of ``run`` notes or more."""
     return check["ngram_share"] >= share or check["longest_run"] >= run
-
-
-def pitch_lines(score: Score) -> list[list[int]]:
-    """Each pitched track's pitches in onset order (ascending within a chord); drum tracks and empty ones left out."""
-    lines = []
-    for track in score.tracks:
-        if track.is_drum or not len(track.notes):
-            continue
-        notes = track.notes.numpy()
-        order = np.lexsort((notes["pitch"], notes["time"]))
-        lines.append(notes["pitch"][order].astype(np.int64).tolist())
-    return lines
-
-
-class PitchNgrams:
-    """The 8-note pitch n-grams of the training split's note lines, at each transposition training used."""
-
-    def __init__(self, scores: Iterable[Score], shifts: Iterable[int] = (0,), n: int = NGRAM) -> None:
-        self.n = n
-        self.grams: set[tuple[int, ...]] = set()
-        shifts = sorted({0, *shifts})
-        for score in scores:
-            for line in pitch_lines(score):
-                for start in range(len(line) - n + 1):
-                    gram = line[start : start + n]
-                    self.grams.update(tuple(p + s for p in gram) for s in shifts)
-
-    def count(self, score: Score) -> tuple[int, int]:
-        """``(found, total)``: how many of the score's pitch n-grams are in the training split, of how many."""
-        found = total = 0
-        for line in pitch_lines(score):
-            for start in range(len(line) - self.n + 1):
-                total += 1
-                found += tuple(line[start : start + self.n]) in self.grams
-        return found, total
-
-    def share(self, scores: Iterable[Score]) -> dict[str, float | int]:
-        """The pooled share of the scores' pitch n-grams found in training: ``found / total`` (0 when none)."""
-        found = total = 0
-        for score in scores:
-            f, t = self.count(score)
-            found, total = found + f, total + t
-        return {"found": found, "ngrams": total, "share": found / total if total else 0.0}

@@ -16,7 +16,7 @@ import numpy as np
 from symusic import Score
 
 from tunesmith.checkpoint import Checkpoint, load_model
-from tunesmith.data import TokenData, check_data_dir, check_same_data, data_fingerprint
+from tunesmith.data import TokenData, check_data_dir, check_same_data, data_fingerprint, decoded_scores
 from tunesmith.devices import pick_device
 from tunesmith.errors import TunesmithError
 from tunesmith.evaluate.distances import set_distance
@@ -27,18 +27,8 @@ from tunesmith.evaluate.options import EvaluateConfig as EvaluateConfig  # decla
 from tunesmith.generate import GenerateConfig, Generator
 from tunesmith.layout import RunDir
 from tunesmith.locks import exclusive, shared
+from tunesmith.pitch_ngrams import training_shifts
 from tunesmith.rendering import write_midi
-from tunesmith.trainer import fly_transpose
-
-
-def decoded_scores(tokenizer, data: TokenData, limit: int) -> list[Score]:
-    """The split's pieces through the tokenizer's own decoder (so real and generated share its quantisation)."""
-    out = []
-    for i in range(min(limit, data.n_pieces)):
-        result = tokenizer.try_decode(data.piece(i))
-        if result.ok:
-            out.append(result.score)
-    return out
 
 
 def _notes(scores: list[Score]) -> list[Notes]:
@@ -197,8 +187,7 @@ def _evaluate(
     train_scores = decoded_scores(tokenizer, train, opts.max_train_pieces)
     index = TrainingIndex.build(_notes(train_scores))
     memo = _memorisation(index, {**generated, "real": [(f"{opts.split} #{i}", n) for i, n in enumerate(real)]})
-    lo, hi = fly_transpose(train.meta)  # what training moved the songs by (a copy may be a moved one)
-    pitch_grams = PitchNgrams(train_scores, range(lo, hi + 1))
+    pitch_grams = PitchNgrams(train_scores, training_shifts(train.meta))  # a copy may be a moved one
     for label, named in (*scores.items(), ("real", [(None, s) for s in real_scores])):
         memo[label]["pitch_ngrams"] = pitch_grams.share(s for _, s in named)
 

@@ -125,6 +125,8 @@ def describe_run(path: Path) -> dict[str, Any]:
             # --density: bar tokens to count notes between; the training corpus's notes a bar where it was counted
             "density": takes_density(tokenizer),
             "density_corpus": corpus_density(tokenizer) if takes_density(tokenizer) else None,
+            # --no-copy: pitch tokens to follow the note lines by, and the training data to compare them with
+            "no_copy": tokenizer.has_note_lines and DataDir(data_dir).has_tokens(),
         },
     }
     report = run_eval(path)
@@ -223,6 +225,7 @@ class GenerateRequest:
     key: str | None = None  # a key name, e.g. "D minor"
     density: str | None = None  # notes a bar ("12.5") or "auto" (the training corpus's); None: the model's own
     form: str | None = None  # section letters, e.g. "AABA": sets the length (sections x 4 bars)
+    no_copy: bool = False  # hold back what would copy the training split's 8-note pitch n-grams
     continue_from: str | None = None  # the MIDI file of the piece being continued (set by the app)
 
     @classmethod
@@ -249,6 +252,11 @@ class GenerateRequest:
                 if not isinstance(value, str) or len(value) > (600 if name == "band" else 64):
                     raise StudioError(f"{name} must be a short text")
                 setattr(out, name, value)
+        no_copy = body.get("no_copy")
+        if no_copy is not None:
+            if not isinstance(no_copy, bool):
+                raise StudioError("no_copy must be true or false")
+            out.no_copy = no_copy
         if out.unit not in LENGTH_UNITS:
             raise StudioError(f"length unit must be one of {', '.join(LENGTH_UNITS)}")
         if out.length < 1:
@@ -292,6 +300,7 @@ class GenerateRequest:
             band=self.band,
             key=self.key,
             density=self.density,
+            no_copy=self.no_copy,
             formats=formats,
         )
 
@@ -381,6 +390,8 @@ def generate(
     clock.append(time.perf_counter())
     result = {"tokens": count, "files": files, "warnings": record.get("warnings", []), **score_notes(midi)}
     result["key"] = record.get("key")  # asked, estimated from the notes written (and how it was asked)
+    if "no_copy" in record:  # --no-copy: draws at which it held notes back, and those it let through
+        result["no_copy"] = record["no_copy"]
     result["band"] = record.get("band")
     result["density"] = _density_result(record, generator, midi)
     phases = ("load", "generate", "render")  # checkpoint and options; sampling to MIDI; FluidSynth

@@ -76,6 +76,8 @@ function onRunChange() {
   for (const name of keys) $("#key").add(new Option(name, name));
   $("#key").value = keys.includes(key) || (key === "auto" && controls.key_auto) ? key : "";
   showDensityControl(controls);
+  $("#no-copy-label").hidden = !controls.no_copy;
+  if (!controls.no_copy) $("#no-copy").checked = false;
   const band = controls.band || [];
   $("#band-box").hidden = band.length === 0;
   $("#band").innerHTML = "";
@@ -152,6 +154,7 @@ function settings() {
     time_signature: $("#time-signature").value || null,
     key: $("#key").value || null,
     density: densitySetting(),
+    no_copy: $("#no-copy").checked,
     band: [...document.querySelectorAll("#band input:checked")].map((b) => b.value).join(",") || null,
   };
 }
@@ -167,6 +170,7 @@ function restore(s) {
   $("#tempo").value = s.tempo || ""; $("#time-signature").value = s.time_signature || "";
   $("#key").value = s.key || "";
   restoreDensity(s.density);
+  $("#no-copy").checked = Boolean(s.no_copy) && !$("#no-copy-label").hidden;
   const band = (s.band || "").split(",");
   for (const box of document.querySelectorAll("#band input")) box.checked = band.includes(box.value);
   showInstrumentsApply();
