@@ -96,6 +96,22 @@ def history_rows(page) -> int:
     return page.locator("#history tbody tr").count()
 
 
+def generate_one(page, seed: int) -> None:
+    """Generate 4 bars from nothing with ``seed`` and wait for the new history row, or fail with the page's message."""
+    page.select_option("#unit", "bars")
+    page.fill("#length", "4")
+    page.check("#seed-lock")
+    page.fill("#seed", str(seed))
+    page.check("input[name=primer][value=none]")
+    rows = history_rows(page)
+    page.click("#generate")
+    page.wait_for_function(
+        f"document.querySelectorAll('#history tbody tr').length === {rows + 1} || "
+        "!document.querySelector('#message').classList.contains('ok') && document.querySelector('#message').textContent"
+    )
+    assert history_rows(page) == rows + 1, page.inner_text("#message")
+
+
 def test_generate_see_hear_continue_download(page, tmp_path):
     page.wait_for_function("document.querySelectorAll('#run option').length > 0")
     assert page.locator("#run option").first.inner_text() == "tiny"
@@ -204,18 +220,7 @@ def test_band_and_key_are_asked_from_the_page(page, tmp_path):
     page.uncheck("#band input[value='73']")
     assert page.is_disabled("#instruments")  # drums are still ticked
     page.check("#band input[value='73']")
-    page.select_option("#unit", "bars")
-    page.fill("#length", "4")
-    page.check("#seed-lock")
-    page.fill("#seed", "1")
-    page.check("input[name=primer][value=none]")
-    rows = history_rows(page)
-    page.click("#generate")
-    page.wait_for_function(
-        f"document.querySelectorAll('#history tbody tr').length === {rows + 1} || "
-        "!document.querySelector('#message').classList.contains('ok') && document.querySelector('#message').textContent"
-    )
-    assert history_rows(page) == rows + 1, page.inner_text("#message")
+    generate_one(page, seed=1)
     assert "(asked D minor)" in page.inner_text("#result-title")
     assert {t.split(" (")[0] for t in page.locator("#legend span").all_inner_texts()} <= {"Flute", "drums"}
     assert "Drums, Flute" in page.inner_text("#history tbody tr:first-child")
@@ -253,18 +258,7 @@ def test_density_is_asked_from_the_page(page, tmp_path):
     for box in page.locator("#band input:checked").all():
         box.uncheck()
     page.select_option("#key", "")
-    page.select_option("#unit", "bars")
-    page.fill("#length", "4")
-    page.check("#seed-lock")
-    page.fill("#seed", "2")
-    page.check("input[name=primer][value=none]")
-    rows = history_rows(page)
-    page.click("#generate")
-    page.wait_for_function(
-        f"document.querySelectorAll('#history tbody tr').length === {rows + 1} || "
-        "!document.querySelector('#message').classList.contains('ok') && document.querySelector('#message').textContent"
-    )
-    assert history_rows(page) == rows + 1, page.inner_text("#message")
+    generate_one(page, seed=2)
     density = page.evaluate("state.current.result.density")  # generate.json's record of the sample, and its count
     assert density["asked"] == "3" and density["by"].startswith("3 notes a bar (asked), kept by pulling")
     assert density["target"] == 3 and density["played"] >= 0

@@ -38,6 +38,7 @@ _BILSTM = dict(
     head_l2=0.004,
     last_only=True,
 )
+_STACK_TRAIN = dict(targets="all", seq_len=128, batch_size=32, optimizer="adamw", lr=2e-3, weight_decay=0.01)
 _BILSTM_TRAIN = dict(targets="last", seq_len=100, batch_size=64, optimizer="adam", lr=1e-6, betas=(0.3, 0.999))
 _PIANO_TRAIN = dict(targets="last", seq_len=50, batch_size=64, optimizer="adamax", lr=1e-3)
 
@@ -49,14 +50,14 @@ PRESETS: dict[str, Preset] = {
             "rnn",
             "stacked LSTM (3 x 512, dropout 0.3), a target at every position; steps one token at a time",
             dict(cell="lstm", embed_dim=256, hidden=(512, 512, 512), dropout=0.3),
-            dict(targets="all", seq_len=128, batch_size=32, optimizer="adamw", lr=2e-3, weight_decay=0.01),
+            _STACK_TRAIN,
         ),
         Preset(
             "gru",
             "rnn",
             "stacked GRU (3 x 512, dropout 0.3), a target at every position; steps one token at a time",
             dict(cell="gru", embed_dim=256, hidden=(512, 512, 512), dropout=0.3),
-            dict(targets="all", seq_len=128, batch_size=32, optimizer="adamw", lr=2e-3, weight_decay=0.01),
+            _STACK_TRAIN,
         ),
         Preset(
             "bilstm-seed",
