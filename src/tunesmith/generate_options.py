@@ -63,8 +63,9 @@ class GenerateConfig:
     )
     density: str | None = option(
         None,
-        "about N notes a bar, all tracks together (event models): each bar line pulls the note tokens toward it; "
-        "auto: the training corpus's own density; default: the model's",
+        "about N pitched notes a bar, all tracks together, drums not counted (event models): at each bar line the "
+        "notes that start together are thinned toward it, never added; auto: the training corpus's own; default: "
+        "the model's",
         metavar="N",
     )
     band: str | None = option(
