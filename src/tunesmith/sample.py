@@ -33,7 +33,7 @@ class Follower(Protocol):
 class Keeper(Protocol):
     """A per-row pull that ``sample`` adds to the logits and updates from the tokens drawn.
 
-    ``--key auto``'s ``tunesmith.key_keeper.KeyKeeper``, ``--density``'s ``tunesmith.density.DensityKeeper``,
+    ``--key auto``'s ``tunesmith.key_keeper.KeyKeeper``, ``--density``'s ``tunesmith.density_keeper.DensityKeeper``,
     ``--no-copy``'s ``tunesmith.copy_guard.CopyGuard``.
     """
 
