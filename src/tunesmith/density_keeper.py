@@ -8,7 +8,7 @@ from tunesmith.density import GAIN, MAX_ERROR, PULL_RANGE
 
 
 class DensityKeeper:
-    """``--density``: each row's pull on the note-opening tokens, set again at every bar line (see the module).
+    """``--density``: each row's pull on the note-opening tokens, set again at every bar line (``tunesmith.density``).
 
     ``sample`` adds ``bias`` (B, V) to every step's logits and shows the keeper every step's tokens (``see``). Rows
     start with the model's own density (no pull); the first bar line a row draws starts its count, so a primer's
