@@ -16,7 +16,10 @@ import math
 from tunesmith.errors import TunesmithError
 
 DENSITY_AUTO = "auto"
-GAIN = 0.5  # logits of pull per unit of log(notes / target) in one bar; the model's response is about 0.6 of that
+# Logits of pull per unit of log(notes / target) in one bar (the model's response is about 0.6 of that). Measured
+# (BENCHMARKS.md, "--density"): at 0.5 the pull was still growing through the first 8-bar section, which AABA then
+# repeats, and 32-bar samples played 39.1 notes a bar for 30.4 asked; at 1.0, 31.3.
+GAIN = 1.0
 MAX_ERROR = 1.0  # one bar moves the pull by at most GAIN: a bar of drums alone (no pitched note) is not a crisis
 # The pull only ever holds notes back: it thins what starts together with a note (the pull is on the token that opens
 # each note, and a note's onset is decided before it), and pushed the other way a model stacks chords until a sample
