@@ -356,9 +356,10 @@ class Run:
         """New samples in memory, checked (and redrawn) as ``tunesmith generate`` does; nothing is written.
 
         ``options`` are ``GenerateConfig`` fields: num, length ("512", "200notes", "16bars", "30s"), temperature (one
-        number) or temperatures, top_k, top_p, beam, primer ("random", "none" or a MIDI/ABC file), seed, style, tempo,
-        time_signature, instruments, precision, retries, allow_early_end, primer_in_output, no_copy (hold back what
-        would copy the training split's 8-note pitch n-grams), formats (for ``save``).
+        number) or temperatures, top_k, top_p, beam, primer ("random", "none" or a MIDI/ABC file), seed, style, key
+        ("D minor", or "auto": each sample keeps its own), band, form, tempo, density (pitched notes a bar, or "auto":
+        the training corpus's), time_signature, instruments, precision, retries, allow_early_end, primer_in_output,
+        no_copy (hold back what would copy the training split's 8-note pitch n-grams), formats (for ``save``).
         Each ``Sample`` has ``score`` (a ``symusic.Score``), ``ids``, ``reached`` and ``ok``; ``save(dir)`` writes it.
         """
         return self.generator(**options).generate()
