@@ -190,10 +190,11 @@ class Tokenizer(ABC):
     def pitch_classes(self, token: str) -> tuple[int, ...]:
         """The pitch classes of the pitched notes ``token`` plays (drums never), ``()`` for any other token.
 
-        What ``key_bias`` steers; an encoding whose tokens have no fixed pitch (ABC letters depend on the key
-        signature) keeps the default, and ``--key`` then needs key conditions.
+        What ``key_bias`` steers: by default the classes of ``pitches``. An encoding whose tokens have no fixed pitch
+        (ABC letters depend on the key signature) has neither, and ``--key`` then needs key conditions; one whose
+        tokens play pitches but no note line (a piano roll's held pitches) says its classes itself.
         """
-        return ()
+        return tuple(sorted({p % 12 for p in self.pitches(token)}))
 
     def opens_note(self, token: str) -> bool:
         """Whether drawing ``token`` starts a pitched note (what ``--density`` pulls on); by default one with pitches.

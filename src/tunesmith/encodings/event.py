@@ -177,12 +177,6 @@ class EventTokenizer(Tokenizer):
     def reach(self) -> Reach:
         return EventReach(self)
 
-    def pitch_classes(self, token: str) -> tuple[int, ...]:
-        """A ``Pitch_N`` or ``NoteOn_N`` token's class; drums have their own ``PitchDrum_N`` tokens and none."""
-        if token.startswith(("Pitch_", "NoteOn_")):
-            return (int(token.split("_", 1)[1]) % 12,)
-        return ()
-
     def opens_note(self, token: str) -> bool:
         """With programs a pitched note starts at its ``Program_N`` (N >= 0; a pitch follows); without, at its pitch."""
         if self.config.use_programs:

@@ -108,11 +108,6 @@ class NoteChordTokenizer(Tokenizer):
             return None
         return f"{'.'.join(pitch_name(p) for p in shifted)}:{self._fmt(units)}"
 
-    def pitch_classes(self, token: str) -> tuple[int, ...]:
-        """Every note of a note or chord token, as pitch classes; none for a rest."""
-        pitches = self._pitch_set(token)[0]
-        return tuple(sorted({p % 12 for p in pitches})) if pitches else ()
-
     def pitches(self, token: str) -> tuple[int, ...]:
         """Every note of a note or chord token, ascending; none for a rest."""
         pitches = self._pitch_set(token)[0]

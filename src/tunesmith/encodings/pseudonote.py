@@ -124,10 +124,6 @@ class PseudoNoteTokenizer(Tokenizer):
             return None
         return f"{pitch_name(pitch + semitones)}_v{v}_d{d}_g{g}"
 
-    def pitch_classes(self, token: str) -> tuple[int, ...]:
-        """The class of the note's pitch."""
-        return (self._parse(token)[0] % 12,)
-
     def pitches(self, token: str) -> tuple[int, ...]:
         """The note's pitch (a chord is several tokens, whatever order the model writes them in)."""
         return (self._parse(token)[0],)
