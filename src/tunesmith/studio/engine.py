@@ -100,6 +100,7 @@ def describe_run(path: Path) -> dict[str, Any]:
     cfg = ckpt.config
     data_dir = ckpt.data_dir
     programs = list(tokenizer.band_programs) if tokenizer.has_header else []
+    density = takes_density(tokenizer)
     info: dict[str, Any] = {
         "path": str(path),
         "name": _label(path),
@@ -123,8 +124,8 @@ def describe_run(path: Path) -> dict[str, Any]:
             "keys": [k.name for k in ALL_KEYS] if _takes_key(tokenizer) else [],
             "key_auto": keeps_key(tokenizer),  # --key auto: bar tokens to find the first bar by, pitch tokens
             # --density: bar tokens to count notes between; the training corpus's notes a bar where it was counted
-            "density": takes_density(tokenizer),
-            "density_corpus": corpus_density(tokenizer) if takes_density(tokenizer) else None,
+            "density": density,
+            "density_corpus": corpus_density(tokenizer) if density else None,
             # --no-copy: pitch tokens to follow the note lines by, and the training data to compare them with
             "no_copy": tokenizer.has_note_lines and DataDir(data_dir).has_tokens(),
         },
