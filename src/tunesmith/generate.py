@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,7 @@ from tunesmith.pitch_ngrams import PitchNgrams
 from tunesmith.postprocess import assign_instruments, fit_channels, parse_time_signature, set_meter
 from tunesmith.quality import absurd_note, check_new_music
 from tunesmith.sample import beam_search, sample
+from tunesmith.threads import use_threads
 
 REPAIRED = "the ABC text does not parse as written: the MIDI is of a repaired copy"
 CHECK_EVERY = 64  # tokens between checks of a length given in notes, bars or seconds
@@ -121,7 +122,7 @@ class Generator:
 
         ``device`` overrides ``options.device`` (a name, resolved by ``tunesmith.devices.pick_device``).
         """
-        self.options = options
+        self.options = options = replace(options, threads=use_threads(options.threads))  # recorded as used
         if isinstance(target, LoadedModel):
             loaded = target
             self.device = next(target.model.parameters()).device

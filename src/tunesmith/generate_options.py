@@ -99,6 +99,7 @@ class GenerateConfig:
     device: str = option(
         "auto", "where to generate: auto (CUDA, then Apple MPS, then the CPU), cpu, cuda or mps", choices=DEVICES
     )
+    threads: int = option(0, "torch threads (0: the cores of this process's CPU affinity, as train)", metavar="N")
     retries: int = option(
         3, "redraw a sample that is empty, a rest or one-pitch loop, broken or short up to N times", metavar="N"
     )
@@ -131,6 +132,7 @@ class GenerateConfig:
             (set(self.formats) <= set(FORMATS), f"--format takes {', '.join(FORMATS)}"),
             (self.precision in PRECISIONS, f"--precision takes {', '.join(PRECISIONS)}"),
             (self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}"),
+            (self.threads >= 0, "--threads must be 0 (the cores) or positive"),
             (self.retries >= 0, "--retries must be 0 or more"),
             (self.key_strength is None or 0 <= self.key_strength <= 20, "--key-strength must be between 0 and 20"),
             (self.key_strength is None or self.key is not None, "--key-strength needs --key"),

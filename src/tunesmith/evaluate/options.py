@@ -27,6 +27,7 @@ class EvaluateConfig:
     seed: int = option(0, "random seed of the samples")
     checkpoint: str = option(RunDir.BEST, "the checkpoint of the run to use", cli=False)
     device: str = option("auto", "where to score and sample: auto (CUDA, then MPS, then the CPU)", choices=DEVICES)
+    threads: int = option(0, "torch threads (0: the cores of this process's CPU affinity, as train)", metavar="N")
 
     def __post_init__(self) -> None:
         checks = [
@@ -37,6 +38,7 @@ class EvaluateConfig:
             (1 <= self.ngram_order <= 8, "--ngram-order must be between 1 and 8"),
             (self.max_pieces is None or self.max_pieces >= 1, "--max-pieces must be at least 1"),
             (self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}"),
+            (self.threads >= 0, "--threads must be 0 (the cores) or positive"),
         ]
         for ok, message in checks:
             if not ok:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from tunesmith.layout import RunDir
 from tunesmith.locks import exclusive, shared
 from tunesmith.pitch_ngrams import training_shifts
 from tunesmith.rendering import write_midi
+from tunesmith.threads import use_threads
 
 
 def _notes(scores: list[Score]) -> list[Notes]:
@@ -51,6 +52,7 @@ def _network_samples(run_dir: Path, opts: EvaluateConfig, length: int, windows: 
         seed=opts.seed,
         checkpoint=opts.checkpoint,
         device=opts.device,
+        threads=opts.threads,
         check=False,  # every sample is measured, degenerate ones too: the metrics are about the model
         allow_early_end=True,
         overwrite=True,
@@ -131,6 +133,7 @@ def evaluate_run(run_dir: str | Path, opts: EvaluateConfig | None = None, progre
         what = "is a file" if run_dir.exists() else "does not exist"
         raise TunesmithError(f"{run_dir} {what}: evaluate takes a run directory made by `tunesmith train`")
     with exclusive(run_dir, "evaluate"):
+        opts = replace(opts, threads=use_threads(opts.threads))  # recorded as used
         model, tokenizer, ckpt = load_model(run_dir, prefer=opts.checkpoint, device=pick_device(opts.device))
         data_dir = ckpt.data_dir
         try:
