@@ -19,6 +19,9 @@ Not part of ``make test`` or ``make bench``. Writes ``benchmarks/results/copying
   generator's checks (samples refused and redrawn).
 - **Speed.** Generation of the same batch with the guard off and on, interleaved, ``--rounds`` times, best of each:
   ms per sampling step (one token for every row) and the time inside the guard (its lookups and bias updates).
+  ``--rounds 0`` leaves it out.
+- ``--set KEY=VALUE`` adds a generate option to both sets (as a recipe generates: ``form=AABA``, ``key=auto``,
+  ``density=auto``, ``band=...``).
 - **The index.** For each ``--index-data`` folder: the time to decode the training split and to build
   ``PitchNgrams`` from it, its n-grams and bytes, against a Python set of 8-tuples of the same n-grams (what
   ``PitchNgrams`` held before; memory by ``tracemalloc``).
@@ -127,7 +130,15 @@ def main() -> None:
     parser.add_argument("--primer", default="random")
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rounds", type=int, default=3, help="timing rounds of each (best of)")
+    parser.add_argument("--rounds", type=int, default=3, help="timing rounds of each (best of; 0: no timing)")
+    parser.add_argument(
+        "--set",
+        dest="more",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another generate option for both sets, e.g. form=AABA, key=auto, density=auto (repeatable)",
+    )
     parser.add_argument("--index-data", type=Path, nargs="*", default=[], help="data folders to build the index of")
     parser.add_argument("--result", default="copying")
     args = parser.parse_args()
@@ -150,6 +161,7 @@ def main() -> None:
         "temperature": args.temperature,
         "seed": args.seed,
         "progress": False,
+        **dict(item.split("=", 1) for item in args.more),
     }
     result: dict = {
         "machine": machine(),
@@ -204,16 +216,21 @@ def main() -> None:
         generate_module.CopyGuard = guard_class
     steps = {label: max(1, result["sets"][label]["new_tokens"] // max(1, result["sets"][label]["samples"]))
              for label in timings}  # fmt: skip
-    result["speed"] = {
-        label: {
-            "best_seconds": round(min(times), 3),
-            "rounds": [round(t, 3) for t in times],
-            "ms_per_sample_token": round(1000 * min(times) / max(1, result["sets"][label]["new_tokens"]), 3),
+    result["speed"] = (
+        {}
+        if not args.rounds
+        else {
+            label: {
+                "best_seconds": round(min(times), 3),
+                "rounds": [round(t, 3) for t in times],
+                "ms_per_sample_token": round(1000 * min(times) / max(1, result["sets"][label]["new_tokens"]), 3),
+            }
+            for label, times in timings.items()
         }
-        for label, times in timings.items()
-    }
-    result["speed"]["on"]["guard_ms_per_step"] = round(1000 * min(guard_seconds) / steps["on"], 3)
-    result["speed"]["on"]["guard_share_of_time"] = round(min(guard_seconds) / min(timings["on"]), 3)
+    )
+    if args.rounds:
+        result["speed"]["on"]["guard_ms_per_step"] = round(1000 * min(guard_seconds) / steps["on"], 3)
+        result["speed"]["on"]["guard_share_of_time"] = round(min(guard_seconds) / min(timings["on"]), 3)
     result["index"] = [_index_figures(d) for d in args.index_data]
     path = write_result(args.result, result)
     off, on = result["sets"]["off"], result["sets"]["on"]
@@ -224,7 +241,7 @@ def main() -> None:
         print(
             f"| {label} | {s['samples']} | {grams['found']} of {grams['ngrams']} ({100 * grams['share']:.1f} %) "
             f"| {s['nll_per_token']} | {s['held_back']} | {s['let_through']} "
-            f"| {result['speed'][label]['ms_per_sample_token']} |"
+            f"| {result['speed'].get(label, {}).get('ms_per_sample_token', '-')} |"
         )
     for row in result["index"]:
         print(row)
