@@ -24,6 +24,9 @@ of 16 bars per key with ``--key KEY`` and the same band, and reports the share w
 (Krumhansl-Schmuckler, ``tunesmith.keys.estimate_key``) is the key asked, of the samples written and of all asked:
 ``--key`` on a full-size model (``benchmarks/composer.py`` measures it on a smoke-sized one it trains itself).
 ``--key-form AABA/4`` draws them as that form (as the recipe generates) rather than as 16 bars without one.
+``--key-strengths 0,2,5`` asks each key at each ``--key-strength`` (default: generate's own), and every key row also
+reports what the pull costs: the samples' pitch-class entropy and used pitch classes, with their OA against the
+held-out songs (a pull can win the key estimate by piling the notes onto the tonic).
 
 ``--key auto`` (or a key's name) is asked of the length and form sets: ``auto`` keeps each sample's key from its
 first bar on (``tunesmith.key_keeper``); the record says what was asked.
@@ -163,29 +166,55 @@ def draw(run, args: argparse.Namespace, bars: int, form: tuple[str, int] | None)
     }
 
 
-def keys(run, args: argparse.Namespace) -> list[dict]:
-    """Per key asked: ``--num`` samples of 16 bars with ``--key``; the share whose estimated key is the one asked."""
+def keys(run, args: argparse.Namespace, real: list[dict]) -> list[dict]:
+    """Per key and strength asked: ``--num`` samples of 16 bars with ``--key`` and what they cost.
+
+    The share whose estimated key is the one asked, and the samples' pitch-class entropy and used pitch classes, with
+    their OA against the held-out songs (``real``).
+    """
+    from tunesmith.evaluate.report import metric_table
     from tunesmith.keys import estimate_key, parse_key
 
     rows = []
-    for name in (k.strip() for k in args.keys.split(";") if k.strip() and args.keys != "none"):
-        asked = parse_key(name)
-        started = time.perf_counter()
-        samples = generate(run, args, 16, args.key_form, key=name)
-        kept = [s.score for s in samples if s.ok]
-        hits = sum(estimate_key(s) == asked for s in kept)
-        rows.append(
-            {
-                "key": str(asked),
-                "samples": len(kept),
-                "asked": len(samples),
-                "hits": hits,
-                "of_written": round(hits / len(kept), 3) if kept else None,
-                "of_asked": round(hits / len(samples), 3),
-                "seconds": round(time.perf_counter() - started, 1),
-            }
-        )
-        print(f"--key {asked}: {hits} of {len(kept)} written ({len(samples)} asked)", flush=True)
+    names = [k.strip() for k in args.keys.split(";") if k.strip() and args.keys != "none"]
+    for strength in args.key_strengths:
+        for name in names:
+            asked = parse_key(name)
+            started = time.perf_counter()
+            more = {} if strength is None else {"key_strength": strength}
+            samples = generate(run, args, 16, args.key_form, key=name, **more)
+            kept = [s.score for s in samples if s.ok]
+            hits = sum(estimate_key(s) == asked for s in kept)
+            values = metric_values(kept)
+            table_ = metric_table(real, {"g": values}) if values else {}
+            rows.append(
+                {
+                    "key": str(asked),
+                    "strength": strength,  # None: generate's default
+                    "samples": len(kept),
+                    "asked": len(samples),
+                    "hits": hits,
+                    "of_written": round(hits / len(kept), 3) if kept else None,
+                    "of_asked": round(hits / len(samples), 3),
+                    "seconds": round(time.perf_counter() - started, 1),
+                    **{
+                        name_: {
+                            "mean": round(table_[name_]["g"]["mean"], 3),
+                            "real_mean": round(table_[name_]["real"]["mean"], 3),
+                            "oa": round(table_[name_]["g"]["overlap"], 3),
+                        }
+                        for name_ in ("pitch_class_entropy", "used_pitch_classes")
+                        if table_
+                    },
+                }
+            )
+            entropy = rows[-1].get("pitch_class_entropy", {})
+            print(
+                f"--key {asked} (strength {'default' if strength is None else strength}): {hits} of {len(kept)} "
+                f"written ({len(samples)} asked); pitch-class entropy {entropy.get('mean')} "
+                f"(songs {entropy.get('real_mean')}, OA {entropy.get('oa')})",
+                flush=True,
+            )
     return rows
 
 
@@ -221,6 +250,11 @@ def main() -> None:
     parser.add_argument("--result", default="structure", help="results/NAME.json to write (default structure)")
     parser.add_argument("--key", default=None, help="asked of the length and form sets: auto, or a key's name")
     parser.add_argument("--density", default=None, help="asked of the length and form sets: N notes a bar, or auto")
+    parser.add_argument(
+        "--key-strengths",
+        default="",
+        help="--key-strength values to ask the key samples with, comma-separated (default: generate's own)",
+    )
     parser.add_argument("--key-form", default="", help="LETTERS/SECTION_BARS of 16 bars for the key samples")
     parser.add_argument(
         "--no-plain", dest="plain", action="store_false", help="leave out the sets without a form (the slow ones)"
@@ -234,6 +268,7 @@ def main() -> None:
     forms = parse_forms(args.forms)
     # The key samples: a 16-bar form, as the recipe generates, or no form.
     args.key_form = parse_forms(f"16:{args.key_form}")[16][0] if args.key_form else None
+    args.key_strengths = [float(x) for x in args.key_strengths.split(",") if x.strip()] or [None]
     run = load_run(args.run)
     data_dir = run.checkpoint.data_dir
     args.band_set = set(parse_band(args.band))
@@ -254,7 +289,7 @@ def main() -> None:
             print(
                 f"{bars} bars, {row['form'] or 'no form'}: {row['samples']} samples in {row['seconds']} s", flush=True
             )
-    key_rows = keys(run, args)
+    key_rows = keys(run, args, real)
     result = {
         "machine": machine(),
         "command": " ".join(["benchmarks/structure.py", *sys.argv[1:]]),
@@ -271,7 +306,11 @@ def main() -> None:
     }
     print(table(rows, args.iqr))
     for row in key_rows:
-        print(f"| --key {row['key']} | {row['hits']} of {row['samples']} written, {row['asked']} asked |")
+        entropy = row.get("pitch_class_entropy", {})
+        print(
+            f"| --key {row['key']} | strength {row['strength']} | {row['hits']} of {row['samples']} written, "
+            f"{row['asked']} asked | entropy {entropy.get('mean')} (OA {entropy.get('oa')}) |"
+        )
     print(f"wrote {write_result(args.result, result)}")
 
 

@@ -113,6 +113,26 @@ def test_the_lower_only_bias_holds_back_the_classes_outside_the_key_and_raises_n
         assert all(lower[pc] < 0 for pc in outside)  # every class outside the scale is held back
 
 
+def test_the_asked_keys_pull_takes_fixed_logits_from_the_classes_outside_its_scale():
+    """``--key KEY``'s pull: ``outside`` logits off each class outside the key's scale (a minor key's natural scale
+    and its raised seventh), the profile at ``strength`` on top, a chord by the share of its classes outside."""
+    import numpy as np
+
+    from tunesmith.keys import ALL_KEYS, key_bias, scale_classes
+
+    assert scale_classes(parse_key("D minor")) == {2, 4, 5, 7, 9, 10, 0, 1}  # D E F G A Bb C, and C#
+    assert scale_classes(parse_key("E-flat major")) == {3, 5, 7, 8, 10, 0, 2}
+    for key in ALL_KEYS:
+        singles = [(pc,) for pc in range(12)]
+        alone = key_bias(singles, key, 0.0, outside=4.0)
+        assert [alone[pc] for pc in range(12)] == [0.0 if pc in scale_classes(key) else -4.0 for pc in range(12)]
+        both = key_bias(singles, key, 1.5, outside=4.0)
+        assert np.allclose(both, key_bias(singles, key, 1.5) + alone)
+    c_major = parse_key("C major")
+    chord = key_bias([(0, 1, 4)], c_major, 0.0, outside=3.0)  # C, C# and E: one of three outside
+    assert chord[0] == pytest.approx(-1.0)
+
+
 def test_key_bias_per_encoding_chords_by_their_mean_and_abc_has_no_pitch_tokens():
     import numpy as np
 
@@ -147,5 +167,10 @@ def test_key_bias_per_encoding_chords_by_their_mean_and_abc_has_no_pitch_tokens(
     keyed_abc = make_tokenizer("abc", conditions=("key",)).fit([piece])
     assert steer(keyed_abc, d_minor) == (None, "key token only")
     bias, how = steer(notechord, d_minor)
-    assert how == "pitch bias (strength 5) only: the model was trained without key conditions"
-    assert np.allclose(bias, notechord.key_bias(d_minor, 5.0))
+    assert how == (
+        "pitch bias (strength 1, 4 off the classes outside the scale) only: "
+        "the model was trained without key conditions"
+    )
+    assert np.allclose(bias, notechord.key_bias(d_minor, 1.0, outside=4.0))
+    # C4.E4 (C and E: both in D minor's scale with its raised 7th, C#) and D4 keep the profile alone
+    assert np.allclose(bias[[chord, note]], notechord.key_bias(d_minor, 1.0)[[chord, note]])

@@ -40,7 +40,7 @@ from tunesmith.generate_options import GenerateConfig, generation_device  # the 
 from tunesmith.instruments import load_instrument_map
 from tunesmith.key_keeper import KeyKeeper
 from tunesmith.key_steering import KEY_AUTO, steer
-from tunesmith.keys import Key, parse_key
+from tunesmith.keys import Key, estimate_key, parse_key
 from tunesmith.length import (
     MAX_TOKENS,
     LengthCheck,
@@ -358,6 +358,15 @@ class Generator:
             out += samples
         return out
 
+    def _heard_key(self, score: Score, start: Start, unit: str) -> Key | None:
+        """The key the new music of ``score`` is heard in (Krumhansl-Schmuckler) where it is not ``--key``'s, else None.
+
+        Asked only where ``--key`` pulls the pitch tokens (``--key-strength 0``, the key token alone, is not checked).
+        Music with too few pitch classes for an estimate passes: nothing says it is in another key.
+        """
+        heard = estimate_key(drop_before(score, start, unit))
+        return heard if heard is not None and heard != self.key else None
+
     def _start(self, primer_ids: list[int]) -> Start:
         """Where new music begins after a kept primer: after its notes, or with a form at the form's first bar.
 
@@ -404,6 +413,13 @@ class Generator:
             record.reasons.append(reason)
             return
         score = clip(score, end)
+        if (
+            self.options.check
+            and self.key_bias is not None
+            and (heard := self._heard_key(score, start, unit)) is not None
+        ):
+            record.reasons.append(f"off key: its new music is heard in {heard}, not {self.key}")
+            return
         if keep_primer and not self.options.primer_in_output:
             score = drop_before(score, start, unit)
         record.decoded, record.result, record.tokens, record.reached = score, result, len(new_ids), reached

@@ -14,7 +14,7 @@ from tunesmith.config import DEVICES, MAX_SECONDS, PRECISIONS, option
 from tunesmith.errors import TunesmithError
 from tunesmith.form import SECTION_BARS, check_form, form_length, parse_form
 from tunesmith.instruments import PRESETS, load_instrument_map
-from tunesmith.key_steering import KEY_AUTO, KEY_STRENGTH
+from tunesmith.key_steering import KEY_AUTO, KEY_AUTO_STRENGTH, KEY_OUTSIDE, KEY_STRENGTH
 from tunesmith.layout import RunDir
 from tunesmith.length import DEFAULT_LENGTH, parse_length
 
@@ -58,7 +58,9 @@ class GenerateConfig:
     key_strength: float | None = option(
         None,
         f"how strongly --key pulls each pitch token toward the key (its Krumhansl-Kessler weight's log, times S; "
-        f"default {KEY_STRENGTH:g}; 0: the key token alone)",
+        f"default {KEY_STRENGTH:g}, with {KEY_OUTSIDE:g} off the classes outside the key's scale; 0: the key token "
+        f"alone); with --key auto, how strongly the classes outside the kept key are held back (default "
+        f"{KEY_AUTO_STRENGTH:g})",
         metavar="S",
     )
     density: str | None = option(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from tunesmith.errors import TunesmithError
-from tunesmith.key_steering import KEY_STRENGTH, keeps_key
+from tunesmith.key_steering import KEY_AUTO_STRENGTH, keeps_key
 from tunesmith.keys import Key, estimate_key
 
 # The key is found after the first bar: measured against the first section (BENCHMARKS.md, "--key auto"), which
@@ -29,7 +29,7 @@ class KeyKeeper:
         self, tokenizer, primers: list[list[int]], bars: int = AUTO_BARS, strength: float | None = None
     ) -> None:
         self.tokenizer, self.primers, self.bars = tokenizer, primers, bars
-        self.strength = KEY_STRENGTH if strength is None else strength
+        self.strength = KEY_AUTO_STRENGTH if strength is None else strength
         self.tokens: list[list[int]] = [[] for _ in primers]
         self.bar_lines = [0] * len(primers)
         self.keys: list[Key | None] = [None] * len(primers)
@@ -44,7 +44,7 @@ class KeyKeeper:
                 f"--key auto finds a sample's key after its first bars and pulls its pitch tokens toward it, which "
                 f"this model's encoding ({tokenizer.name}) cannot do: ask for a key by name"
             )
-        strength = KEY_STRENGTH if strength is None else strength
+        strength = KEY_AUTO_STRENGTH if strength is None else strength
         if strength == 0:
             raise TunesmithError("--key auto with --key-strength 0 would keep nothing: leave out --key-strength")
         first = "first bar" if bars == 1 else f"first {bars} bars"

@@ -1,7 +1,9 @@
 """How ``generate --key`` keeps a key: the key token where the model has one, a logit bias on the pitch tokens.
 
 The bias is ``tunesmith.keys.key_bias`` over the tokenizer's vocabulary, computed once per generation and added to
-every step's logits by ``tunesmith.sample`` (one add per token).
+every step's logits by ``tunesmith.sample`` (one add per token): the key's Krumhansl-Kessler profile at a small
+strength (the tonic weighting that tells D minor from F major) and ``KEY_OUTSIDE`` logits off each pitch class outside
+the key's scale. A sample whose music is still heard in another key is redrawn (``generate``'s checks).
 """
 
 from __future__ import annotations
@@ -15,9 +17,14 @@ if TYPE_CHECKING:  # names for the annotations only: generate's options read KEY
 
     from tunesmith.keys import Key
 
-# How strongly --key pulls the pitch tokens toward the key's profile by default: chosen by benchmarks/composer.py's
-# sweep (key accuracy against pitch-class entropy and the samples' NLL under the model; BENCHMARKS.md, composer).
-KEY_STRENGTH = 5.0
+# How strongly --key pulls the pitch tokens toward the key's profile by default, and how many logits it takes from the
+# pitch classes outside the key's scale: chosen on the bollywood-multitrack model (BENCHMARKS.md, "--key on a model
+# that learned its key"). The profile alone at strength 5, the earlier default, won the key estimate by piling the
+# notes onto the tonic (0.98 bits of pitch-class entropy against the songs' 2.53).
+KEY_STRENGTH = 1.0
+KEY_OUTSIDE = 4.0
+# How strongly --key auto holds back the classes its key's profile rates below the mean (tunesmith.key_keeper).
+KEY_AUTO_STRENGTH = 5.0
 KEY_AUTO = "auto"  # --key auto: each sample keeps the key it starts in (tunesmith.key_keeper)
 
 
@@ -37,7 +44,7 @@ def steer(tokenizer, key: Key, strength: float | None = None) -> tuple[np.ndarra
     (ABC text) refuses ``--key``, in one line.
     """
     strength = KEY_STRENGTH if strength is None else strength
-    bias = tokenizer.key_bias(key, strength) if strength > 0 else None
+    bias = tokenizer.key_bias(key, strength, outside=KEY_OUTSIDE) if strength > 0 else None
     conditioned = "key" in tokenizer.conditions
     if bias is None and not conditioned:
         if strength == 0:
@@ -48,5 +55,5 @@ def steer(tokenizer, key: Key, strength: float | None = None) -> tuple[np.ndarra
         )
     if bias is None:
         return None, "key token only"
-    how = f"pitch bias (strength {strength:g})"
+    how = f"pitch bias (strength {strength:g}, {KEY_OUTSIDE:g} off the classes outside the scale)"
     return bias, f"key token and {how}" if conditioned else f"{how} only: the model was trained without key conditions"

@@ -128,7 +128,21 @@ def log_profile(key: Key) -> np.ndarray:
     return np.log(profile / profile.mean())
 
 
-def key_bias(pitch_classes: Sequence[Sequence[int]], key: Key, strength: float, lower_only: bool = False) -> np.ndarray:
+SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10, 11)}  # minor: natural, and the raised 7th
+
+
+def scale_classes(key: Key) -> frozenset[int]:
+    """The pitch classes of ``key``'s scale: the major scale, or the natural minor with its raised seventh."""
+    return frozenset((key.tonic + step) % 12 for step in SCALES[key.mode])
+
+
+def key_bias(
+    pitch_classes: Sequence[Sequence[int]],
+    key: Key,
+    strength: float,
+    lower_only: bool = False,
+    outside: float = 0.0,
+) -> np.ndarray:
     """(V,) logit bias toward ``key``: for each token, ``strength`` times the mean ``log_profile`` of its pitch classes.
 
     ``pitch_classes[i]`` are the pitch classes token ``i`` plays (one for a note, several for a chord; none for every
@@ -136,13 +150,19 @@ def key_bias(pitch_classes: Sequence[Sequence[int]], key: Key, strength: float, 
     never more than a single note for having more of them. ``lower_only``: the profile's raises are left out (the
     classes rated above the mean keep 0), so the classes outside the key are held back and the key's own classes
     keep the balance the model gives them: how ``--key auto`` keeps a key the model chose (the tonic weighting that
-    moves the music toward an asked key would, on a key already there, pile the notes onto the tonic).
+    moves the music toward an asked key would, on a key already there, pile the notes onto the tonic). ``outside``:
+    logits taken from each pitch class outside the key's scale (``scale_classes``), a chord by the share of its
+    classes outside: how ``--key KEY`` keeps the asked scale without a tonic weighting strong enough to flatten the
+    music.
     """
     weights = log_profile(key)
     if lower_only:
         weights = np.minimum(weights, 0.0)
+    weights = strength * weights
+    if outside:
+        weights = weights - outside * np.asarray([pc not in scale_classes(key) for pc in range(12)], dtype=float)
     bias = np.zeros(len(pitch_classes), dtype=np.float32)
     for i, classes in enumerate(pitch_classes):
         if classes:
-            bias[i] = strength * float(np.mean(weights[list(classes)]))
+            bias[i] = float(np.mean(weights[list(classes)]))
     return bias

@@ -350,12 +350,12 @@ class Tokenizer(ABC):
         except ValueError as exc:
             raise TunesmithError(f"unknown key: {exc}") from None
 
-    def key_bias(self, key: Key, strength: float, lower_only: bool = False) -> np.ndarray | None:
+    def key_bias(self, key: Key, strength: float, lower_only: bool = False, outside: float = 0.0) -> np.ndarray | None:
         """(V,) logit bias toward ``key`` (``tunesmith.keys.key_bias``); None when no token has a pitch."""
         classes = [self.pitch_classes(t) if not (t in SPECIALS or is_control(t)) else () for t in self.vocab]
         if not any(classes):
             return None
-        return key_bias(classes, key, strength, lower_only)
+        return key_bias(classes, key, strength, lower_only, outside)
 
     def tempo_id(self, bpm: float) -> int:
         """The id of the tempo bin token of ``bpm``; a one-line error for a model trained without tempo tokens."""
