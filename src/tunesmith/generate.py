@@ -90,6 +90,7 @@ class Sample:
     decoded: Score | None = None
     ids: list[int] = field(default_factory=list)  # the token ids, the primer included, as they were decoded
     warnings: list[str] = field(default_factory=list)  # tracks dropped to fit the channels, decoder warnings
+    off_key: str | None = None  # the key its music is heard in where --key asked another (redrawn while tries remain)
     settings: GenerateConfig = field(default_factory=lambda: GenerateConfig())
     composer: str = ""  # the run's name, written into the MIDI and MusicXML files
     head: list[str] = field(default_factory=list)  # the condition and header tokens it was drawn after
@@ -352,7 +353,7 @@ class Generator:
                     samples[i].copy_guard = guarded[j]
                     self._judge(samples[i], rows[j], keep_primer, ids[j].tolist(), row_starts[j], target)
                     samples[i].attempts = attempt + 1
-                pending = [i for i in pending if not samples[i].ok]
+                pending = [i for i in pending if not samples[i].ok or samples[i].off_key]  # off key: tried again
                 if not pending:
                     break
             out += samples
@@ -362,7 +363,8 @@ class Generator:
         """The key the new music of ``score`` is heard in (Krumhansl-Schmuckler) where it is not ``--key``'s, else None.
 
         Asked only where ``--key`` pulls the pitch tokens (``--key-strength 0``, the key token alone, is not checked).
-        Music with too few pitch classes for an estimate passes: nothing says it is in another key.
+        Music with too few pitch classes for an estimate passes: nothing says it is in another key. A sample heard in
+        another key is redrawn while tries remain; the last try stands, and ``generate.json`` records the key heard.
         """
         heard = estimate_key(drop_before(score, start, unit))
         return heard if heard is not None and heard != self.key else None
@@ -413,13 +415,9 @@ class Generator:
             record.reasons.append(reason)
             return
         score = clip(score, end)
-        if (
-            self.options.check
-            and self.key_bias is not None
-            and (heard := self._heard_key(score, start, unit)) is not None
-        ):
+        heard = self._heard_key(score, start, unit) if self.options.check and self.key_bias is not None else None
+        if heard is not None:  # kept, and redrawn while tries remain; the last try stands, its key recorded
             record.reasons.append(f"off key: its new music is heard in {heard}, not {self.key}")
-            return
         if keep_primer and not self.options.primer_in_output:
             score = drop_before(score, start, unit)
         record.decoded, record.result, record.tokens, record.reached = score, result, len(new_ids), reached
@@ -428,6 +426,9 @@ class Generator:
         record.score = set_meter(record.score, self.options.tempo, meter)
         repaired = [REPAIRED] if result.repaired else []
         record.warnings = list(result.warnings) + repaired + dropped
+        record.off_key = str(heard) if heard is not None else None
+        if heard is not None:
+            record.warnings.append(f"off key: heard in {heard}, not the {self.key} asked")
         record.ids = [i for i in ids if i != self.tokenizer.pad_id]
 
     def run(self, out_dir: Path) -> list[dict[str, Any]]:
