@@ -18,9 +18,9 @@ if TYPE_CHECKING:  # names for the annotations only: generate's options read KEY
     from tunesmith.keys import Key
 
 # How strongly --key pulls the pitch tokens toward the key's profile by default, and how many logits it takes from the
-# pitch classes outside the key's scale: chosen on the bollywood-multitrack model (BENCHMARKS.md, "--key on a model
-# that learned its key"). The profile alone at strength 5, the earlier default, won the key estimate by piling the
-# notes onto the tonic (0.98 bits of pitch-class entropy against the songs' 2.53).
+# pitch classes outside the key's scale: chosen on the bollywood-multitrack model (BENCHMARKS.md, "`--key KEY`: a soft
+# pull, and a redraw"). The profile alone at strength 5, the earlier default, won the key estimate by piling the notes
+# onto the tonic (0.98 bits of pitch-class entropy against the songs' 2.53).
 KEY_STRENGTH = 1.0
 KEY_OUTSIDE = 4.0
 # How strongly --key auto holds back the classes its key's profile rates below the mean (tunesmith.key_keeper).
