@@ -123,7 +123,7 @@ class Generator:
 
         ``device`` overrides ``options.device`` (a name, resolved by ``tunesmith.devices.pick_device``).
         """
-        self.options = options = replace(options, threads=use_threads(options.threads))  # recorded as used
+        self.options = options = replace(options, threads=use_threads(options.threads)[0])  # recorded as used
         if isinstance(target, LoadedModel):
             loaded = target
             self.device = next(target.model.parameters()).device
@@ -359,14 +359,14 @@ class Generator:
             out += samples
         return out
 
-    def _heard_key(self, score: Score, start: Start, unit: str) -> Key | None:
-        """The key the new music of ``score`` is heard in (Krumhansl-Schmuckler) where it is not ``--key``'s, else None.
+    def _heard_key(self, new_music: Score) -> Key | None:
+        """The key ``new_music`` is heard in (Krumhansl-Schmuckler) where it is not ``--key``'s, else None.
 
         Asked only where ``--key`` pulls the pitch tokens (``--key-strength 0``, the key token alone, is not checked).
         Music with too few pitch classes for an estimate passes: nothing says it is in another key. A sample heard in
         another key is redrawn while tries remain; the last try stands, and ``generate.json`` records the key heard.
         """
-        heard = estimate_key(drop_before(score, start, unit))
+        heard = estimate_key(new_music)
         return heard if heard is not None and heard != self.key else None
 
     def _start(self, primer_ids: list[int]) -> Start:
@@ -415,11 +415,14 @@ class Generator:
             record.reasons.append(reason)
             return
         score = clip(score, end)
-        heard = self._heard_key(score, start, unit) if self.options.check and self.key_bias is not None else None
+        checks_key = self.options.check and self.key_bias is not None
+        drops_primer = keep_primer and not self.options.primer_in_output
+        new_music = drop_before(score, start, unit) if keep_primer and (checks_key or drops_primer) else score
+        heard = self._heard_key(new_music) if checks_key else None
         if heard is not None:  # kept, and redrawn while tries remain; the last try stands, its key recorded
             record.reasons.append(f"off key: its new music is heard in {heard}, not {self.key}")
-        if keep_primer and not self.options.primer_in_output:
-            score = drop_before(score, start, unit)
+        if drops_primer:
+            score = new_music
         record.decoded, record.result, record.tokens, record.reached = score, result, len(new_ids), reached
         record.score, dropped = fit_channels(self.instruments(score, record.index))
         meter = parse_time_signature(self.options.time_signature) if self.options.time_signature else None

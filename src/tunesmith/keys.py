@@ -160,7 +160,8 @@ def key_bias(
         weights = np.minimum(weights, 0.0)
     weights = strength * weights
     if outside:
-        weights = weights - outside * np.asarray([pc not in scale_classes(key) for pc in range(12)], dtype=float)
+        scale = scale_classes(key)
+        weights = weights - outside * np.asarray([pc not in scale for pc in range(12)], dtype=float)
     bias = np.zeros(len(pitch_classes), dtype=np.float32)
     for i, classes in enumerate(pitch_classes):
         if classes:

@@ -42,15 +42,15 @@ def choose_threads(requested: int = 0, processes: int = 1) -> tuple[int, str]:
     return share, f"the {cores} cores this process may use{shared}"
 
 
-def use_threads(requested: int = 0) -> int:
-    """Set torch's intra-op threads for ``--threads requested`` (``choose_threads``) and return the count.
+def use_threads(requested: int = 0, processes: int = 1) -> tuple[int, str]:
+    """Set torch's intra-op threads for ``--threads requested`` (``choose_threads``); the count and why, in words.
 
-    ``generate`` and ``evaluate`` call it, as ``train`` does: on two cores, two commands of two threads each thrash
-    (a 4-bar sample took 438 s beside another job against 50 s with one thread each; BENCHMARKS.md).
+    ``train``, ``generate`` and ``evaluate`` call it: on two cores, two commands of two threads each thrash (a 4-bar
+    sample took 438 s beside another job against 50 s with one thread each; BENCHMARKS.md).
     """
     import torch
 
-    threads, _ = choose_threads(requested)
+    threads, why = choose_threads(requested, processes)
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
-    return threads
+    return threads, why

@@ -52,7 +52,7 @@ from tunesmith.layout import RunDir
 from tunesmith.locks import exclusive, shared
 from tunesmith.models import SequenceModel, build_model, detach_state, get_preset, model_spec
 from tunesmith.optimizers import OPTIMIZERS, SCHEDULES
-from tunesmith.threads import choose_threads
+from tunesmith.threads import use_threads
 from tunesmith.training_log import format_row, plot_curves, write_metrics
 
 EpochHook = Callable[[SequenceModel, Any, TrainConfig, int, Path], None]  # (model, tokenizer, cfg, epoch, run)
@@ -229,8 +229,7 @@ class Trainer:
             cfg = dataclasses.replace(cfg, model=init.spec["preset"], init=init.path)
         preset = get_preset(cfg.model)
         cfg = cfg.resolved(preset.train)
-        threads, why = choose_threads(cfg.threads, int(os.environ.get("LOCAL_WORLD_SIZE", self.dist.world)))
-        torch.set_num_threads(threads)
+        threads, why = use_threads(cfg.threads, int(os.environ.get("LOCAL_WORLD_SIZE", self.dist.world)))
         self.log(f"threads: {threads} ({why})")
         self.cfg = cfg = dataclasses.replace(cfg, threads=threads)  # recorded: a resume computes with the same
         if self.dist.world > 1 and cfg.batch_size % self.dist.world:

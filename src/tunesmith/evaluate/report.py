@@ -133,7 +133,7 @@ def evaluate_run(run_dir: str | Path, opts: EvaluateConfig | None = None, progre
         what = "is a file" if run_dir.exists() else "does not exist"
         raise TunesmithError(f"{run_dir} {what}: evaluate takes a run directory made by `tunesmith train`")
     with exclusive(run_dir, "evaluate"):
-        opts = replace(opts, threads=use_threads(opts.threads))  # recorded as used
+        opts = replace(opts, threads=use_threads(opts.threads)[0])  # recorded as used
         model, tokenizer, ckpt = load_model(run_dir, prefer=opts.checkpoint, device=pick_device(opts.device))
         data_dir = ckpt.data_dir
         try:
