@@ -250,10 +250,11 @@ def test_generate_key_and_tempo_are_asked_and_the_estimate_recorded(run, tmp_pat
         from symusic import Score
 
         estimated = estimate_key(Score(record["files"][0]))
+        strength = record["attempts"]  # 1 on the first try, one step more on each redraw for the key
         assert record["key"] == {
             "asked": "D minor",
             "estimated": estimated.name if estimated else None,
-            "by": "key token and pitch bias (strength 1, 4 off the classes outside the scale)",
+            "by": f"key token and pitch bias (strength {strength}, 4 off the classes outside the scale)",
         }
         tempos = [m.tempo for t in mido.MidiFile(record["files"][0]).tracks for m in t if m.type == "set_tempo"]
         assert tempos and all(mido.tempo2bpm(t) == pytest.approx(96) for t in tempos)  # the written tempo: exact
@@ -373,6 +374,13 @@ def test_the_key_bias_moves_samples_into_the_asked_key(run):
         assert biased >= 0.7 and biased >= token_only + 0.4
 
 
+def test_each_redraw_for_the_key_pulls_one_step_harder_and_the_key_token_alone_never_does():
+    from tunesmith.key_steering import KEY_STRENGTH, redraw_strength
+
+    assert [redraw_strength(None, attempt) for attempt in range(4)] == [KEY_STRENGTH * n for n in (1, 2, 3, 4)]
+    assert redraw_strength(2.5, 1) == 5.0 and redraw_strength(0.0, 3) == 0.0
+
+
 def test_a_sample_heard_in_another_key_is_redrawn_and_the_last_try_stands(run):
     """With ``--key`` pulling, the checks ask the new music's estimated key: a sample heard in another key is redrawn
     while tries remain, and its last try is kept with a warning, so the redraws only ever add samples in the key. The
@@ -390,6 +398,8 @@ def test_a_sample_heard_in_another_key_is_redrawn_and_the_last_try_stands(run):
         if heard is not None and heard != asked:  # the last try stands, and says so
             assert s.attempts == 3 and s.off_key == str(heard)
             assert f"off key: heard in {heard}, not the F# minor asked" in s.warnings
+    for s in samples:  # each redraw pulls harder, and the record says how hard its kept try was pulled
+        assert f"pitch bias (strength {s.attempts:g}, 4 off the classes outside the scale)" in s.key_steering
     reasons = [r for s in samples for r in s.reasons]
     assert any(r.startswith("off key: its new music is heard in ") and r.endswith(", not F# minor") for r in reasons)
     alone = Generator(run, GenerateConfig(key="F# minor", key_strength=0.0, retries=2, **settings)).generate()

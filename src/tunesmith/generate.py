@@ -39,7 +39,7 @@ from tunesmith.form import FormFollower, form_of
 from tunesmith.generate_options import GenerateConfig, generation_device  # the options, checked there
 from tunesmith.instruments import load_instrument_map
 from tunesmith.key_keeper import KeyKeeper
-from tunesmith.key_steering import KEY_AUTO, steer
+from tunesmith.key_steering import KEY_AUTO, redraw_strength, steer
 from tunesmith.keys import Key, estimate_key, parse_key
 from tunesmith.length import (
     MAX_TOKENS,
@@ -151,10 +151,7 @@ class Generator:
         self.key_auto = options.key == KEY_AUTO
         self.key = parse_key(options.key) if options.key is not None and not self.key_auto else None  # checked
         self.key_id = tk.key_id(options.key) if self.key is not None and "key" in tk.conditions else None
-        bias, self.key_steering = steer(tk, self.key, options.key_strength) if self.key else (None, None)
-        self.key_bias = torch.from_numpy(bias).to(self.device) if bias is not None else None
-        if self.key_auto:
-            self.key_steering = KeyKeeper.describe(tk, strength=options.key_strength)
+        self.key_bias, self.key_steering = self._key_pull(0)
         self.tempo_id = tk.tempo_id(options.tempo) if options.tempo and "tempo" in tk.conditions else None
         asked_density = parse_density(options.density)
         self.density = density_target(tk, asked_density)  # notes a bar, None: the model's own
@@ -333,6 +330,9 @@ class Generator:
             drawn = self.options.beam == 1 and temperature > 0  # beam search and greedy draw nothing to redraw
             for attempt in range(self.options.retries + 1 if self.options.check and drawn else 1):
                 seed = self.options.seed * 1_000 + ti + 1_000_003 * attempt  # attempt 0: the seed it always had
+                bias, steering = self._key_pull(attempt) if attempt else (self.key_bias, self.key_steering)
+                for i in pending:
+                    samples[i].key_steering = steering
                 generator = torch.Generator(device=self.device).manual_seed(seed)
                 rows = [primer[i] for i in pending]
                 row_starts = [starts[i] for i in pending]
@@ -346,7 +346,7 @@ class Generator:
                 bands = [samples[i].band for i in pending]
                 heads = [self.heads[i] for i in pending]
                 ids, kept, guarded = self._sample(
-                    rows, bands, heads, steps, temperature, generator, until, label, keep_primer
+                    rows, bands, heads, steps, temperature, generator, until, label, keep_primer, bias
                 )
                 for j, i in enumerate(pending):
                     samples[i].key_kept = kept[j].name if kept[j] else None
@@ -358,6 +358,19 @@ class Generator:
                     break
             out += samples
         return out
+
+    def _key_pull(self, attempt: int) -> tuple[torch.Tensor | None, str | None]:
+        """``--key``'s logit bias for try ``attempt`` and how it asks, in words: stronger on each redraw.
+
+        (None, None) without ``--key KEY``; with ``--key auto`` the keeper's description (it steers in ``_sample``).
+        """
+        if self.key_auto:
+            return None, KeyKeeper.describe(self.tokenizer, strength=self.options.key_strength)
+        if self.key is None:
+            return None, None
+        strength = self.options.key_strength if attempt == 0 else redraw_strength(self.options.key_strength, attempt)
+        bias, how = steer(self.tokenizer, self.key, strength)
+        return (torch.from_numpy(bias).to(self.device) if bias is not None else None), how
 
     def _heard_key(self, new_music: Score) -> Key | None:
         """The key ``new_music`` is heard in (Krumhansl-Schmuckler) where it is not ``--key``'s, else None.
@@ -469,12 +482,14 @@ class Generator:
         until,
         label,
         keep_primer: bool = False,
+        bias: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, list[Key | None], list[dict[str, int] | None]]:
         """(B, W) new ids for each primer row, its key kept by ``--key auto``, what ``--no-copy`` did in it.
 
         The key and the guard's record are None where they are off. Rows of one length are one batch, each masked
         to its band. ``heads``: how many first ids of each row are its head, which window models keep in every
         window. ``keep_primer``: the primer is decoded with the new tokens, so ``--no-copy`` follows its lines from it.
+        ``bias``: this try's ``--key`` pull (``_key_pull``).
         """
         tk = self.tokenizer
         forbid = self.forbid if self.options.allow_early_end else (*self.forbid, tk.eos_id)
@@ -491,7 +506,7 @@ class Generator:
                     (*forbid, *self._band_forbid(bands[i])),
                     tk.eos_id,
                     stepper=self.stepper,
-                    bias=self.key_bias,
+                    bias=bias,
                 )[0]
                 for i in range(len(rows))
             ]
@@ -543,7 +558,7 @@ class Generator:
                         on_step=bar.update,
                         forbid_rows=mask,
                         head=heads[group[0]],
-                        bias=self.key_bias,
+                        bias=bias,
                         follow=FormFollower(self.form, tk.bar_id, len(group)) if self.form else None,
                         keep=[k for k in (keeper, density, guard) if k is not None],
                     )

@@ -3,7 +3,9 @@
 The bias is ``tunesmith.keys.key_bias`` over the tokenizer's vocabulary, computed once per generation and added to
 every step's logits by ``tunesmith.sample`` (one add per token): the key's Krumhansl-Kessler profile at a small
 strength (the tonic weighting that tells D minor from F major) and ``KEY_OUTSIDE`` logits off each pitch class outside
-the key's scale. A sample whose music is still heard in another key is redrawn (``generate``'s checks).
+the key's scale. A sample whose music is still heard in another key is redrawn (``generate``'s checks), each redraw
+with the profile one step stronger (``redraw_strength``): the first try keeps the soft pull and the pitch variety it
+leaves, and a sample that lands elsewhere is pulled harder until it lands in the key.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ KEY_STRENGTH = 1.0
 KEY_OUTSIDE = 4.0
 # How strongly --key auto holds back the classes its key's profile rates below the mean (tunesmith.key_keeper).
 KEY_AUTO_STRENGTH = 5.0
+# Each redraw of a sample heard in another key multiplies the asked strength by (1 + this many) per redraw made:
+# 1, 2, 3, 4 at the default 3 retries (BENCHMARKS.md, "`--key KEY`: a pull that grows on each redraw").
+KEY_REDRAW_STEP = 1.0
 KEY_AUTO = "auto"  # --key auto: each sample keeps the key it starts in (tunesmith.key_keeper)
 
 
@@ -33,6 +38,15 @@ def keeps_key(tokenizer) -> bool:
     from tunesmith.keys import ALL_KEYS
 
     return tokenizer.bar_id is not None and tokenizer.key_bias(ALL_KEYS[0], 1.0) is not None
+
+
+def redraw_strength(strength: float | None, attempt: int) -> float:
+    """The profile strength of try ``attempt`` (0: the first) for an asked ``strength`` (None: ``KEY_STRENGTH``).
+
+    0 stays 0: the key token alone is neither pulled nor checked, so nothing is redrawn for its key.
+    """
+    base = KEY_STRENGTH if strength is None else strength
+    return base * (1 + KEY_REDRAW_STEP * attempt)
 
 
 def steer(tokenizer, key: Key, strength: float | None = None) -> tuple[np.ndarray | None, str]:
