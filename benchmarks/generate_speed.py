@@ -32,12 +32,14 @@ layer. The linear products use the packed oneDNN weights ``FusedStep`` and ``Cac
 has). ``over_floor`` divides the whole run (stepper built, primer read, ``TOKENS`` steps) by ``TOKENS`` floors;
 ``steps_alone_over_floor`` first takes off what building the stepper and reading the primer cost alone
 (``primer_and_stepper_ms``, timed in turn with the runs). Each kind and batch is timed twice in the same rounds:
-as ``tunesmith generate`` runs it (the whole step, and the softmax and draw, each one TorchScript call:
-``models/scripted.py``) and with TorchScript off (``python_*``: the same operations called from Python, the code
-before the scripted steps), the floor taking its turn in every round. ``--threads N`` sets torch's threads,
+as ``tunesmith generate`` runs it (the whole step, and the softmax and draw, each one call into C++ where
+``make install`` built ``tunesmith.native``, the same bits as TorchScript: ``native`` in the JSON says whether it
+was loaded), with the C++ steps off (``torchscript_*``: each one TorchScript call, ``models/scripted.py``) and with
+TorchScript off too (``python_*``: the same operations called from Python), the floor taking its turn in every
+round. ``--threads N`` sets torch's threads,
 ``--tokens N`` the tokens per row, ``--no-write`` prints the figures without touching the JSON (a shared machine).
-``--paired-steps`` times the steps alone (``pick`` and the stepper after a primer read once), scripted and Python
-alternating in 12 rounds with the floor, and prints the median ratio of the pairs (``paired_steps``).
+``--paired-steps`` times the steps alone (``pick`` and the stepper after a primer read once), C++, TorchScript and
+Python taking turns in 12 rounds with the floor, and prints the median ratios of the pairs (``paired_steps``).
 
 Cost of the precision: the same model trained for a few minutes (``tunesmith train``), then read through the
 validation split with the true tokens fed back (a 100-token primer, then 300 steps, 16 rows): NLL per token of
@@ -52,7 +54,9 @@ import json
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from functools import partial
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +72,8 @@ from tunesmith.models import build_model, model_spec
 from tunesmith.models.base import int8_copy
 from tunesmith.models.fused_rnn import PRECISIONS, joined_linear
 from tunesmith.models.scripted import scripting
+from tunesmith.native import native
+from tunesmith.native import status as native_status
 from tunesmith.sample import pick, sample
 
 WINDOW = 100
@@ -242,14 +248,29 @@ def _in_python(fn) -> None:
         fn()
 
 
+def _in_torchscript(fn) -> None:
+    """``fn()`` with the C++ steps off: every step and draw one TorchScript call."""
+    with native(False):
+        fn()
+
+
+STEPPERS = {"native": nullcontext, "torchscript": partial(native, False), "python": partial(scripting, False)}
+
+
 def floor_ratios(vocab: int, primers: torch.Tensor, tokens: int = TOKENS) -> dict:
     """Milliseconds per generated token against the step's products alone, per kind and batch, float32.
 
     Each round times, in turn, the scripted run (what ``tunesmith generate`` does), the same run with TorchScript
     off (``python_*``: the steps and draws in Python, as before the scripted steps), the primer read alone and the
-    floor; each figure is its best round.
+    floor; each figure is its best round. Unprefixed figures are what ``tunesmith generate`` runs: the C++ steps
+    where built (``native``), else TorchScript; ``torchscript_*`` with the C++ steps off, ``python_*`` with both off.
     """
-    out: dict = {"tokens_per_row": tokens, "primer": WINDOW, "mean_cache_length": WINDOW + tokens // 2}
+    out: dict = {
+        "tokens_per_row": tokens,
+        "primer": WINDOW,
+        "mean_cache_length": WINDOW + tokens // 2,
+        "native": native_status(),
+    }
     g = torch.Generator().manual_seed(0)
     for kind, (preset, options) in KINDS.items():
         torch.manual_seed(0)
@@ -260,6 +281,7 @@ def floor_ratios(vocab: int, primers: torch.Tensor, tokens: int = TOKENS) -> dic
             repeats = 100
             parts = {
                 "scripted": run,
+                "torchscript": partial(_in_torchscript, run),
                 "python": partial(_in_python, run),
                 "fixed": partial(_read_primer, model, primers[:batch]),
                 "floor": step_floor(kind, model, vocab, batch, WINDOW + tokens // 2, repeats),
@@ -270,7 +292,7 @@ def floor_ratios(vocab: int, primers: torch.Tensor, tokens: int = TOKENS) -> dic
                     best[name] = min(best[name], timed(fn))
             floor_ms = best["floor"] / repeats * 1e3
             entry = {"floor_ms": round(floor_ms, 3), "primer_and_stepper_ms": round(best["fixed"] * 1e3, 1)}
-            for name, prefix in (("scripted", ""), ("python", "python_")):
+            for name, prefix in (("scripted", ""), ("torchscript", "torchscript_"), ("python", "python_")):
                 step_ms = best[name] / tokens * 1e3
                 steps_alone_ms = (best[name] - best["fixed"]) / tokens * 1e3
                 entry |= {
@@ -286,10 +308,10 @@ def floor_ratios(vocab: int, primers: torch.Tensor, tokens: int = TOKENS) -> dic
 
 @torch.no_grad()
 def _timed_steps(steppers: dict, last: torch.Tensor, primed, steps: int, name: str) -> float:
-    """Seconds of ``steps`` draws and steps with ``steppers[name]`` from the primer's state, TorchScript on or off."""
+    """Seconds of ``steps`` draws and steps with ``steppers[name]`` from the primer's state (``STEPPERS[name]``)."""
     step, g = steppers[name], torch.Generator().manual_seed(0)
     state = copy.deepcopy(primed)  # CachedStep writes into its state's buffers
-    with scripting(name == "scripted"):
+    with STEPPERS[name]():
         start = time.perf_counter()
         for _ in range(steps):
             token = pick(last, 1.0, generator=g)
@@ -300,42 +322,42 @@ def _timed_steps(steppers: dict, last: torch.Tensor, primed, steps: int, name: s
 
 @torch.no_grad()
 def paired_steps(vocab: int, primers: torch.Tensor, steps: int = 100, rounds: int = 12) -> dict:
-    """The steps alone (``pick`` + stepper, primer read beforehand), scripted against Python in paired rounds.
+    """The steps alone (``pick`` + stepper, primer read beforehand): C++, TorchScript and Python in paired rounds.
 
-    Per kind and batch: each round times ``steps`` steps with the scripted stepper and with TorchScript off (their
-    order alternating between rounds) and the floor; ``scripted_over_python`` is the median over rounds of the two
-    times of the same round, the steadiest figure a shared machine gives.
+    Per kind and batch: each round times ``steps`` steps with each stepper of ``STEPPERS`` (their order rotating
+    between rounds) and the floor; ``native_over_torchscript`` and ``torchscript_over_python`` are medians over
+    rounds of the two times of the same round, the steadiest figures a shared machine gives.
     """
-    out: dict = {"steps": steps, "rounds": rounds}
+    out: dict = {"steps": steps, "rounds": rounds, "native": native_status()}
+    names = list(STEPPERS)
     for kind, (preset, options) in KINDS.items():
         torch.manual_seed(0)
         model = build_model(model_spec(preset, vocab, options)).eval()
         out[kind] = {}
         for batch in (1, 16):
             logits, primed = model(primers[:batch])
-            steppers = {"scripted": model.stepper()}
-            with scripting(False):
-                steppers["python"] = model.stepper()
-
+            steppers = {}
+            for name, context in STEPPERS.items():
+                with context():
+                    steppers[name] = model.stepper()
             run = partial(_timed_steps, steppers, logits[:, -1], primed, steps)
             floor = step_floor(kind, model, vocab, batch, primers.shape[1] + steps // 2, steps)
-            times: dict = {"scripted": [], "python": [], "floor": []}
-            run("scripted"), run("python")  # warm-up (TorchScript profiles its first calls)
+            times: dict = {name: [] for name in [*names, "floor"]}
+            for name in names:  # warm-up (TorchScript profiles its first calls)
+                run(name)
             for r in range(rounds):
-                for name in ("scripted", "python") if r % 2 else ("python", "scripted"):
+                for name in names[r % 3 :] + names[: r % 3]:
                     times[name].append(run(name))
                 times["floor"].append(timed(floor))
             best = {name: min(values) / steps * 1e3 for name, values in times.items()}
-            ratio = float(np.median([a / b for a, b in zip(times["scripted"], times["python"])]))
-            out[kind][f"batch_{batch}"] = {
-                "floor_ms": round(best["floor"], 3),
-                "python_step_ms": round(best["python"], 3),
-                "scripted_step_ms": round(best["scripted"], 3),
-                "python_over_floor": round(best["python"] / best["floor"], 2),
-                "scripted_over_floor": round(best["scripted"] / best["floor"], 2),
-                "scripted_over_python": round(ratio, 3),
-            }
-            print(kind, batch, out[kind][f"batch_{batch}"], flush=True)
+            entry = {"floor_ms": round(best["floor"], 3)}
+            for name in names:
+                entry[f"{name}_step_ms"] = round(best[name], 3)
+                entry[f"{name}_over_floor"] = round(best[name] / best["floor"], 2)
+            for a, b in pairwise(names):
+                entry[f"{a}_over_{b}"] = round(float(np.median([x / y for x, y in zip(times[a], times[b])])), 3)
+            out[kind][f"batch_{batch}"] = entry
+            print(kind, batch, entry, flush=True)
     return out
 
 

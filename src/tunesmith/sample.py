@@ -14,6 +14,7 @@ from typing import Any, Optional, Protocol  # TorchScript reads Optional, not "X
 
 import torch
 
+from tunesmith import native
 from tunesmith.layout import RunDir
 from tunesmith.models import SequenceModel
 from tunesmith.models.base import Stepper
@@ -82,6 +83,8 @@ def pick(
         return logits.argmax(dim=-1)
     filtered = top_p_filter(top_k_filter(apply_temperature(logits.float(), temperature), top_k), top_p)
     scripted = script(softmax_draw)
+    if scripted is not None and native.steps() is not None:  # the same draw in C++
+        return native.softmax_draw(filtered, generator)
     return (scripted or softmax_draw)(filtered, generator)
 
 

@@ -24,6 +24,7 @@ from functools import partial
 import torch
 from torch import nn
 
+from tunesmith import native
 from tunesmith.config import PRECISIONS as PRECISIONS  # declared there: generate's options check it without torch
 from tunesmith.models.base import PostLayer, SequenceNorm
 from tunesmith.models.scripted import gru_stack_step, lstm_stack_step, script
@@ -139,6 +140,8 @@ class FusedStep:
         step = script(lstm_stack_step if cells == {"lstm"} else gru_stack_step) if len(cells) == 1 else None
         if step is None:
             return None
+        if native.steps() is not None:  # the same arithmetic in C++, without TorchScript's interpreter
+            step = native.lstm_stack_step if cells == {"lstm"} else native.gru_stack_step
         linears = [linear for _, layer_linears, _ in self.layers for linear in layer_linears] + [self.out]
         if not all(isinstance(linear, PackedLinear) for linear in linears):
             return None  # oneDNN's packed weights are not available here

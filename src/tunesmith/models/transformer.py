@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tunesmith import native
 from tunesmith.models.base import SequenceModel, State, Stepper
 from tunesmith.models.fused_rnn import Linear, PackedLinear, joined_linear
 from tunesmith.models.scripted import script, transformer_blocks_step
@@ -160,6 +161,8 @@ class CachedStep:
         step = script(transformer_blocks_step)
         if step is None:
             return None
+        if native.steps() is not None:  # the same arithmetic in C++, without TorchScript's interpreter
+            step = native.transformer_blocks_step
         model, norms, eps = self.model, [], []
         for block in model.blocks:
             norms += [block.ln1.weight, block.ln1.bias, block.ln2.weight, block.ln2.bias]

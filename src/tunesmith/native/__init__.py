@@ -1,0 +1,142 @@
+"""The generation steps in C++ (``steps.cpp``): built once by ``make install``, loaded where built, else skipped.
+
+``steps()`` is ``torch.ops.tunesmith`` (``lstm_step``, ``gru_step``, ``transformer_step``, ``softmax_draw``) when the
+library is built for this source and this torch, else None: the steppers then use their TorchScript steps, which
+compute the same bits (``tests/test_native_steps.py``), so a sample does not depend on which one ran.
+``python -m tunesmith.native`` builds it with ``torch.utils.cpp_extension`` (a C++ compiler and ninja; about 20
+seconds) into ``build/`` beside the source, with a stamp naming the source's hash and torch's version. Nothing is
+compiled at run time: a missing, stale or failing library is a reason in ``status()``, never an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+SOURCE = Path(__file__).with_name("steps.cpp")
+BUILD = SOURCE.parent / "build"
+NAME = "tunesmith_steps"
+LIBRARY = BUILD / f"{NAME}.so"
+STAMP = BUILD / "stamp.txt"
+FLAGS = ["-O3", "-ffp-contract=off"]  # no fused multiply-add: the loops round as ATen's kernels do
+DISABLE = "TUNESMITH_NATIVE"  # =0: never load the library (the TorchScript steps run)
+
+_ENABLED = [True]
+_LOADED: list = []  # [ops or None, reason]
+_LOCK = threading.Lock()
+
+
+def _stamp() -> str:
+    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode()).hexdigest()[:16]
+    return f"{digest} torch {torch.__version__}"
+
+
+def _load() -> tuple[object | None, str]:
+    if os.environ.get(DISABLE, "1") == "0":
+        return None, f"{DISABLE}=0"
+    if not LIBRARY.exists():
+        return None, "not built (python -m tunesmith.native, run by make install)"
+    if not STAMP.exists() or STAMP.read_text().strip() != _stamp():
+        return None, "built for another source or torch: rebuild with python -m tunesmith.native"
+    try:
+        torch.ops.load_library(str(LIBRARY))
+    except (OSError, RuntimeError) as error:
+        return None, f"does not load: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
+    return torch.ops.tunesmith, "loaded"
+
+
+def _loaded() -> tuple[object | None, str]:
+    with _LOCK:
+        if not _LOADED:
+            _LOADED.extend(_load())
+        return _LOADED[0], _LOADED[1]
+
+
+def steps():
+    """``torch.ops.tunesmith`` with the C++ steps, or None where not built, stale, disabled or turned off here."""
+    return _loaded()[0] if _ENABLED[0] else None
+
+
+def status() -> str:
+    """Whether the C++ steps are in use, in words: "loaded", or why not."""
+    return _loaded()[1] if _ENABLED[0] else "turned off (native(False))"
+
+
+@contextmanager
+def native(enabled: bool) -> Iterator[None]:
+    """Build steppers and draw tokens with (True) or without (False) the C++ steps inside the block.
+
+    Without them the TorchScript steps run: for benchmarks and tests to compare the two in one process.
+    """
+    before = _ENABLED[0]
+    _ENABLED[0] = enabled
+    try:
+        yield
+    finally:
+        _ENABLED[0] = before
+
+
+def build(verbose: bool = False) -> Path:
+    """Compile ``steps.cpp`` into ``LIBRARY`` and write the stamp; raises where it cannot be built."""
+    from torch.utils import cpp_extension
+
+    BUILD.mkdir(exist_ok=True)
+    STAMP.unlink(missing_ok=True)  # a half-built library is never taken for a built one
+    cpp_extension.load(
+        NAME,
+        [str(SOURCE)],
+        extra_cflags=FLAGS,
+        build_directory=str(BUILD),
+        is_python_module=False,
+        verbose=verbose,
+    )
+    STAMP.write_text(_stamp() + "\n")
+    return LIBRARY
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tunesmith.native``: build the library; a failure is a one-line note (the steps fall back)."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        path = build(verbose="-v" in argv)
+    except Exception as error:  # no compiler, no ninja, no headers: generation still works, a little slower
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        print(f"tunesmith: C++ steps not built ({reason}); generation uses the TorchScript steps", file=sys.stderr)
+        return 0
+    print(f"tunesmith: C++ steps built: {path}")
+    return 0
+
+
+# The C++ steps with the signatures of models/scripted.py's, which the steppers bind the same way.
+
+
+def lstm_stack_step(tokens, embed, state, weights, biases, out_weight, out_bias):
+    """``scripted.lstm_stack_step`` in C++: ``(logits (B, 1, V), [(h, c)] per layer)``."""
+    flat = [t for pair in state for t in pair]
+    logits, new = torch.ops.tunesmith.lstm_step(tokens, embed, flat, weights, biases, out_weight, out_bias)
+    return logits, list(zip(new[::2], new[1::2]))
+
+
+def gru_stack_step(tokens, embed, state, weights, biases, out_weight, out_bias):
+    """``scripted.gru_stack_step`` in C++: ``(logits (B, 1, V), [h] per layer)``."""
+    logits, new = torch.ops.tunesmith.gru_step(tokens, embed, list(state), weights, biases, out_weight, out_bias)
+    return logits, list(new)
+
+
+def transformer_blocks_step(x, heads, scale, cos, sin, filled, start, kept, norms, eps, weights, biases, buffers):
+    """``scripted.transformer_blocks_step`` in C++: ``(logits (B, V), [(keys, values)] per block)``."""
+    op = torch.ops.tunesmith.transformer_step
+    logits, kv = op(x, heads, scale, cos, sin, filled, start, kept, norms, eps, weights, biases, buffers)
+    return logits, list(zip(kv[::2], kv[1::2]))
+
+
+def softmax_draw(logits, generator=None):
+    """``sample.softmax_draw`` in C++: the same token for the same logits and generator state."""
+    return torch.ops.tunesmith.softmax_draw(logits, generator)
