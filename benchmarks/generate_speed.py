@@ -39,7 +39,10 @@ TorchScript off too (``python_*``: the same operations called from Python), the 
 round. ``--threads N`` sets torch's threads,
 ``--tokens N`` the tokens per row, ``--no-write`` prints the figures without touching the JSON (a shared machine).
 ``--paired-steps`` times the steps alone (``pick`` and the stepper after a primer read once), C++, TorchScript and
-Python taking turns in 12 rounds with the floor, and prints the median ratios of the pairs (``paired_steps``).
+Python taking turns in 12 rounds with the floor, and prints the median ratios of the pairs (``paired_steps``); for
+the transformer also against ``buffer_floor``, the same products with the attention reading the keys and values
+where the step keeps them (the first positions of a buffer of twice the context) rather than from tensors of
+exactly the cache's length.
 
 Cost of the precision: the same model trained for a few minutes (``tunesmith train``), then read through the
 validation split with the true tokens fed back (a 100-token primer, then 300 steps, 16 rows): NLL per token of
@@ -208,8 +211,15 @@ def _linear_shapes(kind: str, model: torch.nn.Module, vocab: int) -> list[tuple[
     return per_layer * c.layers + [(vocab, c.d_model)]
 
 
-def step_floor(kind: str, model: torch.nn.Module, vocab: int, batch: int, cache: int, repeats: int = 100):
-    """A run of ``repeats`` steps' matrix products alone (see the module docstring): time it, divide by ``repeats``."""
+def step_floor(
+    kind: str, model: torch.nn.Module, vocab: int, batch: int, cache: int, repeats: int = 100, in_buffer: bool = False
+):
+    """A run of ``repeats`` steps' matrix products alone (see the module docstring): time it, divide by ``repeats``.
+
+    ``in_buffer``: the transformer's attention products read their keys and values where ``CachedStep`` keeps them,
+    the first ``cache`` positions of a (B, h, 2 * context, dh) buffer, instead of tensors of exactly ``cache``
+    positions (the same products and sizes; only where the rows lie in memory differs).
+    """
     torch.manual_seed(0)
     layers, inputs = [], []
     for n, k in _linear_shapes(kind, model, vocab):
@@ -219,10 +229,11 @@ def step_floor(kind: str, model: torch.nn.Module, vocab: int, batch: int, cache:
     if kind == "transformer":
         c = model.config
         dh = c.d_model // c.heads
+        rows = 2 * c.context if in_buffer else cache
         for _ in range(c.layers):
             q = torch.randn(batch, c.heads, 1, dh)
-            k, v = torch.randn(batch, c.heads, cache, dh), torch.randn(batch, c.heads, cache, dh)
-            attention.append((q, k.transpose(-1, -2), v))
+            k, v = torch.randn(batch, c.heads, rows, dh), torch.randn(batch, c.heads, rows, dh)
+            attention.append((q, k.narrow(2, 0, cache).transpose(-1, -2), v.narrow(2, 0, cache)))
 
     @torch.no_grad()
     def run() -> None:
@@ -341,19 +352,27 @@ def paired_steps(vocab: int, primers: torch.Tensor, steps: int = 100, rounds: in
                 with context():
                     steppers[name] = model.stepper()
             run = partial(_timed_steps, steppers, logits[:, -1], primed, steps)
-            floor = step_floor(kind, model, vocab, batch, primers.shape[1] + steps // 2, steps)
-            times: dict = {name: [] for name in [*names, "floor"]}
+            floors = {
+                "floor": step_floor(kind, model, vocab, batch, primers.shape[1] + steps // 2, steps),
+                "buffer_floor": step_floor(kind, model, vocab, batch, primers.shape[1] + steps // 2, steps, True),
+            }
+            times: dict = {name: [] for name in [*names, *floors]}
             for name in names:  # warm-up (TorchScript profiles its first calls)
                 run(name)
             for r in range(rounds):
                 for name in names[r % 3 :] + names[: r % 3]:
                     times[name].append(run(name))
-                times["floor"].append(timed(floor))
+                for floor_name, floor in floors.items():
+                    times[floor_name].append(timed(floor))
             best = {name: min(values) / steps * 1e3 for name, values in times.items()}
             entry = {"floor_ms": round(best["floor"], 3)}
+            if kind == "transformer":  # the other floors have no cache
+                entry["buffer_floor_ms"] = round(best["buffer_floor"], 3)
             for name in names:
                 entry[f"{name}_step_ms"] = round(best[name], 3)
                 entry[f"{name}_over_floor"] = round(best[name] / best["floor"], 2)
+                if kind == "transformer":
+                    entry[f"{name}_over_buffer_floor"] = round(best[name] / best["buffer_floor"], 2)
             for a, b in pairwise(names):
                 entry[f"{a}_over_{b}"] = round(float(np.median([x / y for x, y in zip(times[a], times[b])])), 3)
             out[kind][f"batch_{batch}"] = entry

@@ -4,7 +4,8 @@
 library is built for this source and this torch, else None: the steppers then use their TorchScript steps, which
 compute the same bits (``tests/test_native_steps.py``), so a sample does not depend on which one ran.
 ``python -m tunesmith.native`` builds it with ``torch.utils.cpp_extension`` (a C++ compiler and ninja; about 20
-seconds) into ``build/`` beside the source, with a stamp naming the source's hash and torch's version. Nothing is
+seconds) into ``build/`` beside the source, for this CPU, with a stamp naming the source's hash, torch's version
+and the CPU. Nothing is
 compiled at run time: a missing, stale or failing library is a reason in ``status()``, never an error.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import sys
 import threading
 from collections.abc import Iterator
@@ -25,7 +27,9 @@ BUILD = SOURCE.parent / "build"
 NAME = "tunesmith_steps"
 LIBRARY = BUILD / f"{NAME}.so"
 STAMP = BUILD / "stamp.txt"
-FLAGS = ["-O3", "-ffp-contract=off"]  # no fused multiply-add: the loops round as ATen's kernels do
+# -march=native: this CPU's instructions (a hardware fused multiply-add where the loops call std::fma, as ATen's
+# addcmul does); -ffp-contract=off: no other multiply and add fused, so the loops round as ATen's kernels do.
+FLAGS = ["-O3", "-march=native", "-ffp-contract=off"]
 DISABLE = "TUNESMITH_NATIVE"  # =0: never load the library (the TorchScript steps run)
 
 _ENABLED = [True]
@@ -33,9 +37,20 @@ _LOADED: list = []  # [ops or None, reason]
 _LOCK = threading.Lock()
 
 
+def _cpu() -> str:
+    """A digest of the model and instruction sets in ``/proc/cpuinfo``: a library built for another CPU stays out."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.machine()
+    wanted = [line for line in lines if line.startswith(("model name", "flags"))][:2]
+    return hashlib.sha256("\n".join(wanted).encode()).hexdigest()[:12]
+
+
 def _stamp() -> str:
+    """What the library was built from and for: the source and flags, torch's version, the CPU."""
     digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode()).hexdigest()[:16]
-    return f"{digest} torch {torch.__version__}"
+    return f"{digest} torch {torch.__version__} cpu {_cpu()}"
 
 
 def _load() -> tuple[object | None, str]:
@@ -44,7 +59,7 @@ def _load() -> tuple[object | None, str]:
     if not LIBRARY.exists():
         return None, "not built (python -m tunesmith.native, run by make install)"
     if not STAMP.exists() or STAMP.read_text().strip() != _stamp():
-        return None, "built for another source or torch: rebuild with python -m tunesmith.native"
+        return None, "built for another source, torch or CPU: rebuild with python -m tunesmith.native (make install)"
     try:
         torch.ops.load_library(str(LIBRARY))
     except (OSError, RuntimeError) as error:

@@ -8,6 +8,7 @@
 // ATen's addcmul does (its vectorised kernel is a fused multiply-add on CPUs that have one: every x86-64 CPU since
 // 2013). States, logits and tokens are those of the TorchScript step (tests/test_native_steps.py). Built by `make install` (python -m tunesmith.native); tunesmith.native loads it.
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/library.h>
 
@@ -167,7 +168,7 @@ std::tuple<Tensor, std::vector<Tensor>> transformer_step(const Tensor& x_in, int
 // sample.softmax_draw: one index per row of (B, V) logits by inverting the cumulative distribution at a uniform
 // draw. The cumulative sum is ATen's (a double accumulator, each partial sum rounded to float), read twice instead
 // of stored: once for the total, once up to the first partial sum above u * total. Rows are summed side by side in
-// lanes, each row's own additions still in order.
+// lanes of 8, each row's own additions still in order, and groups of 8 rows on torch's threads.
 Tensor softmax_draw(const Tensor& logits, std::optional<at::Generator> generator) {
   const Tensor probs = at::softmax(logits, -1).contiguous();
   const int64_t b = probs.size(0), v = probs.size(1);
@@ -187,31 +188,33 @@ Tensor softmax_draw(const Tensor& logits, std::optional<at::Generator> generator
     return out;
   }
   constexpr int64_t kLanes = 8;
-  for (int64_t r0 = 0; r0 < b; r0 += kLanes) {
-    const int64_t lanes = std::min(kLanes, b - r0);
-    const float* row = p + r0 * v;
-    double acc[kLanes] = {0};
-    for (int64_t i = 0; i < v; ++i)
-      for (int64_t k = 0; k < lanes; ++k) acc[k] += row[k * v + i];
-    float target[kLanes];
-    int64_t found[kLanes];
-    for (int64_t k = 0; k < lanes; ++k) {
-      const float total = static_cast<float>(acc[k]);
-      target[k] = std::min(up[r0 + k] * total, std::nextafter(total, 0.0f));
-      acc[k] = 0;
-      found[k] = v;
-    }
-    int64_t open = lanes;
-    for (int64_t i = 0; i < v && open > 0; ++i)
+  at::parallel_for(0, (b + kLanes - 1) / kLanes, 1, [&](int64_t first, int64_t last) {  // a group per thread
+    for (int64_t group = first; group < last; ++group) {
+      const int64_t r0 = group * kLanes, lanes = std::min(kLanes, b - r0);
+      const float* row = p + r0 * v;
+      double acc[kLanes] = {0};
+      for (int64_t i = 0; i < v; ++i)
+        for (int64_t k = 0; k < lanes; ++k) acc[k] += row[k * v + i];
+      float target[kLanes];
+      int64_t found[kLanes];
       for (int64_t k = 0; k < lanes; ++k) {
-        acc[k] += row[k * v + i];
-        if (found[k] == v && static_cast<float>(acc[k]) > target[k]) {
-          found[k] = i;
-          --open;
-        }
+        const float total = static_cast<float>(acc[k]);
+        target[k] = std::min(up[r0 + k] * total, std::nextafter(total, 0.0f));
+        acc[k] = 0;
+        found[k] = v;
       }
-    for (int64_t k = 0; k < lanes; ++k) o[r0 + k] = found[k];
-  }
+      int64_t open = lanes;
+      for (int64_t i = 0; i < v && open > 0; ++i)
+        for (int64_t k = 0; k < lanes; ++k) {
+          acc[k] += row[k * v + i];
+          if (found[k] == v && static_cast<float>(acc[k]) > target[k]) {
+            found[k] = i;
+            --open;
+          }
+        }
+      for (int64_t k = 0; k < lanes; ++k) o[r0 + k] = found[k];
+    }
+  });
   return out;
 }
 
