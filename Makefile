@@ -102,4 +102,4 @@ format: install
 	$(VENV)/bin/ruff check --fix src tests benchmarks docs examples corpora
 
 clean:
-	rm -rf out build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf out build dist src/*.egg-info src/tunesmith/native/build .pytest_cache .ruff_cache
