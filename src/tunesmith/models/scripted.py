@@ -15,30 +15,26 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from functools import cache
 from typing import List, Tuple  # noqa: UP035 (TorchScript reads these annotations)
 
 import torch
 from torch import Tensor
 
+from tunesmith.switch import switched
+
 _ENABLED = [True]
 
 
-@contextmanager
-def scripting(enabled: bool) -> Iterator[None]:
+def scripting(enabled: bool) -> AbstractContextManager[None]:
     """Build steppers and draw tokens with (True) or without (False) TorchScript inside the block.
 
     Without it every step and draw runs in Python: the code these functions replaced, for benchmarks to compare
     in one process (``benchmarks/generate_speed.py``) and for a platform where TorchScript misbehaves.
     """
-    before = _ENABLED[0]
-    _ENABLED[0] = enabled
-    try:
-        yield
-    finally:
-        _ENABLED[0] = before
+    return switched(_ENABLED, enabled)
 
 
 def script(fn: Callable) -> Callable | None:

@@ -16,11 +16,12 @@ import os
 import platform
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import torch
+
+from tunesmith.switch import switched
 
 SOURCE = Path(__file__).with_name("steps.cpp")
 BUILD = SOURCE.parent / "build"
@@ -84,18 +85,12 @@ def status() -> str:
     return _loaded()[1] if _ENABLED[0] else "turned off (native(False))"
 
 
-@contextmanager
-def native(enabled: bool) -> Iterator[None]:
+def native(enabled: bool) -> AbstractContextManager[None]:
     """Build steppers and draw tokens with (True) or without (False) the C++ steps inside the block.
 
     Without them the TorchScript steps run: for benchmarks and tests to compare the two in one process.
     """
-    before = _ENABLED[0]
-    _ENABLED[0] = enabled
-    try:
-        yield
-    finally:
-        _ENABLED[0] = before
+    return switched(_ENABLED, enabled)
 
 
 def build(verbose: bool = False) -> Path:
