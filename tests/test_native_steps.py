@@ -6,6 +6,10 @@ runs the TorchScript steps, which these tests show compute the same bits.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -13,7 +17,7 @@ from tunesmith import native
 from tunesmith.models import build_model, model_spec
 from tunesmith.sample import pick, softmax_draw
 
-pytestmark = pytest.mark.skipif(native.steps() is None, reason=f"C++ steps: {native.status()}")
+built = pytest.mark.skipif(native.steps() is None, reason=f"C++ steps: {native.status()}")
 
 # Small enough for a fast test, odd sizes on purpose (a head width, vocabulary and hidden size off the SIMD width).
 MODELS = {
@@ -39,6 +43,7 @@ def _run(model, primer: torch.Tensor, steps: int, temperature: float) -> tuple[t
     return torch.stack(tokens, 1), seen
 
 
+@built
 @pytest.mark.parametrize("name", list(MODELS))
 @pytest.mark.parametrize("batch", [1, 3, 16])
 def test_the_cpp_step_is_the_torchscript_step_bit_for_bit(name, batch):
@@ -57,6 +62,7 @@ def test_the_cpp_step_is_the_torchscript_step_bit_for_bit(name, batch):
     assert all(torch.equal(a, b) for a, b in zip(ours[1], theirs[1]))
 
 
+@built
 def test_the_cpp_draw_is_the_torchscript_draw_bit_for_bit():
     """Rows of 1 to 17 (the draw sums rows in lanes of 8), masked entries, peaked and flat distributions."""
     for trial in range(120):
@@ -69,8 +75,30 @@ def test_the_cpp_draw_is_the_torchscript_draw_bit_for_bit():
         assert torch.equal(torch.rand(2, generator=first), torch.rand(2, generator=second))  # one number a row
 
 
+@built
 def test_the_library_is_loaded_for_this_source_and_torch():
     assert native.status() == "loaded"
     assert native.STAMP.read_text().strip() == native._stamp()
     with native.native(False):
         assert native.steps() is None and native.status() == "turned off (native(False))"
+
+
+def test_a_library_built_for_another_source_torch_or_cpu_is_not_loaded(monkeypatch, tmp_path):
+    library, stamp = tmp_path / "tunesmith_steps.so", tmp_path / "stamp.txt"
+    monkeypatch.setattr(native, "LIBRARY", library)
+    monkeypatch.setattr(native, "STAMP", stamp)
+    assert native._load() == (None, "not built (python -m tunesmith.native, run by make install)")
+    library.write_bytes(b"not a library")
+    stamp.write_text("0123456789abcdef torch 0.0 cpu 000000000000\n")
+    ops, reason = native._load()
+    assert ops is None and reason.startswith("built for another source, torch or CPU: rebuild")
+    stamp.write_text(native._stamp() + "\n")  # stamped for this build, but no library inside: refused, not raised
+    ops, reason = native._load()
+    assert ops is None and reason.startswith("does not load: ")
+
+
+def test_tunesmith_native_0_keeps_the_torchscript_steps():
+    code = "from tunesmith import native; print(native.status(), native.steps())"
+    env = {**os.environ, native.DISABLE: "0"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["TUNESMITH_NATIVE=0", "None"]
