@@ -83,7 +83,7 @@ def pick(
         return logits.argmax(dim=-1)
     filtered = top_p_filter(top_k_filter(apply_temperature(logits.float(), temperature), top_k), top_p)
     scripted = script(softmax_draw)
-    if scripted is not None and native.steps() is not None:  # the same draw in C++
+    if scripted is not None and filtered.device.type == "cpu" and native.steps() is not None:  # the same draw in C++
         return native.softmax_draw(filtered, generator)
     return (scripted or softmax_draw)(filtered, generator)
 

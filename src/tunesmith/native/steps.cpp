@@ -36,6 +36,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
 std::tuple<Tensor, std::vector<Tensor>> lstm_step(const Tensor& tokens, const Tensor& embed, at::TensorList state,
                                                   at::TensorList weights, at::TensorList biases,
                                                   const Tensor& out_weight, const Tensor& out_bias) {
+  TORCH_CHECK(embed.device().is_cpu() && embed.scalar_type() == at::kFloat, "lstm_step runs float32 on the CPU");
   Tensor x = at::embedding(embed, tokens.select(1, 0));  // (B, E)
   const int64_t b = x.size(0);
   std::vector<Tensor> next;
@@ -77,6 +78,7 @@ std::tuple<Tensor, std::vector<Tensor>> lstm_step(const Tensor& tokens, const Te
 std::tuple<Tensor, std::vector<Tensor>> gru_step(const Tensor& tokens, const Tensor& embed, at::TensorList state,
                                                  at::TensorList weights, at::TensorList biases,
                                                  const Tensor& out_weight, const Tensor& out_bias) {
+  TORCH_CHECK(embed.device().is_cpu() && embed.scalar_type() == at::kFloat, "gru_step runs float32 on the CPU");
   Tensor x = at::embedding(embed, tokens.select(1, 0));
   const int64_t b = x.size(0);
   std::vector<Tensor> next;
@@ -118,6 +120,9 @@ std::tuple<Tensor, std::vector<Tensor>> transformer_step(const Tensor& x_in, int
                                                          int64_t start, int64_t kept, at::TensorList norms,
                                                          at::ArrayRef<double> eps, at::TensorList weights,
                                                          at::TensorList biases, at::TensorList buffers) {
+  for (const Tensor& buffer : buffers)
+    TORCH_CHECK(buffer.device().is_cpu() && buffer.scalar_type() == at::kFloat && buffer.is_contiguous(),
+                "transformer_step writes into contiguous float32 CPU buffers");
   Tensor x = x_in;
   const int64_t b = x.size(0), d = x.size(1), dh = d / heads, n = filled + 1 - start;
   const float scale_f = static_cast<float>(scale);  // mul_(scale) multiplies a float tensor by the float scale
@@ -170,6 +175,8 @@ std::tuple<Tensor, std::vector<Tensor>> transformer_step(const Tensor& x_in, int
 // of stored: once for the total, once up to the first partial sum above u * total. Rows are summed side by side in
 // lanes of 8, each row's own additions still in order, and groups of 8 rows on torch's threads.
 Tensor softmax_draw(const Tensor& logits, std::optional<at::Generator> generator) {
+  TORCH_CHECK(logits.device().is_cpu() && logits.scalar_type() == at::kFloat && logits.dim() == 2,
+              "softmax_draw takes (B, V) float32 logits on the CPU");
   const Tensor probs = at::softmax(logits, -1).contiguous();
   const int64_t b = probs.size(0), v = probs.size(1);
   const Tensor u = at::rand({b, 1}, generator, probs.options());
