@@ -5,15 +5,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TS := $(VENV)/bin/tunesmith
 STAMP := $(VENV)/.installed
-NATIVE := src/tunesmith/native/build/tunesmith_steps.so
 # The CPU build of PyTorch, installed before the package so that pip never pulls CUDA wheels.
 TORCH_SPEC ?= torch==2.13.0
 SOUNDFONT_PKG ?= timgm6mb-soundfont
 BROWSER_PKG ?= chromium
 
-.PHONY: install system-deps demo studio test test-fast bench bench-jsb bench-composer bench-structure lint format clean
+.PHONY: install native system-deps demo studio test test-fast bench bench-jsb bench-composer bench-structure lint format clean
 
-install: $(STAMP) $(NATIVE) system-deps
+install: $(STAMP) native system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +20,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-# The generation steps in C++ (about 20 s with g++); without a compiler a one-line note, and the TorchScript steps,
+# The generation steps in C++ (about 15 s with g++), rebuilt whenever the source, torch or the CPU is not the one
+# they were built for (a quick check otherwise); without a compiler a one-line note, and the TorchScript steps,
 # which compute the same bits, run instead.
-$(NATIVE): $(STAMP) src/tunesmith/native/steps.cpp
-	$(PY) -m tunesmith.native
+native: $(STAMP)
+	@$(PY) -m tunesmith.native --if-stale
 
 # FluidSynth and a small General MIDI soundfont for WAV rendering, abcmidi (abc2midi) to check the ABC files written,
 # vorbis-tools (oggenc) for OGG audio, and Debian's Chromium for the studio's browser tests (Playwright drives the

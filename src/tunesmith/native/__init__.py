@@ -3,23 +3,24 @@
 ``steps()`` is ``torch.ops.tunesmith`` (``lstm_step``, ``gru_step``, ``transformer_step``, ``softmax_draw``) when the
 library is built for this source and this torch, else None: the steppers then use their TorchScript steps, which
 compute the same bits (``tests/test_native_steps.py``), so a sample does not depend on which one ran.
-``python -m tunesmith.native`` builds it with ``torch.utils.cpp_extension`` (a C++ compiler and ninja; about 20
+``python -m tunesmith.native`` builds it with ``torch.utils.cpp_extension`` (a C++ compiler and ninja; about 15
 seconds) into ``build/`` beside the source, for this CPU, with a stamp naming the source's hash, torch's version
-and the CPU. Nothing is
-compiled at run time: a missing, stale or failing library is a reason in ``status()``, never an error.
+and the CPU; ``--if-stale`` (what ``make install`` runs) builds only where that stamp is not this machine's, without
+importing torch otherwise. Nothing is compiled at run time: a missing, stale or failing library is a reason in
+``status()``, never an error.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import os
 import platform
+import shutil
 import sys
 import threading
 from contextlib import AbstractContextManager
 from pathlib import Path
-
-import torch
 
 from tunesmith.switch import switched
 
@@ -51,7 +52,7 @@ def _cpu() -> str:
 def _stamp() -> str:
     """What the library was built from and for: the source and flags, torch's version, the CPU."""
     digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode()).hexdigest()[:16]
-    return f"{digest} torch {torch.__version__} cpu {_cpu()}"
+    return f"{digest} torch {importlib.metadata.version('torch')} cpu {_cpu()}"
 
 
 def _load() -> tuple[object | None, str]:
@@ -61,6 +62,8 @@ def _load() -> tuple[object | None, str]:
         return None, "not built (python -m tunesmith.native, run by make install)"
     if not STAMP.exists() or STAMP.read_text().strip() != _stamp():
         return None, "built for another source, torch or CPU: rebuild with python -m tunesmith.native (make install)"
+    import torch
+
     try:
         torch.ops.load_library(str(LIBRARY))
     except (OSError, RuntimeError) as error:
@@ -97,8 +100,8 @@ def build(verbose: bool = False) -> Path:
     """Compile ``steps.cpp`` into ``LIBRARY`` and write the stamp; raises where it cannot be built."""
     from torch.utils import cpp_extension
 
-    BUILD.mkdir(exist_ok=True)
-    STAMP.unlink(missing_ok=True)  # a half-built library is never taken for a built one
+    shutil.rmtree(BUILD, ignore_errors=True)  # objects built for another CPU are not reused (ninja would keep them)
+    BUILD.mkdir()  # and without a stamp a half-built library is never taken for a built one
     cpp_extension.load(
         NAME,
         [str(SOURCE)],
@@ -112,8 +115,10 @@ def build(verbose: bool = False) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tunesmith.native``: build the library; a failure is a one-line note (the steps fall back)."""
+    """``python -m tunesmith.native [--if-stale] [-v]``: build the library; a failure is a one-line note."""
     argv = sys.argv[1:] if argv is None else argv
+    if "--if-stale" in argv and LIBRARY.exists() and STAMP.exists() and STAMP.read_text().strip() == _stamp():
+        return 0
     try:
         path = build(verbose="-v" in argv)
     except Exception as error:  # no compiler, no ninja, no headers: generation still works, a little slower
@@ -129,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def lstm_stack_step(tokens, embed, state, weights, biases, out_weight, out_bias):
     """``scripted.lstm_stack_step`` in C++: ``(logits (B, 1, V), [(h, c)] per layer)``."""
+    import torch
+
     flat = [t for pair in state for t in pair]
     logits, new = torch.ops.tunesmith.lstm_step(tokens, embed, flat, weights, biases, out_weight, out_bias)
     return logits, list(zip(new[::2], new[1::2]))
@@ -136,12 +143,16 @@ def lstm_stack_step(tokens, embed, state, weights, biases, out_weight, out_bias)
 
 def gru_stack_step(tokens, embed, state, weights, biases, out_weight, out_bias):
     """``scripted.gru_stack_step`` in C++: ``(logits (B, 1, V), [h] per layer)``."""
+    import torch
+
     logits, new = torch.ops.tunesmith.gru_step(tokens, embed, list(state), weights, biases, out_weight, out_bias)
     return logits, list(new)
 
 
 def transformer_blocks_step(x, heads, scale, cos, sin, filled, start, kept, norms, eps, weights, biases, buffers):
     """``scripted.transformer_blocks_step`` in C++: ``(logits (B, V), [(keys, values)] per block)``."""
+    import torch
+
     op = torch.ops.tunesmith.transformer_step
     logits, kv = op(x, heads, scale, cos, sin, filled, start, kept, norms, eps, weights, biases, buffers)
     return logits, list(zip(kv[::2], kv[1::2]))
@@ -149,4 +160,6 @@ def transformer_blocks_step(x, heads, scale, cos, sin, filled, start, kept, norm
 
 def softmax_draw(logits, generator=None):
     """``sample.softmax_draw`` in C++: the same token for the same logits and generator state."""
+    import torch
+
     return torch.ops.tunesmith.softmax_draw(logits, generator)
