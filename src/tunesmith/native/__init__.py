@@ -1,7 +1,7 @@
 """The generation steps in C++ (``steps.cpp``): built once by ``make install``, loaded where built, else skipped.
 
 ``steps()`` is ``torch.ops.tunesmith`` (``lstm_step``, ``gru_step``, ``transformer_step``, ``softmax_draw``) when the
-library is built for this source and this torch, else None: the steppers then use their TorchScript steps, which
+library is built for this source, torch and CPU, else None: the steppers then use their TorchScript steps, which
 compute the same bits (``tests/test_native_steps.py``), so a sample does not depend on which one ran.
 ``python -m tunesmith.native`` builds it with ``torch.utils.cpp_extension`` (a C++ compiler and ninja; about 15
 seconds) into ``build/`` beside the source, for this CPU, with a stamp naming the source's hash, torch's version
@@ -72,6 +72,8 @@ def _load() -> tuple[object | None, str]:
 
 
 def _loaded() -> tuple[object | None, str]:
+    if _LOADED:  # every token's draw asks: no lock once decided
+        return _LOADED[0], _LOADED[1]
     with _LOCK:
         if not _LOADED:
             _LOADED.extend(_load())
