@@ -102,3 +102,26 @@ def test_tunesmith_native_0_keeps_the_torchscript_steps():
     env = {**os.environ, native.DISABLE: "0"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["TUNESMITH_NATIVE=0", "None"]
+
+
+def test_make_install_builds_only_where_the_stamp_is_stale(monkeypatch, tmp_path):
+    library, stamp, built_now = tmp_path / "tunesmith_steps.so", tmp_path / "stamp.txt", []
+    monkeypatch.setattr(native, "LIBRARY", library)
+    monkeypatch.setattr(native, "STAMP", stamp)
+    monkeypatch.setattr(native, "build", lambda verbose=False: built_now.append(verbose) or library)
+    library.write_bytes(b"built")
+    stamp.write_text(native._stamp() + "\n")
+    assert native.main(["--if-stale"]) == 0 and built_now == []  # current: nothing to do
+    stamp.write_text("0123456789abcdef torch 0.0 cpu 000000000000\n")
+    assert native.main(["--if-stale"]) == 0 and built_now == [False]  # built for something else: rebuilt
+    assert native.main([]) == 0 and built_now == [False, False]  # asked outright: always built
+
+
+def test_a_failed_build_is_one_line_and_not_an_error(monkeypatch, capsys):
+    def fails(verbose=False):
+        raise RuntimeError("Error building extension 'tunesmith_steps'\nninja: build stopped: subcommand failed.")
+
+    monkeypatch.setattr(native, "build", fails)
+    assert native.main([]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "C++ steps not built (ninja: build stopped: subcommand failed.)" in err
