@@ -5,8 +5,9 @@
 // rotation, the cache writes, the gate arithmetic, the cumulative sum of the draw) as plain loops. Each loop does
 // the same IEEE operations in the same order as the ATen kernels it replaces: separate multiplies and adds where ATen
 // has separate operations (built with -ffp-contract=off, so the compiler fuses none), one fused multiply-add where
-// ATen's addcmul does (its vectorised kernel is a fused multiply-add on CPUs that have one: every x86-64 CPU since
-// 2013). States, logits and tokens are those of the TorchScript step (tests/test_native_steps.py). Built by `make install` (python -m tunesmith.native); tunesmith.native loads it.
+// ATen's addcmul has one (its vectorised kernel fuses on CPUs with FMA, as the machines this was measured on; on a
+// CPU without it the bit-for-bit tests would say so). States, logits and tokens are those of the TorchScript step
+// (tests/test_native_steps.py). Built by `make install` (python -m tunesmith.native); tunesmith.native loads it.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
