@@ -323,7 +323,6 @@ class Generator:
             ]
             for i, sample_ in enumerate(samples):
                 sample_.band = self.bands[i]
-                sample_.key_steering = self.key_steering
                 sample_.density_steering = self.density_steering
                 sample_.head = [self.tokenizer.vocab[t] for t in primer[i][:HEADER_SEARCH] if t in self._controls]
             pending = list(range(self.options.num))
@@ -368,8 +367,7 @@ class Generator:
             return None, KeyKeeper.describe(self.tokenizer, strength=self.options.key_strength)
         if self.key is None:
             return None, None
-        strength = self.options.key_strength if attempt == 0 else redraw_strength(self.options.key_strength, attempt)
-        bias, how = steer(self.tokenizer, self.key, strength)
+        bias, how = steer(self.tokenizer, self.key, redraw_strength(self.options.key_strength, attempt))
         return (torch.from_numpy(bias).to(self.device) if bias is not None else None), how
 
     def _heard_key(self, new_music: Score) -> Key | None:
