@@ -18,7 +18,7 @@ from tunesmith import native
 from tunesmith.layout import RunDir
 from tunesmith.models import SequenceModel
 from tunesmith.models.base import Stepper
-from tunesmith.models.scripted import script
+from tunesmith.models.scripted import script, scripting_on
 
 
 class Follower(Protocol):
@@ -82,10 +82,9 @@ def pick(
     if temperature == 0:
         return logits.argmax(dim=-1)
     filtered = top_p_filter(top_k_filter(apply_temperature(logits.float(), temperature), top_k), top_p)
-    scripted = script(softmax_draw)
-    if scripted is not None and filtered.device.type == "cpu" and native.steps() is not None:  # the same draw in C++
+    if scripting_on() and filtered.device.type == "cpu" and native.steps() is not None:  # the same draw in C++
         return native.softmax_draw(filtered, generator)
-    return (scripted or softmax_draw)(filtered, generator)
+    return (script(softmax_draw) or softmax_draw)(filtered, generator)
 
 
 def softmax_draw(logits: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:  # noqa: UP045

@@ -27,7 +27,7 @@ from torch import nn
 from tunesmith import native
 from tunesmith.config import PRECISIONS as PRECISIONS  # declared there: generate's options check it without torch
 from tunesmith.models.base import PostLayer, SequenceNorm
-from tunesmith.models.scripted import gru_stack_step, lstm_stack_step, script
+from tunesmith.models.scripted import gru_stack_step, lstm_stack_step, script, scripting_on
 
 PACK_BATCH = 16  # the batch size oneDNN lays the weights out for (batch 1 ran as fast as when packed for 1)
 
@@ -137,11 +137,14 @@ class FusedStep:
         if precision != "float32" or any(p is not None for p in self.posts) or self.head is not None:
             return None
         cells = {kind for kind, _, _ in self.layers}
-        step = script(lstm_stack_step if cells == {"lstm"} else gru_stack_step) if len(cells) == 1 else None
+        if len(cells) != 1:
+            return None
+        if scripting_on() and native.steps() is not None:  # the same arithmetic in C++: no TorchScript compiled
+            step = native.lstm_stack_step if cells == {"lstm"} else native.gru_stack_step
+        else:
+            step = script(lstm_stack_step if cells == {"lstm"} else gru_stack_step)
         if step is None:
             return None
-        if native.steps() is not None:  # the same arithmetic in C++, without TorchScript's interpreter
-            step = native.lstm_stack_step if cells == {"lstm"} else native.gru_stack_step
         linears = [linear for _, layer_linears, _ in self.layers for linear in layer_linears] + [self.out]
         if not all(isinstance(linear, PackedLinear) for linear in linears):
             return None  # oneDNN's packed weights are not available here

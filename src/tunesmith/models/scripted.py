@@ -37,6 +37,11 @@ def scripting(enabled: bool) -> AbstractContextManager[None]:
     return switched(_ENABLED, enabled)
 
 
+def scripting_on() -> bool:
+    """Whether steps and draws may leave Python here (``scripting``): TorchScript, or the C++ steps where built."""
+    return _ENABLED[0]
+
+
 def script(fn: Callable) -> Callable | None:
     """``fn`` compiled by TorchScript (once per process), or None when scripting is off or fails (see ``compiled``)."""
     return compiled(fn) if _ENABLED[0] else None

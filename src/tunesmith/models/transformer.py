@@ -19,7 +19,7 @@ from torch import nn
 from tunesmith import native
 from tunesmith.models.base import SequenceModel, State, Stepper
 from tunesmith.models.fused_rnn import Linear, PackedLinear, joined_linear
-from tunesmith.models.scripted import script, transformer_blocks_step
+from tunesmith.models.scripted import script, scripting_on, transformer_blocks_step
 
 
 @dataclass
@@ -158,11 +158,12 @@ class CachedStep:
 
         None where TorchScript or oneDNN's packed weights are not available (the step then stays in Python).
         """
-        step = script(transformer_blocks_step)
+        if scripting_on() and native.steps() is not None:  # the same arithmetic in C++: no TorchScript compiled
+            step = native.transformer_blocks_step
+        else:
+            step = script(transformer_blocks_step)
         if step is None:
             return None
-        if native.steps() is not None:  # the same arithmetic in C++, without TorchScript's interpreter
-            step = native.transformer_blocks_step
         model, norms, eps = self.model, [], []
         for block in model.blocks:
             norms += [block.ln1.weight, block.ln1.bias, block.ln2.weight, block.ln2.bias]
