@@ -101,7 +101,7 @@ class FusedStep:
     ``(tokens (B, 1), state) -> (logits, state)``.
 
     Built from the model's current weights (build a new one after they change); the model must be in eval mode.
-    float32 stacks with nothing between their layers step through one TorchScript call (``scripted``: the same
+    float32 stacks with nothing between their layers step through one C++ or TorchScript call (``scripted``: the same
     arithmetic, bit for bit); ``scripted=False`` keeps the step in Python.
     """
 
@@ -129,7 +129,7 @@ class FusedStep:
         self.scripted = self._scripted(model, precision) if scripted else None
 
     def _scripted(self, model: nn.Module, precision: str) -> Callable | None:
-        """The whole step as one TorchScript call (``models/scripted.py``), where the stack allows it, else None.
+        """The whole step as one call (``tunesmith.native``, else ``models/scripted.py``) where allowed, else None.
 
         Allowed for float32 weights packed for oneDNN, when nothing but the recurrent layers and the output layer
         acts in eval mode (the Python step handles activations, norms, dense heads and the other precisions).

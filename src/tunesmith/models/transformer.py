@@ -136,7 +136,7 @@ class CachedStep:
     hundreds of keys ``scaled_dot_product_attention``'s CPU kernel took about twice as long at batch 16 (logits agree
     with ``forward``'s to about 1e-7). A state is consumed by the next step (which writes into its buffers).
     Built from the model's current weights (build a new one after they change). The blocks and the output layer run
-    as one TorchScript call (``scripted``: the same arithmetic, bit for bit); ``scripted=False`` keeps them in Python.
+    as one C++ or TorchScript call (``scripted``: the same arithmetic, bit for bit); ``scripted=False``: in Python.
     """
 
     def __init__(self, model: Transformer, scripted: bool = True) -> None:
@@ -154,7 +154,7 @@ class CachedStep:
         self.scripted = self._scripted() if scripted else None
 
     def _scripted(self) -> Callable | None:
-        """The blocks, final norm and output layer as one TorchScript call (``models/scripted.py``), or None.
+        """The blocks, final norm and output layer as one call (``tunesmith.native``, else ``models/scripted.py``).
 
         None where TorchScript or oneDNN's packed weights are not available (the step then stays in Python).
         """
