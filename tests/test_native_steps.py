@@ -15,7 +15,7 @@ import torch
 
 from tunesmith import native
 from tunesmith.models import build_model, model_spec
-from tunesmith.sample import pick, softmax_draw
+from tunesmith.sample import RUN_TOKENS, pick, sample, softmax_draw
 
 built = pytest.mark.skipif(native.steps() is None, reason=f"C++ steps: {native.status()}")
 
@@ -64,15 +64,41 @@ def test_the_cpp_step_is_the_torchscript_step_bit_for_bit(name, batch):
 
 @built
 def test_the_cpp_draw_is_the_torchscript_draw_bit_for_bit():
-    """Rows of 1 to 17 (the draw sums rows in lanes of 8), masked entries, peaked and flat distributions."""
+    """Rows of 1 to 17 and 40 (the draw sums rows in lanes of 8, groups of them on two threads from 32 rows), masked
+    entries, peaked and flat distributions."""
     for trial in range(120):
-        batch = 1 + trial % 17
+        batch = 1 + trial % 17 if trial % 10 else 40
         logits = torch.randn(batch, 1 + 37 * (trial % 9)) * (0.1 + trial % 6)
         if trial % 3 == 0:
             logits[:, 1::2] = float("-inf")
         first, second = torch.Generator().manual_seed(trial), torch.Generator().manual_seed(trial)
         assert torch.equal(native.softmax_draw(logits, first), softmax_draw(logits, second))
         assert torch.equal(torch.rand(2, generator=first), torch.rand(2, generator=second))  # one number a row
+
+
+@built
+@pytest.mark.parametrize("name", ["lstm", "gru"])
+def test_sample_makes_many_tokens_per_cpp_call_and_they_are_the_python_loops_tokens(name):
+    """With a stop token, a length checked every 16 tokens, forbidden ids, a band per row, a bias and temperatures."""
+    preset, options = MODELS[name]
+    torch.manual_seed(0)
+    model = build_model(model_spec(preset, VOCAB, options)).eval()
+    primer = torch.randint(3, VOCAB, (3, 9))
+    band = torch.zeros(3, VOCAB, dtype=torch.bool)
+    band[1, 50:70] = True
+    cases = [
+        {"temperature": 1.0},
+        {"temperature": 0.8, "stop_id": 5, "forbid": (0, 1, 2), "bias": torch.linspace(-1, 1, VOCAB)},
+        {"temperature": 1.3, "until": lambda t: (t == 7).sum(1) >= 2, "check_every": 16, "forbid_rows": band},
+    ]
+    for case in cases:
+        made: list[int] = []
+        ours = sample(model, primer, 150, generator=torch.Generator().manual_seed(4), on_step=made.append, **case)
+        with native.native(False):
+            theirs = sample(model, primer, 150, generator=torch.Generator().manual_seed(4), **case)
+        assert torch.equal(ours, theirs)
+        assert sum(made) == ours.shape[1] and 1 < max(made) <= RUN_TOKENS  # in calls of many tokens
+    assert ours.shape[1] < 150  # the length check finished every row early
 
 
 @built

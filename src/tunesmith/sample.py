@@ -165,6 +165,12 @@ def sample(
     logits, state = step(_window(primer, window, head, primer, primer.shape[1])) if rerun else model(primer)
     vocab = logits.shape[-1]
     blocked = _blocked(forbid, forbid_rows, vocab, primer.device)  # built once: one masked fill per token
+    run = None if rerun or follow is not None or keep else _native_run(step, logits, temperature, top_k, top_p)
+    if run is not None:
+        return _sample_natively(
+            run, logits, state, out, done, temperature, bias, blocked, stop_id, pad_id, until, check_every, on_step,
+            generator,
+        )  # fmt: skip
     for t in range(steps):
         last = logits[:, -1].float()
         if bias is not None:
@@ -203,6 +209,64 @@ def sample(
             logits, _ = step(_window(context, window, head, primer, primer.shape[1] + t + 1))
         else:
             logits, state = step(token[:, None], state)
+    return out
+
+
+RUN_TOKENS = 64  # the most tokens one C++ run makes before sample's Python sees them (the progress bar)
+
+
+def _native_run(step: Stepper, logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> Callable | None:
+    """The stepper's C++ loop (``FusedStep.run``) when it can make ``sample``'s tokens itself, else None.
+
+    It runs the draw as ``pick`` does on the CPU, with the bias, blocked ids and temperature; a greedy draw, top-k,
+    top-p, forms and keepers stay in the Python loop.
+    """
+    run = getattr(step, "run", None)
+    if run is None or temperature <= 0 or 0 < top_k < logits.shape[-1] or top_p < 1.0:
+        return None
+    if logits.device.type != "cpu" or logits.dtype != torch.float32 or not scripting_on() or native.steps() is None:
+        return None
+    return run
+
+
+def _sample_natively(
+    run: Callable,
+    logits: torch.Tensor,
+    state: Any,
+    out: torch.Tensor,
+    done: torch.Tensor,
+    temperature: float,
+    bias: torch.Tensor | None,
+    blocked: torch.Tensor | None,
+    stop_id: int | None,
+    pad_id: int,
+    until: Callable[[torch.Tensor], torch.Tensor] | None,
+    check_every: int,
+    on_step: Callable[[int], Any] | None,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """``sample``'s loop, up to ``RUN_TOKENS`` tokens per C++ call: the same tokens, without Python between them.
+
+    Each call stops where ``until`` is due (every ``check_every`` tokens) and once every row has drawn ``stop_id``;
+    ``on_step`` hears how many tokens each call made.
+    """
+    steps, t = out.shape[1], 0
+    stops = stop_id is not None or until is not None
+    while t < steps:
+        n = min(steps - t, RUN_TOKENS)
+        if until is not None:
+            n = min(n, check_every - t % check_every)
+        stop = -1 if stop_id is None else stop_id
+        logits, state, made = run(
+            logits, state, t, n, t + n < steps, temperature, bias, blocked, stop, pad_id, done, out, generator
+        )
+        t += made
+        if on_step is not None:
+            on_step(made)
+        if until is not None and t % check_every == 0:
+            done |= until(out[:, :t])
+        if stops and bool(done.all()):
+            return out[:, :t]
     return out
 
 

@@ -126,6 +126,8 @@ class FusedStep:
         # skipped: each call is a few microseconds of Python in a step that should cost its products alone.
         self.posts = [None if _inert(post) else post for post in model.posts]
         self.head = None if _inert(model.head) else model.head
+        # ``sample``'s loop for many tokens in one C++ call (``tunesmith.native``), where the steps are C++.
+        self.run: Callable | None = None
         self.scripted = self._scripted(model, precision) if scripted else None
 
     def _scripted(self, model: nn.Module, precision: str) -> Callable | None:
@@ -139,8 +141,11 @@ class FusedStep:
         cells = {kind for kind, _, _ in self.layers}
         if len(cells) != 1:
             return None
+        run = None
         if scripting_on() and native.steps() is not None:  # the same arithmetic in C++: no TorchScript compiled
-            step = native.lstm_stack_step if cells == {"lstm"} else native.gru_stack_step
+            lstm = cells == {"lstm"}
+            step = native.lstm_stack_step if lstm else native.gru_stack_step
+            run = native.lstm_stack_run if lstm else native.gru_stack_run
         else:
             step = script(lstm_stack_step if cells == {"lstm"} else gru_stack_step)
         if step is None:
@@ -151,7 +156,10 @@ class FusedStep:
         weights, biases = [linear.packed for linear in linears], [linear.bias for linear in linears]
         embed = model.embed.weight.detach()
         out_weight, out_bias = weights.pop(), biases.pop()
-        return partial(step, embed=embed, weights=weights, biases=biases, out_weight=out_weight, out_bias=out_bias)
+        bound = {"embed": embed, "weights": weights, "biases": biases, "out_weight": out_weight, "out_bias": out_bias}
+        if run is not None:
+            self.run = partial(run, **bound)
+        return partial(step, **bound)
 
     @torch.no_grad()
     def __call__(self, tokens: torch.Tensor, state: list | None) -> tuple[torch.Tensor, list]:

@@ -1,7 +1,8 @@
 """The generation steps in C++ (``steps.cpp``): built once by ``make install``, loaded where built, else skipped.
 
-``steps()`` is ``torch.ops.tunesmith`` (``lstm_step``, ``gru_step``, ``transformer_step``, ``softmax_draw``) when the
-library is built for this source, torch and CPU, else None: the steppers then use their TorchScript steps, which
+``steps()`` is ``torch.ops.tunesmith`` (``lstm_step``, ``gru_step``, ``transformer_step``, ``softmax_draw``, and
+``lstm_run`` and ``gru_run``: ``sample``'s loop for many tokens a call) when the library is built for this source,
+torch and CPU, else None: the steppers then use their TorchScript steps, which
 compute the same bits (``tests/test_native_steps.py``), so a sample does not depend on which one ran.
 ``python -m tunesmith.native`` builds it with ``torch.utils.cpp_extension`` (a C++ compiler and ninja; about 15
 seconds) into ``build/`` beside the source, for this CPU, with a stamp naming the source's hash, torch's version
@@ -149,6 +150,29 @@ def gru_stack_step(tokens, embed, state, weights, biases, out_weight, out_bias):
 
     logits, new = torch.ops.tunesmith.gru_step(tokens, embed, list(state), weights, biases, out_weight, out_bias)
     return logits, list(new)
+
+
+def lstm_stack_run(logits, state, *loop, embed, weights, biases, out_weight, out_bias):
+    """``sample``'s loop for up to ``n`` tokens in one call (``steps.cpp``'s ``run_tokens``).
+
+    ``loop``: ``t0, n, step_last, temperature, bias, blocked, stop_id, pad_id, done, out, generator``; returns
+    ``(logits, [(h, c)] per layer, tokens written)``.
+    """
+    import torch
+
+    flat = [t for pair in state for t in pair]
+    run = torch.ops.tunesmith.lstm_run
+    logits, new, written = run(logits, flat, *loop, embed, weights, biases, out_weight, out_bias)
+    return logits, list(zip(new[::2], new[1::2])), written
+
+
+def gru_stack_run(logits, state, *loop, embed, weights, biases, out_weight, out_bias):
+    """``lstm_stack_run`` for a GRU stack: ``(logits, [h] per layer, tokens written)``."""
+    import torch
+
+    run = torch.ops.tunesmith.gru_run
+    logits, new, written = run(logits, list(state), *loop, embed, weights, biases, out_weight, out_bias)
+    return logits, list(new), written
 
 
 def transformer_blocks_step(x, heads, scale, cos, sin, filled, start, kept, norms, eps, weights, biases, buffers):

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <tuple>
 #include <vector>
@@ -33,18 +34,31 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   return op.call(x, w, b, "none", c10::List<std::optional<c10::Scalar>>(), c10::string_view(""));
 }
 
+// torch.embedding(embed, tokens[:, 0]) for (B, 1) tokens: the rows copied, (B, E).
+Tensor embed_rows(const Tensor& embed, const Tensor& tokens) {
+  const Tensor table = embed.contiguous(), ids = tokens.contiguous();
+  const int64_t b = ids.size(0), rows = table.size(0), e = table.size(1);
+  Tensor x = at::empty({b, e}, table.options());
+  const int64_t* id = ids.data_ptr<int64_t>();
+  for (int64_t r = 0; r < b; ++r) {
+    TORCH_CHECK(0 <= id[r] && id[r] < rows, "token ", id[r], " is outside the embedding's ", rows, " rows");
+    std::memcpy(x.data_ptr<float>() + r * e, table.data_ptr<float>() + id[r] * e, e * sizeof(float));
+  }
+  return x;
+}
+
 // scripted.lstm_stack_step. state: h0, c0, h1, c1, ... each (1, B, H); returns (logits (B, 1, V), the new state).
 std::tuple<Tensor, std::vector<Tensor>> lstm_step(const Tensor& tokens, const Tensor& embed, at::TensorList state,
                                                   at::TensorList weights, at::TensorList biases,
                                                   const Tensor& out_weight, const Tensor& out_bias) {
   TORCH_CHECK(embed.device().is_cpu() && embed.scalar_type() == at::kFloat, "lstm_step runs float32 on the CPU");
-  Tensor x = at::embedding(embed, tokens.select(1, 0));  // (B, E)
+  Tensor x = embed_rows(embed, tokens);  // (B, E)
   const int64_t b = x.size(0);
   std::vector<Tensor> next;
   next.reserve(state.size());
   for (size_t i = 0; i < weights.size(); ++i) {
-    const Tensor h = state[2 * i].select(0, 0).contiguous(), c = state[2 * i + 1].select(0, 0).contiguous();
-    const int64_t e = x.size(1), hs = h.size(1);
+    const Tensor h = state[2 * i].contiguous(), c = state[2 * i + 1].contiguous();  // (1, B, H)
+    const int64_t e = x.size(1), hs = h.size(2);
     Tensor joined = at::empty({b, e + hs}, x.options());  // torch.cat([x, h], 1)
     for (int64_t r = 0; r < b; ++r) {
       std::memcpy(joined.data_ptr<float>() + r * (e + hs), x.data_ptr<float>() + r * e, e * sizeof(float));
@@ -53,7 +67,7 @@ std::tuple<Tensor, std::vector<Tensor>> lstm_step(const Tensor& tokens, const Te
     const Tensor gates = linear(joined, weights[i], biases[i]);  // (B, 4H): input, forget, cell, output
     const Tensor act = at::sigmoid(gates);
     const Tensor cell = at::tanh(gates.narrow(1, 2 * hs, hs)).contiguous();
-    Tensor c_new = at::empty({b, hs}, x.options());
+    Tensor c_new = at::empty({1, b, hs}, x.options());
     const float *a = act.data_ptr<float>(), *g = cell.data_ptr<float>(), *cp = c.data_ptr<float>();
     float* cn = c_new.data_ptr<float>();
     for (int64_t r = 0; r < b; ++r)
@@ -63,14 +77,14 @@ std::tuple<Tensor, std::vector<Tensor>> lstm_step(const Tensor& tokens, const Te
         cn[r * hs + j] = std::fma(ar[j], g[r * hs + j], kept);
       }
     const Tensor tanh_c = at::tanh(c_new);
-    Tensor h_new = at::empty({b, hs}, x.options());
+    Tensor h_new = at::empty({1, b, hs}, x.options());
     const float* tc = tanh_c.data_ptr<float>();
     float* hn = h_new.data_ptr<float>();
     for (int64_t r = 0; r < b; ++r)
       for (int64_t j = 0; j < hs; ++j) hn[r * hs + j] = a[r * 4 * hs + 3 * hs + j] * tc[r * hs + j];
-    next.push_back(h_new.unsqueeze(0));
-    next.push_back(c_new.unsqueeze(0));
-    x = h_new;
+    next.push_back(h_new);
+    next.push_back(c_new);
+    x = h_new[0];
   }
   return {linear(x, out_weight, out_bias).unsqueeze(1), next};
 }
@@ -80,15 +94,15 @@ std::tuple<Tensor, std::vector<Tensor>> gru_step(const Tensor& tokens, const Ten
                                                  at::TensorList weights, at::TensorList biases,
                                                  const Tensor& out_weight, const Tensor& out_bias) {
   TORCH_CHECK(embed.device().is_cpu() && embed.scalar_type() == at::kFloat, "gru_step runs float32 on the CPU");
-  Tensor x = at::embedding(embed, tokens.select(1, 0));
+  Tensor x = embed_rows(embed, tokens);
   const int64_t b = x.size(0);
   std::vector<Tensor> next;
   next.reserve(state.size());
   for (size_t i = 0; i < state.size(); ++i) {
-    const Tensor h = state[i].select(0, 0).contiguous();
-    const int64_t hs = h.size(1);
+    const Tensor h = state[i].contiguous();  // (1, B, H)
+    const int64_t hs = h.size(2);
     const Tensor from_x = linear(x, weights[2 * i], biases[2 * i]);  // (B, 3H): reset, update, candidate
-    const Tensor from_h = linear(h, weights[2 * i + 1], biases[2 * i + 1]);
+    const Tensor from_h = linear(h[0], weights[2 * i + 1], biases[2 * i + 1]);
     const float *fx = from_x.data_ptr<float>(), *fh = from_h.data_ptr<float>(), *hp = h.data_ptr<float>();
     Tensor gates = at::empty({b, 2 * hs}, x.options());
     float* gp = gates.data_ptr<float>();
@@ -102,15 +116,15 @@ std::tuple<Tensor, std::vector<Tensor>> gru_step(const Tensor& tokens, const Ten
         np[r * hs + j] = std::fma(gp[r * 2 * hs + j], fh[r * 3 * hs + 2 * hs + j], fx[r * 3 * hs + 2 * hs + j]);
       }
     candidate.tanh_();
-    Tensor h_new = at::empty({b, hs}, x.options());
+    Tensor h_new = at::empty({1, b, hs}, x.options());
     float* hn = h_new.data_ptr<float>();
     for (int64_t r = 0; r < b; ++r)
       for (int64_t j = 0; j < hs; ++j) {  // addcmul(candidate, update, h - candidate)
         const float n = np[r * hs + j];
         hn[r * hs + j] = std::fma(gp[r * 2 * hs + hs + j], hp[r * hs + j] - n, n);
       }
-    next.push_back(h_new.unsqueeze(0));
-    x = h_new;
+    next.push_back(h_new);
+    x = h_new[0];
   }
   return {linear(x, out_weight, out_bias).unsqueeze(1), next};
 }
@@ -171,10 +185,23 @@ std::tuple<Tensor, std::vector<Tensor>> transformer_step(const Tensor& x_in, int
   return {linear(normed, weights.back(), biases.back()), kv};
 }
 
+// Eight lanes of floats, doubles and comparisons (GCC and Clang vector extensions: one AVX-512 register, or two
+// AVX, or four SSE, whatever the CPU has). Each lane's arithmetic is the scalar IEEE operation.
+typedef float Floats8 __attribute__((vector_size(32)));
+typedef double Doubles8 __attribute__((vector_size(64)));
+typedef int32_t Ints8 __attribute__((vector_size(32)));
+
+inline Doubles8 widen(const float* x) {
+  Floats8 f;
+  std::memcpy(&f, x, sizeof f);
+  return __builtin_convertvector(f, Doubles8);
+}
+
 // sample.softmax_draw: one index per row of (B, V) logits by inverting the cumulative distribution at a uniform
-// draw. The cumulative sum is ATen's (a double accumulator, each partial sum rounded to float), read twice instead
-// of stored: once for the total, once up to the first partial sum above u * total. Rows are summed side by side in
-// lanes of 8, each row's own additions still in order, and groups of 8 rows on torch's threads.
+// draw. The cumulative sum is ATen's (a double accumulator, each partial sum rounded to float). One row is summed
+// twice instead of stored: once for the total, once up to the first partial sum above u * total. Several rows are
+// summed side by side in lanes of 8, each row's own additions still in order, their partial sums kept and searched
+// as searchsorted does (they never decrease).
 Tensor softmax_draw(const Tensor& logits, std::optional<at::Generator> generator) {
   TORCH_CHECK(logits.device().is_cpu() && logits.scalar_type() == at::kFloat && logits.dim() == 2,
               "softmax_draw takes (B, V) float32 logits on the CPU");
@@ -196,34 +223,121 @@ Tensor softmax_draw(const Tensor& logits, std::optional<at::Generator> generator
     return out;
   }
   constexpr int64_t kLanes = 8;
-  at::parallel_for(0, (b + kLanes - 1) / kLanes, 1, [&](int64_t first, int64_t last) {  // a group per thread
+  // Groups of 8 rows on torch's threads, from 4 groups on: for fewer, waking a thread costs more than it saves.
+  at::parallel_for(0, (b + kLanes - 1) / kLanes, 4, [&](int64_t first, int64_t last) {
+    // The group's rows side by side, column[i * 8 + k] = row k's p[i] (zeros past the last row), so that the 8
+    // additions at each position are one vector operation of doubles; each row's own additions stay in order.
+    thread_local std::vector<float> column;  // kept between draws: no allocation (nor page faults) per token
+    column.resize(static_cast<size_t>(v * kLanes));
+    float* col = column.data();
     for (int64_t group = first; group < last; ++group) {
       const int64_t r0 = group * kLanes, lanes = std::min(kLanes, b - r0);
-      const float* row = p + r0 * v;
-      double acc[kLanes] = {0};
-      for (int64_t i = 0; i < v; ++i)
-        for (int64_t k = 0; k < lanes; ++k) acc[k] += row[k * v + i];
-      float target[kLanes];
-      int64_t found[kLanes];
-      for (int64_t k = 0; k < lanes; ++k) {
-        const float total = static_cast<float>(acc[k]);
-        target[k] = std::min(up[r0 + k] * total, std::nextafter(total, 0.0f));
-        acc[k] = 0;
-        found[k] = v;
+      for (int64_t k = 0; k < kLanes; ++k) {
+        const float* row = p + (r0 + k) * v;
+        if (k < lanes)
+          for (int64_t i = 0; i < v; ++i) col[i * kLanes + k] = row[i];
+        else
+          for (int64_t i = 0; i < v; ++i) col[i * kLanes + k] = 0.0f;
       }
-      int64_t open = lanes;
-      for (int64_t i = 0; i < v && open > 0; ++i)
-        for (int64_t k = 0; k < lanes; ++k) {
-          acc[k] += row[k * v + i];
-          if (found[k] == v && static_cast<float>(acc[k]) > target[k]) {
-            found[k] = i;
-            --open;
-          }
+      Doubles8 acc = {};
+      for (int64_t i = 0; i < v; ++i) {  // the cumulative sums, in place: col[i * 8 + k] = row k's cumsum[i]
+        acc += widen(col + i * kLanes);
+        const Floats8 partial = __builtin_convertvector(acc, Floats8);
+        std::memcpy(col + i * kLanes, &partial, sizeof partial);
+      }
+      for (int64_t k = 0; k < lanes; ++k) {  // searchsorted(cumsum, u * total, right=True): the sums never decrease
+        const float total = col[(v - 1) * kLanes + k];
+        const float target = std::min(up[r0 + k] * total, std::nextafter(total, 0.0f));
+        int64_t low = 0, high = v;  // the first index whose sum is above target lies in [low, high]
+        while (low < high) {
+          const int64_t mid = low + (high - low) / 2;
+          if (col[mid * kLanes + k] > target)
+            high = mid;
+          else
+            low = mid + 1;
         }
-      for (int64_t k = 0; k < lanes; ++k) o[r0 + k] = found[k];
+        o[r0 + k] = low;
+      }
     }
   });
   return out;
+}
+
+
+// One step of sample.sample's loop, the draw: logits[:, -1] (B, V) -> tokens (B,). The operations of its Python
+// loop and of pick, in their order: the bias, the blocked ids, the cast to float32, the temperature, softmax_draw.
+Tensor draw_next(const Tensor& logits, double temperature, const std::optional<Tensor>& bias,
+                 const std::optional<Tensor>& blocked, std::optional<at::Generator> generator) {
+  Tensor last = logits.select(1, logits.size(1) - 1);
+  if (bias) last = at::add(last, *bias);
+  if (blocked) last = at::masked_fill(last, *blocked, -std::numeric_limits<double>::infinity());
+  if (last.scalar_type() != at::kFloat) last = last.to(at::kFloat);
+  if (temperature != 1.0) last = at::div(last, temperature);
+  return softmax_draw(last, generator);
+}
+
+// sample.sample's loop for n tokens in one call, for a stack stepped by `step`: draw, pad the finished rows, write
+// the tokens into out[:, t0:], mark the rows that drew stop_id (-1: none), then step, but not after the last token
+// when step_last is false. Returns early once every row is finished. Returns the logits and state for the next
+// draw and how many tokens were written. The same tokens as the Python loop, which runs whatever this does not
+// (forms, keepers, top-k and top-p, window models).
+template <typename Step>
+std::tuple<Tensor, std::vector<Tensor>, int64_t> run_tokens(Step step, Tensor logits, std::vector<Tensor> state,
+                                                           int64_t t0, int64_t n, bool step_last, double temperature,
+                                                           const std::optional<Tensor>& bias,
+                                                           const std::optional<Tensor>& blocked, int64_t stop_id,
+                                                           int64_t pad_id, const Tensor& done, const Tensor& out,
+                                                           std::optional<at::Generator> generator) {
+  TORCH_CHECK(done.scalar_type() == at::kBool && done.is_contiguous() && out.scalar_type() == at::kLong &&
+                  out.dim() == 2 && out.is_contiguous() && t0 >= 0 && t0 + n <= out.size(1),
+              "run_tokens writes into a contiguous (B,) bool done and a (B, steps) long out");
+  const int64_t b = logits.size(0), steps = out.size(1);
+  bool* finished = done.data_ptr<bool>();
+  int64_t* written = out.data_ptr<int64_t>();
+  for (int64_t i = 0; i < n; ++i) {
+    const Tensor token = draw_next(logits, temperature, bias, blocked, generator);
+    int64_t* tp = token.data_ptr<int64_t>();
+    bool all = true;
+    for (int64_t r = 0; r < b; ++r) {
+      if (finished[r]) tp[r] = pad_id;  // finished rows continue with padding
+      written[r * steps + t0 + i] = tp[r];
+      if (stop_id >= 0 && tp[r] == stop_id) finished[r] = true;
+      all = all && finished[r];
+    }
+    if ((stop_id >= 0 && all) || (i == n - 1 && !step_last)) return {logits, state, i + 1};
+    std::tie(logits, state) = step(token.unsqueeze(1), state);
+  }
+  return {logits, state, n};
+}
+
+std::tuple<Tensor, std::vector<Tensor>, int64_t> lstm_run(const Tensor& logits, std::vector<Tensor> state, int64_t t0,
+                                                          int64_t n, bool step_last, double temperature,
+                                                          const std::optional<Tensor>& bias,
+                                                          const std::optional<Tensor>& blocked, int64_t stop_id,
+                                                          int64_t pad_id, const Tensor& done, const Tensor& out,
+                                                          std::optional<at::Generator> generator, const Tensor& embed,
+                                                          at::TensorList weights, at::TensorList biases,
+                                                          const Tensor& out_weight, const Tensor& out_bias) {
+  auto step = [&](const Tensor& tokens, const std::vector<Tensor>& s) {
+    return lstm_step(tokens, embed, s, weights, biases, out_weight, out_bias);
+  };
+  return run_tokens(step, logits, std::move(state), t0, n, step_last, temperature, bias, blocked, stop_id, pad_id,
+                    done, out, generator);
+}
+
+std::tuple<Tensor, std::vector<Tensor>, int64_t> gru_run(const Tensor& logits, std::vector<Tensor> state, int64_t t0,
+                                                         int64_t n, bool step_last, double temperature,
+                                                         const std::optional<Tensor>& bias,
+                                                         const std::optional<Tensor>& blocked, int64_t stop_id,
+                                                         int64_t pad_id, const Tensor& done, const Tensor& out,
+                                                         std::optional<at::Generator> generator, const Tensor& embed,
+                                                         at::TensorList weights, at::TensorList biases,
+                                                         const Tensor& out_weight, const Tensor& out_bias) {
+  auto step = [&](const Tensor& tokens, const std::vector<Tensor>& s) {
+    return gru_step(tokens, embed, s, weights, biases, out_weight, out_bias);
+  };
+  return run_tokens(step, logits, std::move(state), t0, n, step_last, temperature, bias, blocked, stop_id, pad_id,
+                    done, out, generator);
 }
 
 }  // namespace
@@ -243,4 +357,14 @@ TORCH_LIBRARY(tunesmith, m) {
       "Tensor[] norms, float[] eps, Tensor[] weights, Tensor[] biases, Tensor[] buffers) -> (Tensor, Tensor[])",
       &transformer_step);
   m.def("softmax_draw(Tensor logits, Generator? generator) -> Tensor", &softmax_draw);
+  m.def(
+      "lstm_run(Tensor logits, Tensor[] state, int t0, int n, bool step_last, float temperature, Tensor? bias, "
+      "Tensor? blocked, int stop_id, int pad_id, Tensor(a!) done, Tensor(b!) out, Generator? generator, Tensor embed, "
+      "Tensor[] weights, Tensor[] biases, Tensor out_weight, Tensor out_bias) -> (Tensor, Tensor[], int)",
+      &lstm_run);
+  m.def(
+      "gru_run(Tensor logits, Tensor[] state, int t0, int n, bool step_last, float temperature, Tensor? bias, "
+      "Tensor? blocked, int stop_id, int pad_id, Tensor(a!) done, Tensor(b!) out, Generator? generator, Tensor embed, "
+      "Tensor[] weights, Tensor[] biases, Tensor out_weight, Tensor out_bias) -> (Tensor, Tensor[], int)",
+      &gru_run);
 }
