@@ -158,6 +158,25 @@ def test_killed_prepare_keeps_the_old_corpus_and_leaves_no_worker(sig, tmp_path,
     assert not any(tmp_path.glob(".data.build-*")) and len(load_pieces(out)) == 8
 
 
+def test_a_sigterm_that_lands_while_a_worker_is_forked_still_stops_prepare(tmp_path, capsys):
+    """It arrives inside the fork's own hooks, where Python ignores exceptions (how the test above once hung)."""
+    out = tmp_path / "data"
+    assert main(prepare_args([songs(tmp_path / "old", 5)], out)) == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    args = prepare_args([songs(tmp_path / "new", 8, offset=20)], out, "--workers", "2")
+    script = (
+        "import os, signal, sys\n"
+        "from tunesmith.cli import main\n"
+        "os.register_at_fork(after_in_parent=lambda: os.kill(os.getpid(), signal.SIGTERM))\n"
+        f"sys.exit(main({args!r}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 143, done.stderr
+    assert "Exception ignored" not in done.stderr and "previous corpus there is unchanged" in done.stdout
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert not any(tmp_path.glob(".data.build-*"))
+
+
 def test_a_prepare_that_keeps_nothing_leaves_the_old_corpus(tmp_path, capsys):
     out = tmp_path / "data"
     assert main(prepare_args([songs(tmp_path / "old", 4)], out)) == 0

@@ -50,6 +50,8 @@ from tunesmith.layout import DataDir
 from tunesmith.music import gm_name
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_STOPS = {signal.SIGINT, signal.SIGTERM}
+_CAN_HOLD = hasattr(signal, "pthread_sigmask")
 
 
 @dataclass
@@ -135,6 +137,8 @@ def die_with_parent(parent: int) -> None:
     if os.getppid() != parent:  # the parent died before the signal was armed
         os._exit(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if _CAN_HOLD:  # the parent held the stops back while it forked this worker
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         with contextlib.suppress(OSError):
@@ -226,7 +230,14 @@ class _Pool:
         parent, child = self._ctx.Pipe()
         args = (child, self._settings, os.getpid())
         process = self._ctx.Process(target=_worker_main, args=args, daemon=True)
-        process.start()
+        # A Ctrl-C or SIGTERM that lands during the fork would raise in the interpreter's at-fork hooks, which ignore
+        # exceptions, and the stop would be lost: it waits until the worker is started and is raised here.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS) if _CAN_HOLD else None
+        try:
+            process.start()
+        finally:
+            if held is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
         child.close()
         return _Worker(process, parent)
 

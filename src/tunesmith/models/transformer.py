@@ -151,6 +151,7 @@ class CachedStep:
             products = [block.qkv, block.proj, mlp_in, mlp_out]
             self.layers.append((block, [joined_linear(m.weight, m.bias, "float32") for m in products]))
         self.cos = self.sin = torch.empty(0)
+        self.run: Callable | None = None  # ``sample``'s loop for many tokens in one C++ call, where the step is C++
         self.scripted = self._scripted() if scripted else None
 
     def _scripted(self) -> Callable | None:
@@ -158,8 +159,9 @@ class CachedStep:
 
         None where TorchScript or oneDNN's packed weights are not available (the step then stays in Python).
         """
+        run = None
         if scripting_on() and native.steps() is not None:  # the same arithmetic in C++: no TorchScript compiled
-            step = native.transformer_blocks_step
+            step, run = native.transformer_blocks_step, native.transformer_run
         else:
             step = script(transformer_blocks_step)
         if step is None:
@@ -175,7 +177,25 @@ class CachedStep:
             return None  # oneDNN's packed weights are not available here
         weights, biases = [linear.packed for linear in linears], [linear.bias for linear in linears]
         norms = [n.detach() for n in norms]
-        return partial(step, heads=self.heads, scale=self.scale, norms=norms, eps=eps, weights=weights, biases=biases)
+        bound = {"heads": self.heads, "scale": self.scale, "norms": norms, "eps": eps, "weights": weights}
+        bound["biases"] = biases
+        if run is not None:
+            self.run = partial(self._run, partial(run, embed=model.embed.weight.detach(), **bound))
+        return partial(step, **bound)
+
+    def _run(self, run: Callable, logits: torch.Tensor, state: State, t0: int, n: int, *loop) -> tuple:
+        """``sample``'s loop for up to ``n`` tokens in C++ (``native.transformer_run``) from ``state``.
+
+        Returns ``(logits, state, tokens written)``, the state as ``__call__`` leaves it.
+        """
+        buffers, filled = self._buffers(state, logits.shape[0], logits)
+        pos = 0 if state is None else state["pos"]
+        self._angles(pos + n, logits.device)  # the angles of every position the run may reach
+        flat = [t for pair in buffers for t in pair]
+        logits, written, filled, pos = run(logits, flat, filled, pos, self.context, self.cos, self.sin, t0, n, *loop)
+        kept = max(0, filled - self.context)  # the keys ``forward`` keeps
+        kv = [(k_buf[:, :, kept:filled], v_buf[:, :, kept:filled]) for k_buf, v_buf in buffers]
+        return logits, {"kv": kv, "pos": pos, "buffers": buffers, "filled": filled}, written
 
     def _angles(self, pos: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows (dh,) to rotate position ``pos``: ``x * cos + pairs_swapped(x) * sin`` is ``rotate``'s formula."""

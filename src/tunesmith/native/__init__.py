@@ -1,9 +1,9 @@
 """The generation steps in C++ (``steps.cpp``): built once by ``make install``, loaded where built, else skipped.
 
 ``steps()`` is ``torch.ops.tunesmith`` (``lstm_step``, ``gru_step``, ``transformer_step``, ``softmax_draw``, and
-``lstm_run`` and ``gru_run``: ``sample``'s loop for many tokens a call) when the library is built for this source,
-torch and CPU, else None: the steppers then use their TorchScript steps, which
-compute the same bits (``tests/test_native_steps.py``), so a sample does not depend on which one ran.
+``lstm_run``, ``gru_run`` and ``transformer_run``: ``sample``'s loop for many tokens a call) when the library is
+built for this source, torch and CPU, else None: the steppers then use their TorchScript steps, which compute the
+same bits (``tests/test_native_steps.py``), so a sample does not depend on which one ran.
 ``python -m tunesmith.native`` builds it with ``torch.utils.cpp_extension`` (a C++ compiler and ninja; about 15
 seconds) into ``build/`` beside the source, for this CPU, with a stamp naming the source's hash, torch's version
 and the CPU; ``--if-stale`` (what ``make install`` runs) builds only where that stamp is not this machine's, without
@@ -173,6 +173,21 @@ def gru_stack_run(logits, state, *loop, embed, weights, biases, out_weight, out_
     run = torch.ops.tunesmith.gru_run
     logits, new, written = run(logits, list(state), *loop, embed, weights, biases, out_weight, out_bias)
     return logits, list(new), written
+
+
+def transformer_run(
+    logits, buffers, filled, pos, context, cos, sin, *loop, embed, heads, scale, norms, eps, weights, biases
+):
+    """``lstm_stack_run`` for ``CachedStep``: ``(logits, tokens written, positions filled, position)``.
+
+    ``buffers``: its key and value buffers, written in place; ``cos``, ``sin``: its angles, covering every position
+    of the run; the keywords: ``transformer_blocks_step``'s.
+    """
+    import torch
+
+    run = torch.ops.tunesmith.transformer_run
+    blocks = (heads, scale, norms, eps, weights, biases)
+    return run(logits, buffers, filled, pos, context, cos, sin, *loop, embed, *blocks)
 
 
 def transformer_blocks_step(x, heads, scale, cos, sin, filled, start, kept, norms, eps, weights, biases, buffers):

@@ -340,6 +340,39 @@ std::tuple<Tensor, std::vector<Tensor>, int64_t> gru_run(const Tensor& logits, s
                     done, out, generator);
 }
 
+std::tuple<Tensor, int64_t, int64_t, int64_t> transformer_run(
+    const Tensor& logits, std::vector<Tensor> buffers, int64_t filled, int64_t pos, int64_t context,
+    const Tensor& cos, const Tensor& sin, int64_t t0, int64_t n, bool step_last, double temperature,
+    const std::optional<Tensor>& bias, const std::optional<Tensor>& blocked, int64_t stop_id, int64_t pad_id,
+    const Tensor& done, const Tensor& out, std::optional<at::Generator> generator, const Tensor& embed, int64_t heads,
+    double scale, at::TensorList norms, at::ArrayRef<double> eps, at::TensorList weights, at::TensorList biases) {
+  TORCH_CHECK(pos + n <= cos.size(0) && pos + n <= sin.size(0), "transformer_run needs the angles of every position");
+  // CachedStep.__call__: the token's embedding; a full buffer's last context positions moved to its front; the
+  // angles of its position; the blocks at the cache's window.
+  auto step = [&](const Tensor& tokens, const std::vector<Tensor>& kept_buffers) {
+    const Tensor x = embed_rows(embed, tokens);
+    if (filled == 2 * context) {
+      for (const Tensor& buffer : kept_buffers) {
+        TORCH_CHECK(buffer.size(2) == 2 * context, "transformer_run's buffers hold 2 * context positions");
+        const int64_t slices = buffer.size(0) * buffer.size(1), dh = buffer.size(3);
+        float* base = buffer.data_ptr<float>();
+        for (int64_t s = 0; s < slices; ++s)
+          std::memcpy(base + s * 2 * context * dh, base + (s * 2 + 1) * context * dh, context * dh * sizeof(float));
+      }
+      filled = context;
+    }
+    const int64_t start = std::max<int64_t>(0, filled - context), kept = std::max<int64_t>(0, filled + 1 - context);
+    const Tensor next = std::get<0>(transformer_step(x, heads, scale, cos[pos], sin[pos], filled, start, kept, norms,
+                                                     eps, weights, biases, kept_buffers));
+    ++filled;
+    ++pos;
+    return std::make_tuple(next.unsqueeze(1), kept_buffers);
+  };
+  auto [next, kept_buffers, written] = run_tokens(step, logits, std::move(buffers), t0, n, step_last, temperature,
+                                                  bias, blocked, stop_id, pad_id, done, out, generator);
+  return {next, written, filled, pos};
+}
+
 }  // namespace
 
 // Registered for every backend (the packed weights are oneDNN tensors); called under no_grad only.
@@ -367,4 +400,10 @@ TORCH_LIBRARY(tunesmith, m) {
       "Tensor? blocked, int stop_id, int pad_id, Tensor(a!) done, Tensor(b!) out, Generator? generator, Tensor embed, "
       "Tensor[] weights, Tensor[] biases, Tensor out_weight, Tensor out_bias) -> (Tensor, Tensor[], int)",
       &gru_run);
+  m.def(
+      "transformer_run(Tensor logits, Tensor[] buffers, int filled, int pos, int context, Tensor cos, Tensor sin, "
+      "int t0, int n, bool step_last, float temperature, Tensor? bias, Tensor? blocked, int stop_id, int pad_id, "
+      "Tensor(a!) done, Tensor(b!) out, Generator? generator, Tensor embed, int heads, float scale, Tensor[] norms, "
+      "float[] eps, Tensor[] weights, Tensor[] biases) -> (Tensor, int, int, int)",
+      &transformer_run);
 }
