@@ -268,13 +268,15 @@ def _in_torchscript(fn) -> None:
 STEPPERS = {"native": nullcontext, "torchscript": partial(native, False), "python": partial(scripting, False)}
 
 
-def floor_ratios(vocab: int, primers: torch.Tensor, tokens: int = TOKENS) -> dict:
+def floor_ratios(vocab: int, primers: torch.Tensor, tokens: int = TOKENS, kinds: list[str] | None = None) -> dict:
     """Milliseconds per generated token against the step's products alone, per kind and batch, float32.
 
     Each round times, in turn, the scripted run (what ``tunesmith generate`` does), the same run with TorchScript
     off (``python_*``: the steps and draws in Python, as before the scripted steps), the primer read alone and the
-    floor; each figure is its best round. Unprefixed figures are what ``tunesmith generate`` runs: the C++ steps
-    where built (``native``), else TorchScript; ``torchscript_*`` with the C++ steps off, ``python_*`` with both off.
+    floor; each figure is its best round, and ``*_paired`` the median over rounds of each run against the same
+    round's floor. Unprefixed figures are what ``tunesmith generate`` runs: the C++ steps and loop where built
+    (``native``), else TorchScript; ``torchscript_*`` with the C++ steps off, ``python_*`` with both off. ``kinds``:
+    a subset of ``KINDS``.
     """
     out: dict = {
         "tokens_per_row": tokens,
@@ -284,6 +286,8 @@ def floor_ratios(vocab: int, primers: torch.Tensor, tokens: int = TOKENS) -> dic
     }
     g = torch.Generator().manual_seed(0)
     for kind, (preset, options) in KINDS.items():
+        if kinds and kind not in kinds:
+            continue
         torch.manual_seed(0)
         model = build_model(model_spec(preset, vocab, options)).eval()
         out[kind] = {}
@@ -297,20 +301,28 @@ def floor_ratios(vocab: int, primers: torch.Tensor, tokens: int = TOKENS) -> dic
                 "fixed": partial(_read_primer, model, primers[:batch]),
                 "floor": step_floor(kind, model, vocab, batch, WINDOW + tokens // 2, repeats),
             }
-            best = dict.fromkeys(parts, float("inf"))
+            times: dict = {name: [] for name in parts}
             for _ in range(ROUNDS + 1):  # taking turns, as everywhere here
                 for name, fn in parts.items():
-                    best[name] = min(best[name], timed(fn))
+                    times[name].append(timed(fn))
+            best = {name: min(values) for name, values in times.items()}
             floor_ms = best["floor"] / repeats * 1e3
             entry = {"floor_ms": round(floor_ms, 3), "primer_and_stepper_ms": round(best["fixed"] * 1e3, 1)}
             for name, prefix in (("scripted", ""), ("torchscript", "torchscript_"), ("python", "python_")):
                 step_ms = best[name] / tokens * 1e3
                 steps_alone_ms = (best[name] - best["fixed"]) / tokens * 1e3
+                # Each round's run against the same round's floor: the figure a machine whose speed wanders (its
+                # neighbours' memory traffic) moves least; the best-of ratios pair two different moments.
+                paired = [
+                    (run - best["fixed"]) / tokens / (floor / repeats)
+                    for run, floor in zip(times[name], times["floor"])
+                ]
                 entry |= {
                     f"{prefix}tokens_per_s": round(batch * tokens / best[name], 1),
                     f"{prefix}step_ms": round(step_ms, 3),
                     f"{prefix}over_floor": round(step_ms / floor_ms, 2),
                     f"{prefix}steps_alone_over_floor": round(steps_alone_ms / floor_ms, 2),
+                    f"{prefix}steps_alone_over_floor_paired": round(float(np.median(paired)), 2),
                 }
             out[kind][f"batch_{batch}"] = entry
             print(kind, batch, entry, flush=True)
@@ -426,7 +438,13 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=TOKENS, help=f"floors: tokens per row and run ({TOKENS})")
     parser.add_argument("--no-write", action="store_true", help="floors: print, leave the JSON (a shared machine)")
     parser.add_argument("--paired-steps", action="store_true", help="print paired_steps (the steps alone); no JSON")
+    parser.add_argument(
+        "--kinds", help=f"floors: a comma-separated subset of {','.join(KINDS)} (the JSON keeps the rest)"
+    )
     args = parser.parse_args()
+    kinds = args.kinds.split(",") if args.kinds else None
+    if kinds and not set(kinds) <= set(KINDS):
+        parser.error(f"--kinds: one or more of {', '.join(KINDS)}")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.paired_steps:
@@ -437,12 +455,14 @@ def main() -> None:
     if args.floors_only:
         with tempfile.TemporaryDirectory() as tmp:
             _data, vocab, primers = _bollywood_primers(tmp)
-            ratios = floor_ratios(vocab, primers, args.tokens)
+            ratios = floor_ratios(vocab, primers, args.tokens, kinds)
         if args.no_write:
             print(json.dumps(ratios, indent=1))
             return
         path = RESULTS / "generate_speed.json"
         result = json.loads(path.read_text()) if path.is_file() else {}
+        if kinds:  # the other kinds' figures stay as they were measured
+            ratios = {**result.get("floor_ratios", {}), **ratios}
         result.update(machine=machine(), floor_ratios=ratios, torch_threads=torch.get_num_threads())
         print(write_result("generate_speed", result).read_text())
         return

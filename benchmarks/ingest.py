@@ -8,7 +8,9 @@ would convert each piece through music21 at about a second apiece, or read it fr
 about one file per second, so it is timed on a subset and extrapolated (said so in the result). Each measurement runs
 in its own interpreter, so its peak memory is its own.
 
-Rows: ``symusic`` reads each file's bytes and parses them (one core), the floor; ``tunesmith`` is ``prepare`` end to
+Rows: ``symusic`` reads each file's bytes and parses them (one core), the floor; ``symusic-pieces`` also makes
+each kept track the MIDI file ``prepare`` writes, in memory (``select_midi``, ``--instruments all``: symusic's
+writer, one call per piece), the floor with what ``prepare`` must produce; ``tunesmith`` is ``prepare`` end to
 end with ``--no-cache`` (every file parsed, selected, written with its manifest, report and checksums, fsynced and
 committed) and the default ``--workers 0``; ``tunesmith-warm`` is the same with the parse cache on, filled by the
 untimed warm-up, so every file is read from the cache. Notes: symusic and music21 count every note, drums included;
@@ -46,7 +48,9 @@ def measure(mode: str, folder: Path, limit: int | None) -> dict:
 
     from tunesmith.config import IngestConfig, PrepareConfig, SelectConfig
     from tunesmith.corpus.prepare import prepare_corpus
+    from tunesmith.corpus.select import select_midi
 
+    pieces = SelectConfig(instruments="all", min_notes=1)
     cache = tempfile.TemporaryDirectory()  # the warm row's own parse cache, filled by the warm-up
 
     def once(out: Path) -> int:
@@ -54,6 +58,10 @@ def measure(mode: str, folder: Path, limit: int | None) -> dict:
         if mode == "symusic":
             for path in files:
                 notes += Score.from_midi(path.read_bytes()).note_num()
+        elif mode == "symusic-pieces":  # and each kept track made a MIDI file in memory: what prepare must write
+            for path in files:
+                score = Score.from_midi(path.read_bytes())
+                notes += sum(info["notes"] for _, infos in select_midi(score, pieces) for info in infos)
         elif mode == "music21":
             for path in files:
                 notes += len(converter.parse(str(path)).flatten().notes)
@@ -131,7 +139,7 @@ def export_music21_corpus(n: int) -> Path:
 
 def compare(name: str, folder: Path, music21_subset: int) -> dict:
     script = Path(__file__)
-    modes = ("symusic", "tunesmith", "tunesmith-warm")
+    modes = ("symusic", "symusic-pieces", "tunesmith", "tunesmith-warm")
     rows = {mode: run_isolated(script, "--one", mode, str(folder)) for mode in modes}
     m21 = run_isolated(script, "--one", "music21", str(folder), "--limit", str(music21_subset))
     m21["extrapolated"] = f"timed on the first {m21['files']} files; files/s and notes/s carry over"
@@ -139,12 +147,14 @@ def compare(name: str, folder: Path, music21_subset: int) -> dict:
     speedup = rows["tunesmith"]["files_per_s"] / rows["music21"]["files_per_s"]
     overhead = rows["symusic"]["files_per_s"] / rows["tunesmith"]["files_per_s"]
     warm = rows["symusic"]["files_per_s"] / rows["tunesmith-warm"]["files_per_s"]
+    written = rows["symusic-pieces"]["files_per_s"] / rows["tunesmith"]["files_per_s"]
     return {
         "corpus": name,
         "rows": rows,
         "tunesmith_vs_music21_x": round(speedup, 1),
         "symusic_vs_tunesmith_x": round(overhead, 2),
         "symusic_vs_tunesmith_warm_cache_x": round(warm, 2),
+        "symusic_pieces_vs_tunesmith_x": round(written, 2),
     }
 
 
@@ -174,7 +184,8 @@ def main() -> None:
         print(
             f"  tunesmith = {corpus['tunesmith_vs_music21_x']}x music21; "
             f"raw symusic = {corpus['symusic_vs_tunesmith_x']}x tunesmith "
-            f"({corpus['symusic_vs_tunesmith_warm_cache_x']}x with a warm parse cache)"
+            f"({corpus['symusic_vs_tunesmith_warm_cache_x']}x with a warm parse cache; "
+            f"{corpus['symusic_pieces_vs_tunesmith_x']}x with the pieces made)"
         )
     print(f"wrote {path}")
 

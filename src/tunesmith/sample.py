@@ -154,6 +154,9 @@ def sample(
     finishes the rows whose form is complete; the draw is made all the same, so the random stream does not depend on it.
     Each of ``keep`` (``--key auto``, ``--density``, ``--no-copy``) adds its (B, V) ``bias`` once it has one, and sees
     every step's tokens; a row whose keepers hold back every token it could draw draws as if they did not.
+
+    Where the stepper has a C++ loop (``tunesmith.native``) and nothing needs Python at each token, the tokens are
+    made up to ``RUN_TOKENS`` per call (``_sample_natively``): the same tokens, ``on_step`` told how many per call.
     """
     model.eval()
     batch = primer.shape[0]
@@ -216,10 +219,10 @@ RUN_TOKENS = 64  # the most tokens one C++ run makes before sample's Python sees
 
 
 def _native_run(step: Stepper, logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> Callable | None:
-    """The stepper's C++ loop (``FusedStep.run``) when it can make ``sample``'s tokens itself, else None.
+    """The stepper's C++ loop (``FusedStep.run``, ``CachedStep.run``) where it can make ``sample``'s tokens, else None.
 
-    It runs the draw as ``pick`` does on the CPU, with the bias, blocked ids and temperature; a greedy draw, top-k,
-    top-p, forms and keepers stay in the Python loop.
+    It draws as ``pick`` does on the CPU, with the bias, blocked ids and temperature; a greedy draw, top-k, top-p,
+    forms, keepers and a stepper wrapped to watch every token (the studio's) stay in the Python loop.
     """
     run = getattr(step, "run", None)
     if run is None or temperature <= 0 or 0 < top_k < logits.shape[-1] or top_p < 1.0:
