@@ -22,6 +22,7 @@ from collections.abc import Callable
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from tunesmith import native
@@ -72,6 +73,20 @@ class PackedLinear:
         return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
 
 
+def linear_gelu(linear: Linear, x: torch.Tensor) -> torch.Tensor:
+    """``gelu(linear(x))`` (erf GELU); on a packed weight one oneDNN call, the GELU applied as it writes the product."""
+    if isinstance(linear, PackedLinear):
+        return torch.ops.mkldnn._linear_pointwise(x, linear.packed, linear.bias, "gelu", [], "none")
+    return F.gelu(linear(x))
+
+
+def linear_add(linear: Linear, x: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """``linear(x) + other``; on a packed weight one oneDNN call, ``other`` added as it writes the product."""
+    if isinstance(linear, PackedLinear):
+        return torch.ops.mkldnn._linear_pointwise.binary(x, other, linear.packed, linear.bias, "add")
+    return linear(x) + other
+
+
 def onednn_linear(weight: torch.Tensor, bias: torch.Tensor) -> PackedLinear | None:
     """The linear layer on a weight packed once for oneDNN, or None where that is not available.
 
@@ -89,7 +104,10 @@ def onednn_pack(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor | None
         return None
     try:
         packed = torch.ops.mkldnn._reorder_linear_weight(weight, PACK_BATCH)
-        torch.ops.mkldnn._linear_pointwise(weight.new_zeros(1, weight.shape[1]), packed, bias, "none", [], "")
+        x = weight.new_zeros(1, weight.shape[1])
+        y = torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")
+        torch.ops.mkldnn._linear_pointwise(x, packed, bias, "gelu", [], "none")  # linear_gelu
+        torch.ops.mkldnn._linear_pointwise.binary(x, y, packed, bias, "add")  # linear_add
     except (AttributeError, RuntimeError):  # this build lacks the operator or a kernel for the dtype
         return None
     return packed

@@ -172,13 +172,11 @@ def transformer_blocks_step(
         keys, values = k_buf.narrow(2, start, filled + 1 - start), v_buf.narrow(2, start, filled + 1 - start)
         scores = torch.matmul(rotated.select(1, 0).unsqueeze(2), keys.transpose(-1, -2)).mul_(scale)  # (B, h, 1, T)
         y = torch.matmul(torch.softmax(scores, dim=-1), values)  # (B, h, 1, dh)
-        x = x + torch.ops.mkldnn._linear_pointwise(
-            y.reshape(b, d), weights[4 * i + 1], biases[4 * i + 1], "none", [], ""
-        )
+        # fused_rnn.linear_add and linear_gelu: the residual sums and the GELU applied as oneDNN writes the product
+        x = torch.ops.mkldnn._linear_pointwise(y.reshape(b, d), x, weights[4 * i + 1], biases[4 * i + 1], "add")
         normed = torch.layer_norm(x, [d], norms[4 * i + 2], norms[4 * i + 3], eps[2 * i + 1])
-        hidden = torch.ops.mkldnn._linear_pointwise(normed, weights[4 * i + 2], biases[4 * i + 2], "none", [], "")
-        hidden = torch.nn.functional.gelu(hidden)
-        x = x + torch.ops.mkldnn._linear_pointwise(hidden, weights[4 * i + 3], biases[4 * i + 3], "none", [], "")
+        hidden = torch.ops.mkldnn._linear_pointwise(normed, weights[4 * i + 2], biases[4 * i + 2], "gelu", [], "none")
+        x = torch.ops.mkldnn._linear_pointwise(hidden, x, weights[4 * i + 3], biases[4 * i + 3], "add")
         kv.append((k_buf.narrow(2, kept, filled + 1 - kept), v_buf.narrow(2, kept, filled + 1 - kept)))
     normed = torch.layer_norm(x, [d], norms[-2], norms[-1], eps[-1])
     return torch.ops.mkldnn._linear_pointwise(normed, weights[-1], biases[-1], "none", [], ""), kv

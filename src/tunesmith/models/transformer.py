@@ -18,7 +18,7 @@ from torch import nn
 
 from tunesmith import native
 from tunesmith.models.base import SequenceModel, State, Stepper
-from tunesmith.models.fused_rnn import Linear, PackedLinear, joined_linear
+from tunesmith.models.fused_rnn import Linear, PackedLinear, joined_linear, linear_add, linear_gelu
 from tunesmith.models.scripted import script, scripting_on, transformer_blocks_step
 
 
@@ -254,8 +254,8 @@ class CachedStep:
             keys, values = k_buf.narrow(2, start, filled + 1 - start), v_buf.narrow(2, start, filled + 1 - start)
             scores = torch.matmul(rotated[:, 0, :, None], keys.transpose(-1, -2)).mul_(self.scale)  # (B, h, 1, T)
             y = torch.matmul(torch.softmax(scores, dim=-1), values)  # (B, h, 1, dh)
-            x = x + proj(y.reshape(b, d))
-            x = x + mlp_out(F.gelu(mlp_in(F.layer_norm(x, (d,), ln2.weight, ln2.bias, ln2.eps))))
+            x = linear_add(proj, y.reshape(b, d), x)
+            x = linear_add(mlp_out, linear_gelu(mlp_in, F.layer_norm(x, (d,), ln2.weight, ln2.bias, ln2.eps)), x)
             kv.append((k_buf[:, :, kept : filled + 1], v_buf[:, :, kept : filled + 1]))
         logits = self.out(F.layer_norm(x, (x.shape[1],), model.ln.weight, model.ln.bias, model.ln.eps))
         return logits[:, None], {"kv": kv, "pos": pos + 1, "buffers": buffers, "filled": filled + 1}

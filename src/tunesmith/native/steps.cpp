@@ -25,13 +25,24 @@ using at::Tensor;
 
 namespace {
 
-// x @ W.T + b on a weight packed for oneDNN (fused_rnn.onednn_pack): mkldnn::_linear_pointwise, as in Python.
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+// x @ W.T + b on a weight packed for oneDNN (fused_rnn.onednn_pack): mkldnn::_linear_pointwise, as in Python;
+// with attr "gelu", fused_rnn.linear_gelu: the erf GELU applied as oneDNN writes the product.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, c10::string_view attr = "none") {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("mkldnn::_linear_pointwise", "")
                        .typed<Tensor(const Tensor&, const Tensor&, const std::optional<Tensor>&, c10::string_view,
                                      c10::List<std::optional<c10::Scalar>>, std::optional<c10::string_view>)>();
-  return op.call(x, w, b, "none", c10::List<std::optional<c10::Scalar>>(), c10::string_view(""));
+  const c10::string_view algorithm = attr == "gelu" ? "none" : "";
+  return op.call(x, w, b, attr, c10::List<std::optional<c10::Scalar>>(), algorithm);
+}
+
+// fused_rnn.linear_add: x @ W.T + b + other, other added as oneDNN writes the product.
+Tensor linear_add(const Tensor& x, const Tensor& other, const Tensor& w, const Tensor& b) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("mkldnn::_linear_pointwise", "binary")
+                       .typed<Tensor(const Tensor&, const Tensor&, const Tensor&, const std::optional<Tensor>&,
+                                     c10::string_view)>();
+  return op.call(x, other, w, b, "add");
 }
 
 // torch.embedding(embed, tokens[:, 0]) for (B, 1) tokens: the rows copied, (B, E).
@@ -174,10 +185,10 @@ std::tuple<Tensor, std::vector<Tensor>> transformer_step(const Tensor& x_in, int
     float* sc = scores.data_ptr<float>();
     for (int64_t j = 0; j < scores.numel(); ++j) sc[j] *= scale_f;
     const Tensor y = at::bmm(at::softmax(scores, -1), values);
-    x = linear(y.view({b, d}), weights[4 * i + 1], biases[4 * i + 1]).add_(x);
+    x = linear_add(y.view({b, d}), x, weights[4 * i + 1], biases[4 * i + 1]);
     normed = at::layer_norm(x, {d}, norms[4 * i + 2], norms[4 * i + 3], eps[2 * i + 1]);
-    const Tensor hidden = at::gelu(linear(normed, weights[4 * i + 2], biases[4 * i + 2]));
-    x = linear(hidden, weights[4 * i + 3], biases[4 * i + 3]).add_(x);
+    const Tensor hidden = linear(normed, weights[4 * i + 2], biases[4 * i + 2], "gelu");
+    x = linear_add(hidden, x, weights[4 * i + 3], biases[4 * i + 3]);
     kv.push_back(k_buf.narrow(2, kept, filled + 1 - kept));
     kv.push_back(v_buf.narrow(2, kept, filled + 1 - kept));
   }
