@@ -7,7 +7,9 @@
 // has separate operations (built with -ffp-contract=off, so the compiler fuses none), one fused multiply-add where
 // ATen's addcmul has one (its vectorised kernel fuses on CPUs with FMA, as the machines this was measured on; on a
 // CPU without it the bit-for-bit tests would say so). States, logits and tokens are those of the TorchScript step
-// (tests/test_native_steps.py). Built by `make install` (python -m tunesmith.native); tunesmith.native loads it.
+// (tests/test_native_steps.py). The *_run functions are sample.sample's loop around these steps, many tokens a call
+// (run_tokens), the same tokens as its Python loop. Built by `make install` (python -m tunesmith.native);
+// tunesmith.native loads it.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
@@ -273,7 +275,6 @@ Tensor softmax_draw(const Tensor& logits, std::optional<at::Generator> generator
   });
   return out;
 }
-
 
 // One step of sample.sample's loop, the draw: logits[:, -1] (B, V) -> tokens (B,). The operations of its Python
 // loop and of pick, in their order: the bias, the blocked ids, the cast to float32, the temperature, softmax_draw.
