@@ -322,31 +322,18 @@ std::tuple<Tensor, std::vector<Tensor>, int64_t> run_tokens(Step step, Tensor lo
   return {logits, state, n};
 }
 
-std::tuple<Tensor, std::vector<Tensor>, int64_t> lstm_run(const Tensor& logits, std::vector<Tensor> state, int64_t t0,
-                                                          int64_t n, bool step_last, double temperature,
-                                                          const std::optional<Tensor>& bias,
-                                                          const std::optional<Tensor>& blocked, int64_t stop_id,
-                                                          int64_t pad_id, const Tensor& done, const Tensor& out,
-                                                          std::optional<at::Generator> generator, const Tensor& embed,
-                                                          at::TensorList weights, at::TensorList biases,
-                                                          const Tensor& out_weight, const Tensor& out_bias) {
+// lstm_run and gru_run: run_tokens around lstm_step or gru_step.
+template <auto stack_step>
+std::tuple<Tensor, std::vector<Tensor>, int64_t> stack_run(const Tensor& logits, std::vector<Tensor> state, int64_t t0,
+                                                           int64_t n, bool step_last, double temperature,
+                                                           const std::optional<Tensor>& bias,
+                                                           const std::optional<Tensor>& blocked, int64_t stop_id,
+                                                           int64_t pad_id, const Tensor& done, const Tensor& out,
+                                                           std::optional<at::Generator> generator, const Tensor& embed,
+                                                           at::TensorList weights, at::TensorList biases,
+                                                           const Tensor& out_weight, const Tensor& out_bias) {
   auto step = [&](const Tensor& tokens, const std::vector<Tensor>& s) {
-    return lstm_step(tokens, embed, s, weights, biases, out_weight, out_bias);
-  };
-  return run_tokens(step, logits, std::move(state), t0, n, step_last, temperature, bias, blocked, stop_id, pad_id,
-                    done, out, generator);
-}
-
-std::tuple<Tensor, std::vector<Tensor>, int64_t> gru_run(const Tensor& logits, std::vector<Tensor> state, int64_t t0,
-                                                         int64_t n, bool step_last, double temperature,
-                                                         const std::optional<Tensor>& bias,
-                                                         const std::optional<Tensor>& blocked, int64_t stop_id,
-                                                         int64_t pad_id, const Tensor& done, const Tensor& out,
-                                                         std::optional<at::Generator> generator, const Tensor& embed,
-                                                         at::TensorList weights, at::TensorList biases,
-                                                         const Tensor& out_weight, const Tensor& out_bias) {
-  auto step = [&](const Tensor& tokens, const std::vector<Tensor>& s) {
-    return gru_step(tokens, embed, s, weights, biases, out_weight, out_bias);
+    return stack_step(tokens, embed, s, weights, biases, out_weight, out_bias);
   };
   return run_tokens(step, logits, std::move(state), t0, n, step_last, temperature, bias, blocked, stop_id, pad_id,
                     done, out, generator);
@@ -406,12 +393,12 @@ TORCH_LIBRARY(tunesmith, m) {
       "lstm_run(Tensor logits, Tensor[] state, int t0, int n, bool step_last, float temperature, Tensor? bias, "
       "Tensor? blocked, int stop_id, int pad_id, Tensor(a!) done, Tensor(b!) out, Generator? generator, Tensor embed, "
       "Tensor[] weights, Tensor[] biases, Tensor out_weight, Tensor out_bias) -> (Tensor, Tensor[], int)",
-      &lstm_run);
+      &stack_run<lstm_step>);
   m.def(
       "gru_run(Tensor logits, Tensor[] state, int t0, int n, bool step_last, float temperature, Tensor? bias, "
       "Tensor? blocked, int stop_id, int pad_id, Tensor(a!) done, Tensor(b!) out, Generator? generator, Tensor embed, "
       "Tensor[] weights, Tensor[] biases, Tensor out_weight, Tensor out_bias) -> (Tensor, Tensor[], int)",
-      &gru_run);
+      &stack_run<gru_step>);
   m.def(
       "transformer_run(Tensor logits, Tensor[] buffers, int filled, int pos, int context, Tensor cos, Tensor sin, "
       "int t0, int n, bool step_last, float temperature, Tensor? bias, Tensor? blocked, int stop_id, int pad_id, "
