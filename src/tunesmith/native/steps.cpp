@@ -47,6 +47,12 @@ Tensor linear_add(const Tensor& x, const Tensor& other, const Tensor& w, const T
   return op.call(x, other, w, b, "add");
 }
 
+// torch.layer_norm over the last dimension of x (B, d): at::layer_norm's own kernel, native_layer_norm, called
+// directly (its mean and inverse deviation, which it returns too, are dropped).
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  return std::get<0>(at::native_layer_norm(x, {x.size(-1)}, weight, bias, eps));
+}
+
 // torch.embedding(embed, tokens[:, 0]) for (B, 1) tokens: the rows copied, (B, E).
 Tensor embed_rows(const Tensor& embed, const Tensor& tokens) {
   const Tensor table = embed.contiguous(), ids = tokens.contiguous();
@@ -142,12 +148,14 @@ std::tuple<Tensor, std::vector<Tensor>> gru_step(const Tensor& tokens, const Ten
   return {linear(x, out_weight, out_bias).unsqueeze(1), next};
 }
 
-// scripted.transformer_blocks_step; returns (logits (B, V), keys and values kept: k0, v0, k1, v1, ...).
-std::tuple<Tensor, std::vector<Tensor>> transformer_step(const Tensor& x_in, int64_t heads, double scale,
-                                                         const Tensor& cos, const Tensor& sin, int64_t filled,
-                                                         int64_t start, int64_t kept, at::TensorList norms,
-                                                         at::ArrayRef<double> eps, at::TensorList weights,
-                                                         at::TensorList biases, at::TensorList buffers) {
+// transformer_step's arithmetic; keep_views false: the keys and values kept are not returned (transformer_run,
+// which keeps its buffers and makes the state's views once, in Python, after its last step).
+std::tuple<Tensor, std::vector<Tensor>> blocks_step(const Tensor& x_in, int64_t heads, double scale,
+                                                    const Tensor& cos, const Tensor& sin, int64_t filled,
+                                                    int64_t start, int64_t kept, at::TensorList norms,
+                                                    at::ArrayRef<double> eps, at::TensorList weights,
+                                                    at::TensorList biases, at::TensorList buffers,
+                                                    bool keep_views) {
   for (const Tensor& buffer : buffers)
     TORCH_CHECK(buffer.device().is_cpu() && buffer.scalar_type() == at::kFloat && buffer.is_contiguous(),
                 "transformer_step writes into contiguous float32 CPU buffers");
@@ -162,7 +170,7 @@ std::tuple<Tensor, std::vector<Tensor>> transformer_step(const Tensor& x_in, int
   for (size_t i = 0; 2 * i < buffers.size(); ++i) {
     const Tensor &k_buf = buffers[2 * i], &v_buf = buffers[2 * i + 1];  // (B, h, N, dh), contiguous
     const int64_t rows = k_buf.size(2);
-    Tensor normed = at::layer_norm(x, {d}, norms[4 * i], norms[4 * i + 1], eps[2 * i]);
+    Tensor normed = layer_norm(x, norms[4 * i], norms[4 * i + 1], eps[2 * i]);
     const Tensor both = linear(normed, weights[4 * i], biases[4 * i]);  // (B, 3 d): q, k, v
     const float* bp = both.data_ptr<float>();
     float *kp = k_buf.data_ptr<float>(), *vp = v_buf.data_ptr<float>();
@@ -181,21 +189,35 @@ std::tuple<Tensor, std::vector<Tensor>> transformer_step(const Tensor& x_in, int
           vd[j] = vs[j];
         }
       }
-    const Tensor keys = k_buf.narrow(2, start, n).transpose(-1, -2).reshape({b * heads, dh, n});
-    const Tensor values = v_buf.narrow(2, start, n).reshape({b * heads, n, dh});
+    // k_buf.narrow(2, start, n).transpose(-1, -2).reshape({b * heads, dh, n}) and the values' narrow and reshape:
+    // the same views (sizes, strides, offset), each made in one call.
+    const Tensor keys = k_buf.as_strided({b * heads, dh, n}, {rows * dh, 1, dh}, k_buf.storage_offset() + start * dh);
+    const Tensor values =
+        v_buf.as_strided({b * heads, n, dh}, {rows * dh, dh, 1}, v_buf.storage_offset() + start * dh);
     Tensor scores = at::bmm(q, keys);  // (B h, 1, T), as matmul runs it
     float* sc = scores.data_ptr<float>();
     for (int64_t j = 0; j < scores.numel(); ++j) sc[j] *= scale_f;
     const Tensor y = at::bmm(at::softmax(scores, -1), values);
     x = linear_add(y.view({b, d}), x, weights[4 * i + 1], biases[4 * i + 1]);
-    normed = at::layer_norm(x, {d}, norms[4 * i + 2], norms[4 * i + 3], eps[2 * i + 1]);
+    normed = layer_norm(x, norms[4 * i + 2], norms[4 * i + 3], eps[2 * i + 1]);
     const Tensor hidden = linear(normed, weights[4 * i + 2], biases[4 * i + 2], "gelu");
     x = linear_add(hidden, x, weights[4 * i + 3], biases[4 * i + 3]);
-    kv.push_back(k_buf.narrow(2, kept, filled + 1 - kept));
-    kv.push_back(v_buf.narrow(2, kept, filled + 1 - kept));
+    if (keep_views) {  // the keys and values the next step will see, as the state's views
+      kv.push_back(k_buf.narrow(2, kept, filled + 1 - kept));
+      kv.push_back(v_buf.narrow(2, kept, filled + 1 - kept));
+    }
   }
-  const Tensor normed = at::layer_norm(x, {d}, norms[norms.size() - 2], norms.back(), eps.back());
+  const Tensor normed = layer_norm(x, norms[norms.size() - 2], norms.back(), eps.back());
   return {linear(normed, weights.back(), biases.back()), kv};
+}
+
+// scripted.transformer_blocks_step; returns (logits (B, V), keys and values kept: k0, v0, k1, v1, ...).
+std::tuple<Tensor, std::vector<Tensor>> transformer_step(const Tensor& x, int64_t heads, double scale,
+                                                         const Tensor& cos, const Tensor& sin, int64_t filled,
+                                                         int64_t start, int64_t kept, at::TensorList norms,
+                                                         at::ArrayRef<double> eps, at::TensorList weights,
+                                                         at::TensorList biases, at::TensorList buffers) {
+  return blocks_step(x, heads, scale, cos, sin, filled, start, kept, norms, eps, weights, biases, buffers, true);
 }
 
 // Eight lanes of floats, doubles and comparisons (GCC and Clang vector extensions: one AVX-512 register, or two
@@ -361,8 +383,8 @@ std::tuple<Tensor, int64_t, int64_t, int64_t> transformer_run(
       filled = context;
     }
     const int64_t start = std::max<int64_t>(0, filled - context), kept = std::max<int64_t>(0, filled + 1 - context);
-    const Tensor next = std::get<0>(transformer_step(x, heads, scale, cos[pos], sin[pos], filled, start, kept, norms,
-                                                     eps, weights, biases, kept_buffers));
+    const Tensor next = std::get<0>(blocks_step(x, heads, scale, cos[pos], sin[pos], filled, start, kept, norms, eps,
+                                                weights, biases, kept_buffers, false));
     ++filled;
     ++pos;
     return std::make_tuple(next.unsqueeze(1), kept_buffers);
