@@ -137,6 +137,8 @@ class CachedStep:
     with ``forward``'s to about 1e-7). A state is consumed by the next step (which writes into its buffers).
     Built from the model's current weights (build a new one after they change). The blocks and the output layer run
     as one C++ or TorchScript call (``scripted``: the same arithmetic, bit for bit); ``scripted=False``: in Python.
+    In all three the MLP's GELU and the residual sums are applied by oneDNN as it writes the products
+    (``linear_gelu``, ``linear_add``). ``run``, where the step is C++: ``sample``'s loop for many tokens a call.
     """
 
     def __init__(self, model: Transformer, scripted: bool = True) -> None:
@@ -177,8 +179,9 @@ class CachedStep:
             return None  # oneDNN's packed weights are not available here
         weights, biases = [linear.packed for linear in linears], [linear.bias for linear in linears]
         norms = [n.detach() for n in norms]
-        bound = {"heads": self.heads, "scale": self.scale, "norms": norms, "eps": eps, "weights": weights}
-        bound["biases"] = biases
+        bound = {
+            "heads": self.heads, "scale": self.scale, "norms": norms, "eps": eps, "weights": weights, "biases": biases,
+        }  # fmt: skip
         if run is not None:
             self.run = partial(self._run, partial(run, embed=model.embed.weight.detach(), **bound))
         return partial(step, **bound)
