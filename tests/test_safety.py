@@ -100,6 +100,13 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def _cmdline(process: Path) -> bytes:
+    try:
+        return (process / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -172,6 +179,11 @@ def test_a_sigterm_that_lands_while_a_worker_is_forked_still_stops_prepare(tmp_p
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 143, done.stderr
+
+    def left() -> list[Path]:  # the command's processes (its cmdline names tmp_path), a worker it started included
+        return [p for p in Path("/proc").glob("[0-9]*") if str(tmp_path).encode() in _cmdline(p) and alive(int(p.name))]
+
+    wait_for(lambda: not left(), "the worker started before the stop to end", timeout=5)
     assert "Exception ignored" not in done.stderr and "previous corpus there is unchanged" in done.stdout
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert not any(tmp_path.glob(".data.build-*"))
