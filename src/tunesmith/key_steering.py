@@ -28,7 +28,7 @@ KEY_OUTSIDE = 4.0
 # How strongly --key auto holds back the classes its key's profile rates below the mean (tunesmith.key_keeper).
 KEY_AUTO_STRENGTH = 5.0
 # Each redraw of a sample heard in another key multiplies the asked strength by 1 + this step times the redraws made:
-# 1, 2, 3, 4 at the default 3 retries. Half a step kept more pitch variety but D minor only just reached 80 %
+# 1, 2, 3, 4 at the default 3 retries. Half a step kept more pitch variety but D minor reached only 85 %
 # (BENCHMARKS.md, "`--key KEY`", "Each redraw pulls harder").
 KEY_REDRAW_STEP = 1.0
 KEY_AUTO = "auto"  # --key auto: each sample keeps the key it starts in (tunesmith.key_keeper)

@@ -18,7 +18,7 @@ from tunesmith import native
 from tunesmith.layout import RunDir
 from tunesmith.models import SequenceModel
 from tunesmith.models.base import Stepper
-from tunesmith.models.scripted import script, scripting_on
+from tunesmith.models.scripted import cpp_on, script
 
 
 class Follower(Protocol):
@@ -82,7 +82,7 @@ def pick(
     if temperature == 0:
         return logits.argmax(dim=-1)
     filtered = top_p_filter(top_k_filter(apply_temperature(logits.float(), temperature), top_k), top_p)
-    if scripting_on() and filtered.device.type == "cpu" and native.steps() is not None:  # the same draw in C++
+    if filtered.device.type == "cpu" and cpp_on():  # the same draw in C++
         return native.softmax_draw(filtered, generator)
     return (script(softmax_draw) or softmax_draw)(filtered, generator)
 
@@ -227,7 +227,7 @@ def _native_run(step: Stepper, logits: torch.Tensor, temperature: float, top_k: 
     run = getattr(step, "run", None)
     if run is None or temperature <= 0 or 0 < top_k < logits.shape[-1] or top_p < 1.0:
         return None
-    if logits.device.type != "cpu" or logits.dtype != torch.float32 or not scripting_on() or native.steps() is None:
+    if logits.device.type != "cpu" or logits.dtype != torch.float32 or not cpp_on():
         return None
     return run
 
@@ -255,11 +255,11 @@ def _sample_natively(
     """
     steps, t = out.shape[1], 0
     stops = stop_id is not None or until is not None
+    stop = -1 if stop_id is None else stop_id  # C++ takes -1 for no stop token
     while t < steps:
         n = min(steps - t, RUN_TOKENS)
         if until is not None:
             n = min(n, check_every - t % check_every)
-        stop = -1 if stop_id is None else stop_id
         logits, state, made = run(
             logits, state, t, n, t + n < steps, temperature, bias, blocked, stop, pad_id, done, out, generator
         )

@@ -28,7 +28,7 @@ from torch import nn
 from tunesmith import native
 from tunesmith.config import PRECISIONS as PRECISIONS  # declared there: generate's options check it without torch
 from tunesmith.models.base import PostLayer, SequenceNorm
-from tunesmith.models.scripted import gru_stack_step, lstm_stack_step, script, scripting_on
+from tunesmith.models.scripted import cpp_on, gru_stack_step, lstm_stack_step, script
 
 PACK_BATCH = 16  # the batch size oneDNN lays the weights out for (batch 1 ran as fast as when packed for 1)
 
@@ -160,7 +160,7 @@ class FusedStep:
         if len(cells) != 1:
             return None
         run = None
-        if scripting_on() and native.steps() is not None:  # the same arithmetic in C++: no TorchScript compiled
+        if cpp_on():  # the same arithmetic in C++: no TorchScript compiled
             lstm = cells == {"lstm"}
             step = native.lstm_stack_step if lstm else native.gru_stack_step
             run = native.lstm_stack_run if lstm else native.gru_stack_run

@@ -23,6 +23,7 @@ from typing import List, Tuple  # noqa: UP035 (TorchScript reads these annotatio
 import torch
 from torch import Tensor
 
+from tunesmith import native
 from tunesmith.switch import switched
 
 _ENABLED = [True]
@@ -37,9 +38,9 @@ def scripting(enabled: bool) -> AbstractContextManager[None]:
     return switched(_ENABLED, enabled)
 
 
-def scripting_on() -> bool:
-    """Whether steps and draws may leave Python here (``scripting``): TorchScript, or the C++ steps where built."""
-    return _ENABLED[0]
+def cpp_on() -> bool:
+    """Whether steps and draws run in C++ here: ``scripting`` is on and ``tunesmith.native`` built, loaded and on."""
+    return _ENABLED[0] and native.steps() is not None
 
 
 def script(fn: Callable) -> Callable | None:

@@ -19,7 +19,7 @@ from torch import nn
 from tunesmith import native
 from tunesmith.models.base import SequenceModel, State, Stepper
 from tunesmith.models.fused_rnn import Linear, PackedLinear, joined_linear, linear_add, linear_gelu
-from tunesmith.models.scripted import script, scripting_on, transformer_blocks_step
+from tunesmith.models.scripted import cpp_on, script, transformer_blocks_step
 
 
 @dataclass
@@ -162,7 +162,7 @@ class CachedStep:
         None where TorchScript or oneDNN's packed weights are not available (the step then stays in Python).
         """
         run = None
-        if scripting_on() and native.steps() is not None:  # the same arithmetic in C++: no TorchScript compiled
+        if cpp_on():  # the same arithmetic in C++: no TorchScript compiled
             step, run = native.transformer_blocks_step, native.transformer_run
         else:
             step = script(transformer_blocks_step)
