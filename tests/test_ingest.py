@@ -100,6 +100,7 @@ def test_timeout_does_not_wait_for_the_slow_file(tmp_path):
 
 
 def test_a_file_is_hashed_once_for_its_record_and_its_cache_key(tmp_path, monkeypatch):
+    from tunesmith.corpus import cache as parse_cache
     from tunesmith.corpus.cache import cache_key
     from tunesmith.corpus.ingest import _WorkerConfig, process_file
     from tunesmith.corpus.sources import SourceFile
@@ -114,6 +115,7 @@ def test_a_file_is_hashed_once_for_its_record_and_its_cache_key(tmp_path, monkey
         return real(*args, **kwargs)
 
     monkeypatch.setattr(hashlib, "sha256", counting_sha256)
+    monkeypatch.setattr(parse_cache, "MIDI_MIN_BYTES", 0)  # this small file goes through the cache too
     cache = tmp_path / "cache"
     settings = _WorkerConfig(SelectConfig(instruments="all"), IngestConfig().grid, cache)
     first = process_file(SourceFile(path, "s"), settings)
@@ -134,9 +136,11 @@ def _notes_by_source(out: Path) -> dict[str, list[list[tuple]]]:
     return notes
 
 
-def test_rerun_parses_nothing_and_reads_what_the_first_run_parsed(tmp_path):
+def test_rerun_parses_nothing_and_reads_what_the_first_run_parsed(tmp_path, monkeypatch):
+    from tunesmith.corpus import cache as parse_cache
     from tunesmith.corpus.cache import cache_key
 
+    monkeypatch.setattr(parse_cache, "MIDI_MIN_BYTES", 0)  # these small MIDI files go through the cache too
     folder = tmp_path / "in"
     for seed in range(3):
         write_song(folder / f"s{seed}.mid", seed=seed)
@@ -164,6 +168,28 @@ def test_rerun_parses_nothing_and_reads_what_the_first_run_parsed(tmp_path):
 
     no_cache = _prepare([folder], tmp_path / "out2", use_cache=False, cache_dir=str(cache))
     assert no_cache["summary"]["parsed"] == 4 and _notes_by_source(tmp_path / "out2") == parsed
+
+
+def test_small_midi_files_are_parsed_on_every_run_and_never_cached(tmp_path, monkeypatch):
+    from tunesmith.corpus import cache as parse_cache
+
+    folder = tmp_path / "in"
+    small = write_song(folder / "song.mid")
+    (folder / "tunes.abc").write_text(TUNES)
+    assert small.stat().st_size < parse_cache.MIDI_MIN_BYTES  # the default leaves a song this small out
+    cache = tmp_path / "cache"
+
+    def run() -> tuple[int, int, int]:
+        summary = _prepare([folder], tmp_path / "out", workers=0, cache_dir=str(cache))["summary"]
+        return summary["parsed"], summary["from_cache"], len(list((cache / "parsed").rglob("*.pkl")))
+
+    # The ABC file is stored and read back; the MIDI file is parsed both times and no entry is written for it.
+    assert run() == (2, 0, 1)
+    assert run() == (1, 1, 1)
+    # At the threshold it goes through the cache: stored once, then read.
+    monkeypatch.setattr(parse_cache, "MIDI_MIN_BYTES", small.stat().st_size)
+    assert run() == (1, 1, 2)
+    assert run() == (0, 2, 2)
 
 
 def test_abc_file_gives_one_piece_per_tune_and_reports_a_bad_tune(tmp_path):

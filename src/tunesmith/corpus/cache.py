@@ -1,8 +1,13 @@
 """A content-addressed cache of parsed files, so a rerun over unchanged files parses nothing.
 
 The key is the SHA-256 of the file's bytes plus the reader settings; the value is the parsed pieces, stored with
-symusic's own binary serialisation (about ten times faster to load than to parse MIDI). Loading goes through an
-unpickler that only admits symusic's score types and plain data, so a planted cache file cannot run code.
+symusic's own binary serialisation. Loading goes through an unpickler that only admits symusic's score types and
+plain data, so a planted cache file cannot run code.
+
+What is cached (``worth_caching``): every file music21 reads (about a second a file), and MIDI files of at least
+``MIDI_MIN_BYTES``. symusic parses a smaller MIDI file about as fast as its entry opens and loads, and writing the
+entry costs ten times the parse, so such a file is parsed on every run and never stored; from 16 KB on an entry
+loads 2.6 to 5 times faster than the file parses (``BENCHMARKS.md``, "The parse cache skips small MIDI files").
 """
 
 from __future__ import annotations
@@ -19,6 +24,12 @@ from tunesmith.corpus.readers import FailedPiece, ParsedPiece
 
 # Bump when the readers change what they produce, so old entries are never reused.
 READER_VERSION = 2
+MIDI_MIN_BYTES = 16 << 10  # smaller MIDI files are parsed on every run: see the module's docstring
+
+
+def worth_caching(fmt: str | None, size: int) -> bool:
+    """Whether a file of format ``fmt`` (``source_format``'s name) and ``size`` bytes goes through the cache."""
+    return bool(fmt) and size > 0 and (fmt != "midi" or size >= MIDI_MIN_BYTES)
 
 
 class _SafeUnpickler(pickle.Unpickler):

@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 from tqdm import tqdm
 
 from tunesmith.config import IngestConfig, SelectConfig
-from tunesmith.corpus.cache import ParseCache, cache_key
+from tunesmith.corpus.cache import ParseCache, cache_key, worth_caching
 from tunesmith.corpus.pieces import manifest_head
 from tunesmith.corpus.readers import UnreadableFile, read_source
 from tunesmith.corpus.select import select_midi
@@ -72,7 +72,7 @@ def process_file(
         return {**record, "status": "skipped", "reason": "unreadable", "detail": exc.strerror or str(exc)}
     record["sha256"] = hashlib.sha256(data).hexdigest()
     fmt = record["format"]
-    cache = ParseCache(settings.cache_root) if settings.cache_root and fmt and data else None
+    cache = ParseCache(settings.cache_root) if settings.cache_root and worth_caching(fmt, len(data)) else None
     key = cache_key(record["sha256"], fmt, settings.grid) if cache else ""
     hit = cache.get(key) if cache else None
     record["cached"] = hit is not None
