@@ -250,7 +250,7 @@ def step_floor(
 def _read_primer(model: torch.nn.Module, primers: torch.Tensor) -> None:
     """What a run of ``incremental`` pays once, before its first step: building the stepper, reading the primer."""
     model.stepper("float32")
-    model(primers)
+    model.read(primers)
 
 
 def _in_python(fn) -> None:

@@ -89,6 +89,21 @@ def test_stepping_equals_the_full_sequence(name):
     torch.testing.assert_close(stepped, full, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("name", [n for n in PRESETS if build_model(model_spec(n, VOCAB)).can_step])
+def test_reading_a_primer_gives_the_last_position_and_the_same_state(name):
+    model = small_model(name).eval()
+    tokens = torch.randint(0, VOCAB, (3, 20))
+    rows = []  # the positions each call of the output layer computes
+    model.out.register_forward_hook(lambda _module, args, _out: rows.append(args[0].shape[:-1].numel()))
+    with torch.no_grad():
+        full, state = model(tokens)
+        last, read_state = model.read(tokens)
+    torch.testing.assert_close(last, full[:, -1:], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(read_state, state, atol=0, rtol=0)  # the state is forward's, bit for bit
+    if PRESETS[name].kind in ("rnn", "transformer"):  # the output layer reads the last position only
+        assert rows == [3 * expected_len(model, 20), 3]
+
+
 FUSED = [n for n in PRESETS if isinstance(small_model(n).stepper(), FusedStep)]
 
 

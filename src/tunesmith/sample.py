@@ -165,7 +165,7 @@ def sample(
     rerun = window_rerun(model)
     step = stepper or model.stepper()
     context = primer
-    logits, state = step(_window(primer, window, head, primer, primer.shape[1])) if rerun else model(primer)
+    logits, state = step(_window(primer, window, head, primer, primer.shape[1])) if rerun else model.read(primer)
     vocab = logits.shape[-1]
     blocked = _blocked(forbid, forbid_rows, vocab, primer.device)  # built once: one masked fill per token
     run = None if rerun or follow is not None or keep else _native_run(step, logits, temperature, top_k, top_p)
@@ -327,7 +327,7 @@ def beam_search(
     rerun = window_rerun(model)
     step = stepper or model.stepper()
     context = primer.expand(beam, -1).contiguous()
-    logits, state = step(context[:, -window:]) if rerun else model(context)
+    logits, state = step(context[:, -window:]) if rerun else model.read(context)
     scores = torch.zeros(beam, device=primer.device)
     scores[1:] = float("-inf")  # all hypotheses start identical: expand only the first
     seqs = torch.zeros(beam, 0, dtype=torch.long, device=primer.device)

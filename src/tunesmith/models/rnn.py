@@ -80,20 +80,25 @@ class RNNModel(SequenceModel):
         self.head = nn.Sequential(*layers)
         self.out = nn.Linear(size, c.vocab_size)
 
-    def forward(self, tokens: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
+    def forward(self, tokens: torch.Tensor, state: State = None, last: bool = False) -> tuple[torch.Tensor, State]:
+        """(B, T, V) logits and the state; (B, 1, V) for the window's end only with ``last`` or ``last_only``."""
         c = self.config
         x = self.embed_drop(self.embed(tokens))  # (B, T, E)
         with onednn(tokens.shape[1] > 1):
             new_state = []
-            last = len(self.rnns) - 1
+            top = len(self.rnns) - 1
             for i, (rnn, post) in enumerate(zip(self.rnns, self.posts)):
                 x, s = rnn(x, None if state is None else state[i])  # (B, T, H * directions)
                 new_state.append(s)
-                if i == last and c.last_only:
+                if i == top and (c.last_only or last):
                     x = self._window_end(x)  # (B, 1, H * directions)
                 x = post(x)
         logits = self.out(self.head(x))  # (B, T or 1, V)
         return logits, (None if c.bidirectional else new_state)
+
+    def read(self, tokens: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
+        """``forward`` with the output layer on the last position only (see ``SequenceModel.read``)."""
+        return self(tokens, state, last=True)
 
     def stepper(self, precision: str = "float32") -> Stepper:
         """Unidirectional stacks step through ``FusedStep`` (weights packed once, any precision)."""

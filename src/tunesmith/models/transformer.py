@@ -109,7 +109,8 @@ class Transformer(SequenceModel):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(self, tokens: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
+    def forward(self, tokens: torch.Tensor, state: State = None, last: bool = False) -> tuple[torch.Tensor, State]:
+        """(B, T, V) logits and the state (the KV cache and position); (B, 1, V) for the last position with ``last``."""
         start = 0 if state is None else state["pos"]
         caches = [None] * len(self.blocks) if state is None else state["kv"]
         x = self.drop(self.embed(tokens))  # (B, T, C)
@@ -117,7 +118,13 @@ class Transformer(SequenceModel):
         for block, cache in zip(self.blocks, caches):
             x, kv = block(x, start, self.inv_freq, cache, self.config.context)
             new.append(kv)
+        if last:
+            x = x[:, -1:]
         return self.out(self.ln(x)), {"kv": new, "pos": start + tokens.shape[1]}
+
+    def read(self, tokens: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
+        """``forward`` with the output layer on the last position only (see ``SequenceModel.read``)."""
+        return self(tokens, state, last=True)
 
     def stepper(self, precision: str = "float32") -> Stepper:
         """float32 steps through ``CachedStep``; int8 through a quantised copy of the model (``int8_copy``)."""
