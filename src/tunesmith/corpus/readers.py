@@ -139,7 +139,9 @@ def _read_music21_file(path: Path, grid: int) -> list[ParsedPiece]:
     from music21 import converter, stream
 
     try:
-        parsed = converter.parse(str(path))
+        # forceSource: music21 would store a pickle of the file in its scratch folder, keyed by the path, and read
+        # it on the next parse of that path; tunesmith's own cache is keyed by the bytes, and --no-cache means none.
+        parsed = converter.parse(str(path), forceSource=True)
     except Exception as exc:
         raise UnreadableFile("corrupt", f"{type(exc).__name__}: {_clean(str(exc))}") from None
     scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
