@@ -222,7 +222,8 @@ def write_musicxml(midi_path: Path, path: Path, title: str = "", composer: str =
     messages: list[str] = []
     with captured(messages):
         try:
-            score = converter.parse(str(midi_path))
+            # forceSource: no pickle of the sample kept in music21's scratch folder (one per path, never removed)
+            score = converter.parse(str(midi_path), forceSource=True)
             score.metadata = metadata.Metadata()
             score.metadata.title = title or Path(path).stem
             score.metadata.movementName = title or Path(path).stem
