@@ -5,9 +5,10 @@ symusic's own binary serialisation. Loading goes through an unpickler that only 
 plain data, so a planted cache file cannot run code.
 
 What is cached (``worth_caching``): every file music21 reads (about a second a file), and MIDI files of at least
-``MIDI_MIN_BYTES``. symusic parses a smaller MIDI file about as fast as its entry opens and loads, and writing the
-entry costs ten times the parse, so such a file is parsed on every run and never stored; from 16 KB on an entry
-loads 2.6 to 5 times faster than the file parses (``BENCHMARKS.md``, "The parse cache skips small MIDI files").
+``MIDI_MIN_BYTES``. symusic parses a smaller MIDI file about as fast as its entry opens and loads (faster, under
+4 KB), and writing the entry costs 5 to 15 times the parse, so such a file is parsed on every run and never stored;
+from 16 KB on an entry loads 2.6 to 5 times faster than the file parses (``BENCHMARKS.md``, "The parse cache skips
+small MIDI files").
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import glob
 import os
 import random
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
@@ -91,7 +92,8 @@ def _scan_folder(folder: Path) -> list[tuple[Path, bool]]:
     return [(Path(name), link) for name, link in found]
 
 
-def _scan_entries(folder: Path):
+def _scan_entries(folder: Path) -> Iterator[tuple[str, bool]]:
+    """``(path, is_link)`` of the supported files under ``folder``, in no particular order."""
     stack = [os.fspath(folder)]
     while stack:
         try:

@@ -37,7 +37,7 @@ class SequenceModel(nn.Module):
         """``forward`` for a sampler reading its primer: the logits of the last position only, (B, 1, V), and the state.
 
         The recurrent stacks and the transformer run their output layer on that one position (at batch 16 and a
-        100-token primer, the output layer over every position was about half the cost of reading the primer).
+        100-token primer, the output layer over every position was a third to two fifths of reading the primer).
         """
         logits, state = self(tokens, state)
         return logits[:, -1:], state
