@@ -36,6 +36,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import tunesmith  # noqa: F401  # isort: skip  (first: the OpenMP wait its commands run with, set before torch)
 import numpy as np
 import torch
 

@@ -62,6 +62,7 @@ from functools import partial
 from itertools import pairwise
 from pathlib import Path
 
+import tunesmith  # noqa: F401  # isort: skip  (first: the OpenMP wait its commands run with, set before torch)
 import numpy as np
 import torch
 

@@ -36,9 +36,8 @@ import threading
 import time
 from pathlib import Path
 
-# As tunesmith does before torch loads (the bare loop imports torch first): OpenMP threads that sleep while they
-# wait, so two threads on a shared 2-core machine do not spin against each other.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import tunesmith  # noqa: F401  # isort: skip  (first: its OpenMP wait, before the bare loop imports torch)
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, SHARED, machine, tree_rss_kib, write_result
 

@@ -4,9 +4,9 @@ Run: ``make bench`` (or ``.venv/bin/python benchmarks/threads.py``). Writes ``be
 Models: two recipes' networks at full size on the Bollywood songs: ``bollywood-v4`` (the attention recipe: one
 target per window of 15, batch 64) and the multitrack recipe's transformer (REMI events with drums, window 256,
 batch 16). Each measurement runs in a fresh interpreter: three warm-up steps, then steps until 40 are done or
-15 seconds have passed. Two threads run with OpenMP's two wait policies: ``ACTIVE`` (threads spin at barriers:
-GNU OpenMP's default, and torch's before this project set ``PASSIVE``) and ``PASSIVE`` (threads sleep at barriers:
-what tunesmith sets). "Competing" is one ``python -c "while True: pass"`` started before the measurement and
+15 seconds have passed. Two threads run with OpenMP's two wait policies, ``ACTIVE`` (threads spin at barriers) and
+``PASSIVE`` (threads sleep at once), and with what tunesmith sets when the environment names no policy, ``SHORT``:
+``PASSIVE`` with ``GOMP_SPINCOUNT=1000`` (a short spin, then sleep; ``tunesmith/__init__.py``). "Competing" is one ``python -c "while True: pass"`` started before the measurement and
 killed after it. The machine may be shared: the load average and the cores other work kept busy (measured just
 before each run) are recorded beside every figure.
 """
@@ -92,6 +92,9 @@ def load() -> dict:
 
 def run_one(data_dir: Path, model: str, threads: int, policy: str, competing: bool) -> dict:
     before = load()
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    if policy != "SHORT":  # SHORT: no policy named, so tunesmith sets its own
+        env["OMP_WAIT_POLICY"] = policy
     rival = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if competing else None
     try:
         out = subprocess.run(
@@ -99,7 +102,7 @@ def run_one(data_dir: Path, model: str, threads: int, policy: str, competing: bo
             capture_output=True,
             text=True,
             check=True,
-            env={**os.environ, "OMP_WAIT_POLICY": policy},
+            env=env,
         )
     finally:
         if rival is not None:
@@ -118,7 +121,7 @@ def main() -> None:
             data_dir = Path(tmp) / model
             assert cli(["prepare", str(songs), "-o", str(data_dir), "-q", *spec["prepare"]]) == 0
             for competing in (False, True):
-                for threads, policy in ((1, "PASSIVE"), (2, "ACTIVE"), (2, "PASSIVE")):
+                for threads, policy in ((1, "PASSIVE"), (2, "ACTIVE"), (2, "PASSIVE"), (2, "SHORT")):
                     row = {"model": model, "threads": threads, "wait_policy": policy, "competing": competing}
                     row.update(run_one(data_dir, model, threads, policy, competing))
                     results["runs"].append(row)

@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import tunesmith  # noqa: F401  # isort: skip  (first: the OpenMP wait its commands run with, set before torch)
 import numpy as np
 import torch
 import torch.nn.functional as F

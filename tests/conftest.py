@@ -5,10 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-# As tunesmith itself does, before torch loads: OpenMP threads that sleep while they wait do not thrash on a busy
-# machine (test modules may import torch before tunesmith).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
+import tunesmith  # noqa: F401  # isort: skip  (first: its OpenMP wait, set before a test module loads torch)
 import pytest
 
 from musicgen import write_song

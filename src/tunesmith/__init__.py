@@ -7,9 +7,12 @@ use, so ``import tunesmith`` stays light.
 
 import os
 
-# OpenMP threads that wait passively at barriers do not thrash when other work shares the cores, and compute the
-# same numbers (see tunesmith.threads). It must be set before torch loads its OpenMP runtime.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OpenMP threads that wait at a barrier spin briefly, then sleep (see tunesmith.threads): the short spin keeps the
+# gaps between one step's parallel regions cheap, sleeping keeps two threads from thrashing where other work shares
+# the cores, and neither changes the numbers. Set before torch loads its OpenMP runtime; a policy the user set stays.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    os.environ.setdefault("GOMP_SPINCOUNT", "1000")  # PASSIVE alone spins 0 times
 
 __version__ = "0.1.0"
 

@@ -9,9 +9,12 @@ Two facts, both measured on the 2-core machine (``benchmarks/threads.py``):
   and ``--threads N`` pins it where runs must match across machines.
 - Two OpenMP threads on two cores that another process keeps busy thrash when they spin-wait at each barrier for
   the thread the scheduler set aside (1.13 against 1.81 steps/s for the Bollywood network beside a CPU-bound
-  process, `benchmarks/threads.py`). Waiting
-  passively (``OMP_WAIT_POLICY=PASSIVE``, set by ``tunesmith/__init__.py`` before torch is loaded, unless the user
-  set it) removes the thrash and leaves the arithmetic, hence the numbers, as they were.
+  process, `benchmarks/threads.py`). Sleeping at once instead (``OMP_WAIT_POLICY=PASSIVE``) removes the thrash but
+  makes every parallel region wake the other thread: a generation step of four matrix products then took as long
+  on two threads as on one. ``tunesmith/__init__.py`` sets the middle way before torch is loaded, unless the user
+  set a policy: ``PASSIVE`` with ``GOMP_SPINCOUNT=1000``, a short spin, then sleep. Beside a CPU-bound process it
+  trains within 6 % of sleeping at once, and it generates 1.4 to 2.4 times faster at batch 1 (BENCHMARKS.md,
+  "Training threads under load"). None of the three changes the arithmetic, hence the numbers.
 """
 
 from __future__ import annotations
