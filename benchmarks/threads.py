@@ -6,9 +6,9 @@ target per window of 15, batch 64) and the multitrack recipe's transformer (REMI
 batch 16). Each measurement runs in a fresh interpreter: three warm-up steps, then steps until 40 are done or
 15 seconds have passed. Two threads run with OpenMP's two wait policies, ``ACTIVE`` (threads spin at barriers) and
 ``PASSIVE`` (threads sleep at once), and with what tunesmith sets when the environment names no policy, ``SHORT``:
-``PASSIVE`` with ``GOMP_SPINCOUNT=1000`` (a short spin, then sleep; ``tunesmith/__init__.py``). "Competing" is one ``python -c "while True: pass"`` started before the measurement and
-killed after it. The machine may be shared: the load average and the cores other work kept busy (measured just
-before each run) are recorded beside every figure.
+``PASSIVE`` with ``GOMP_SPINCOUNT=1000`` (a short spin, then sleep; ``tunesmith/__init__.py``). "Competing" is one
+``python -c "while True: pass"`` started before the measurement and killed after it. The machine may be shared: the
+load average and the cores other work kept busy (measured just before each run) are recorded beside every figure.
 """
 
 from __future__ import annotations
