@@ -36,6 +36,25 @@ def _private_cache(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
+def music21_scratch(tmp_path, monkeypatch) -> Path:
+    """A new, empty scratch folder for music21 (where it keeps pickles of what it parses), watched by the test.
+
+    music21 takes ``tempfile.gettempdir()/music21`` and keeps it for the process once used: both are reset here.
+    """
+    import tempfile
+
+    from music21 import environment
+
+    if environment.Environment()["directoryScratch"] is not None:
+        pytest.skip("music21's settings name a scratch folder of their own")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(environment.envSingleton(), "defaultRootTempDir", None)
+    scratch = Path(environment.Environment().getRootTempDir())
+    assert scratch == tmp_path / "music21"
+    return scratch
+
+
+@pytest.fixture
 def song_dir(tmp_path) -> Path:
     """Two folders of styles with three songs between them (suffixes in mixed case)."""
     root = tmp_path / "songs"

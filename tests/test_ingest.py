@@ -230,22 +230,16 @@ def test_musicxml_and_humdrum_through_music21(tmp_path):
 
 
 @pytest.mark.slow
-def test_music21_formats_are_parsed_from_source_without_music21s_own_pickles(tmp_path, monkeypatch):
-    import tempfile
-
-    from music21 import corpus, environment
+def test_music21_formats_are_parsed_from_source_without_music21s_own_pickles(tmp_path, music21_scratch):
+    from music21 import corpus
 
     # music21 keeps a pickle of every file it parses in its scratch folder, keyed by the path, and reads it on the
-    # next parse of that path: a second cache that --no-cache would not switch off. Here its scratch folder is new.
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    scratch = Path(environment.Environment().getRootTempDir())
-    if tmp_path not in scratch.parents:
-        pytest.skip(f"music21's scratch folder is set in its settings ({scratch}), not the temporary folder")
+    # next parse of that path: a second cache that --no-cache would not switch off.
     xml = Path(corpus.getWork("bwv66.6"))
     for run in ("first", "again"):
         report = _prepare([xml], tmp_path / run, workers=0, use_cache=False)
         assert report["summary"]["files_kept"] == 1 and report["summary"]["parsed"] == 1
-    assert not [p for p in scratch.rglob("*") if p.is_file()]  # nothing stored by music21, so nothing read back
+    assert not [p for p in music21_scratch.rglob("*") if p.is_file()]  # nothing stored, so nothing read back
 
 
 def test_worker_count_does_not_change_the_result(tmp_path):

@@ -214,16 +214,9 @@ def test_forty_programs_get_one_channel_each(tmp_path):
 
 @pytest.mark.slow
 @needs_abc2midi
-def test_every_abc_written_passes_abc2midi(tmp_path, tiny_data, monkeypatch):
-    import tempfile
-
-    from music21 import environment
-
+def test_every_abc_written_passes_abc2midi(tmp_path, tiny_data, music21_scratch):
     run = tiny_run(tiny_data, "gru", tmp_path / "run")
     out = tmp_path / "out"
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # music21's scratch folder: new and watched
-    (tmp_path / "tmp").mkdir()
-    scratch = Path(environment.Environment().getRootTempDir())
     args = ["generate", str(run), "-o", str(out), "--num", "3", "--length", "4bars", "--temperature", "1.0", "2.0"]
     assert main([*args, "--format", "mid,abc,musicxml", "--time-signature", "3/4", "--instruments", "band", "-q"]) == 0
     abcs = sorted(out.glob("*.abc"))
@@ -237,8 +230,7 @@ def test_every_abc_written_passes_abc2midi(tmp_path, tiny_data, monkeypatch):
         assert midi_notes(tmp_path / "x.mid") > 0
     xml = (out / "sample-01-t1.musicxml").read_text()
     assert "Music21 Fragment" not in xml and "<work-title>sample-01-t1</work-title>" in xml and ">run<" in xml
-    if tmp_path in scratch.parents:  # else music21's settings name another scratch folder
-        assert not [p for p in scratch.rglob("*") if p.is_file()]  # no pickle of each sample left behind
+    assert not [p for p in music21_scratch.rglob("*") if p.is_file()]  # no pickle of each sample left behind
 
 
 @needs_abc2midi
