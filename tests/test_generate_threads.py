@@ -52,3 +52,22 @@ def test_a_negative_thread_count_is_one_line(run, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert "--threads must be 0 (the cores) or positive" in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({}, {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "1000"}),  # a short spin, then sleep
+        ({"GOMP_SPINCOUNT": "30000"}, {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "30000"}),
+        ({"OMP_WAIT_POLICY": "ACTIVE"}, {"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": None}),  # the user's, alone
+    ],
+)
+def test_importing_tunesmith_sets_a_short_spin_unless_a_wait_is_given(given, expected):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")} | given
+    code = "import os, tunesmith; print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == [str(expected["OMP_WAIT_POLICY"]), str(expected["GOMP_SPINCOUNT"])]
