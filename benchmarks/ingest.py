@@ -56,6 +56,7 @@ def measure(mode: str, folder: Path, limit: int | None) -> dict:
     from tunesmith.corpus.select import select_midi
 
     pieces = SelectConfig(instruments="all", min_notes=1)
+    cached = sum(worth_caching("midi", path.stat().st_size) for path in files)  # what a warm cache answers for
     cache = tempfile.TemporaryDirectory()  # the warm row's own parse cache, filled by the warm-up
 
     def once(out: Path) -> int:
@@ -75,9 +76,8 @@ def measure(mode: str, folder: Path, limit: int | None) -> dict:
             # The new cache lies in the pass's own fresh output folder, made and removed outside the clock.
             where = cache.name if mode == "tunesmith-warm" else str(out / "cache")
             ingest = IngestConfig(use_cache=mode != "tunesmith", cache_dir=where)
-            config = PrepareConfig([str(p) for p in files], ingest, SelectConfig(instruments="all", min_notes=1))
+            config = PrepareConfig([str(p) for p in files], ingest, pieces)
             report = prepare_corpus(config, out / "data", progress=False)
-            cached = sum(worth_caching("midi", path.stat().st_size) for path in files)
             assert report["summary"]["from_cache"] == (cached if mode == "tunesmith-warm" else 0) or not timed
             notes = report["summary"]["notes"]
         return notes
