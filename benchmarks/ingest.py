@@ -129,9 +129,9 @@ PAIRED_ROUNDS = 15
 def paired(files: list[Path], once) -> dict:
     """Raw symusic and ``prepare`` (``--no-cache``) taking turns in one process, ``PAIRED_ROUNDS`` rounds.
 
-    Both rows above are measured minutes apart in interpreters of their own, and raw symusic's 14 ms on the chorales
-    moves by a third between runs on this machine; a round's two passes see the same moment. Gives the median of the
-    rounds' ratios and the ratio of the two best passes.
+    The ``symusic`` and ``tunesmith`` rows are measured a minute apart in interpreters of their own, and raw
+    symusic's 14 ms on the chorales moves by a third between runs on this machine; a round's two passes see the same
+    moment. Gives the median of the rounds' ratios and the ratio of the two best passes.
     """
     raw, prepared = [], []
     for mode in ("symusic", "tunesmith"):  # warm-up
